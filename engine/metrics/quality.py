@@ -1,0 +1,58 @@
+"""Frame metrics against ground truth: PSNR, SSIM (torchmetrics) and TCC (Inflation Eq. 2).
+
+Every function takes clips as (B, 3, F, H, W) or
+(3, F, H, W) floats in [0, 1], generated first, ground truth second, and returns one number per clip.
+"""
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+
+def _batched(video: torch.Tensor) -> torch.Tensor:
+    if video.ndim == 4:
+        video = video.unsqueeze(0)
+    if video.ndim != 5 or video.shape[1] != 3:
+        raise ValueError(f"expected (B, 3, F, H, W) or (3, F, H, W), got {tuple(video.shape)}")
+    return video.float()
+
+
+def _check_pair(generated, truth):
+    generated, truth = _batched(generated), _batched(truth)
+    if generated.shape != truth.shape:
+        raise ValueError(f"generated {tuple(generated.shape)} and ground truth {tuple(truth.shape)} differ in shape")
+    return generated, truth
+
+
+def _frame_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """SSIM of (N, C, H, W) pairs -> (N,); the Gaussian window shrinks for frames under 11 pixels."""
+    k = min(11, min(x.shape[-2:]) // 2 * 2 - 1)
+    return structural_similarity_index_measure(x, y, data_range=1.0, kernel_size=k, sigma=1.5 * k / 11,
+                                               reduction="none")
+
+
+def psnr(generated: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Mean over frames of per-frame PSNR (dB): (B,). Identical frames give inf."""
+    g, t = _check_pair(generated, truth)
+    frames_g, frames_t = rearrange(g, "b c f h w -> (b f) c h w"), rearrange(t, "b c f h w -> (b f) c h w")
+    per = peak_signal_noise_ratio(frames_g, frames_t, data_range=1.0, reduction="none", dim=(1, 2, 3))
+    return rearrange(per, "(b f) -> b f", b=g.shape[0]).mean(1)
+
+
+def ssim(generated: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Mean over frames of per-frame SSIM: (B,)."""
+    g, t = _check_pair(generated, truth)
+    per = _frame_ssim(rearrange(g, "b c f h w -> (b f) c h w"), rearrange(t, "b c f h w -> (b f) c h w"))
+    return rearrange(per, "(b f) -> b f", b=g.shape[0]).mean(1)
+
+
+def tcc(generated: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Temporal change consistency: mean_i SSIM(|g_i − g_{i+1}|, |h_i − h_{i+1}|): (B,). Needs F ≥ 2."""
+    g, t = _check_pair(generated, truth)
+    if g.shape[2] < 2:
+        raise ValueError("TCC needs at least 2 frames")
+    dg = (g[:, :, 1:] - g[:, :, :-1]).abs()
+    dt = (t[:, :, 1:] - t[:, :, :-1]).abs()
+    per = _frame_ssim(rearrange(dg, "b c f h w -> (b f) c h w"), rearrange(dt, "b c f h w -> (b f) c h w"))
+    return rearrange(per, "(b f) -> b f", b=g.shape[0]).mean(1)

@@ -1,0 +1,141 @@
+"""Temporal modules added to an inflated image UNet. Each reads its input as frames folded into the batch,
+'(b f) c h w', unfolds them with the frame count from a shared FrameContext, and adds a residual whose last
+projection starts at zero: at initialisation every module is the identity, so the video UNet reproduces
+the image UNet frame by frame.
+
+- TemporalAttention: attention over frames at each position (Inflation §3.2's frame-wise adapter;
+  FusionFrames' Temporal Attn1D).
+- WindowAttention3d: attention over 2×2×T windows (FusionFrames' Temporal Attn3D).
+- TemporalConv: 3×1×1 (Temporal Conv1D) or 3×3×3 with a bottleneck (Temporal Conv3D) convolution block.
+- TemporalAdapter: SimDA's bottleneck with a depth-wise 3D convolution instead of an activation.
+- SpatialAdapter: SimDA's bottleneck MLP on tokens (after self-attention, beside the FFN).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+@dataclass
+class FrameContext:
+    """Shared by every temporal module of one video UNet: the frame count of the current forward pass."""
+    frames: int = 1
+
+
+def _groups(channels: int) -> int:
+    return math.gcd(32, channels) if channels >= 8 else 1
+
+
+def _zero(module: nn.Module) -> nn.Module:
+    for p in module.parameters():
+        nn.init.zeros_(p)
+    return module
+
+
+class FramePositions(nn.Module):
+    """A table of frame-position embeddings (FusionFrames), initialised sinusoidally so order is visible at once."""
+
+    def __init__(self, dim: int, max_frames: int = 64):
+        super().__init__()
+        pos = torch.arange(max_frames).float()[:, None]
+        freq = torch.exp(-math.log(10_000) * torch.arange(0, dim, 2).float() / dim)
+        table = torch.zeros(max_frames, dim)
+        table[:, 0::2] = torch.sin(pos * freq)
+        table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+        self.table = nn.Parameter(table)
+
+    def forward(self, frames: int) -> torch.Tensor:
+        if frames > self.table.shape[0]:
+            raise ValueError(f"{frames} frames; temporal modules were built for at most {self.table.shape[0]}")
+        return self.table[:frames]
+
+
+class TemporalModule(nn.Module):
+    def __init__(self, ctx: FrameContext):
+        super().__init__()
+        self.ctx = ctx  # a plain object, not a submodule: shared, and never saved
+
+    @property
+    def frames(self) -> int:
+        return self.ctx.frames
+
+
+class TemporalAttention(TemporalModule):
+    """x + proj_out(attention over frames of norm(x) + positions), at every spatial position."""
+
+    def __init__(self, channels: int, ctx: FrameContext, heads: int = 4, window: int = 1):
+        super().__init__(ctx)
+        self.window = window  # 1: Attn1D (one position); 2: Attn3D (a 2×2 window across all frames)
+        self.norm = nn.GroupNorm(_groups(channels), channels)
+        self.positions = FramePositions(channels)
+        self.attn = nn.MultiheadAttention(channels, max(1, min(heads, channels // 8)), batch_first=True)
+        self.proj_out = _zero(nn.Linear(channels, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f, p = self.frames, self.window
+        h, w = x.shape[-2:]
+        if h % p or w % p:
+            raise ValueError(f"window attention needs sides divisible by {p}, got {h}×{w}")
+        pos = self.positions(f)  # f c
+        t = rearrange(self.norm(x), "(b f) c (h p1) (w p2) -> (b h w) f (p1 p2) c", f=f, p1=p, p2=p)
+        t = rearrange(t + pos[None, :, None], "n f q c -> n (f q) c")
+        t, _ = self.attn(t, t, t, need_weights=False)
+        t = self.proj_out(t)
+        t = rearrange(t, "(b h w) (f p1 p2) c -> (b f) c (h p1) (w p2)", h=h // p, w=w // p, f=f, p1=p, p2=p)
+        return x + t
+
+
+class TemporalConv(TemporalModule):
+    """x + conv(act(norm(x))) over time: kernel 3×1×1 (Conv1D) or 3×3×3 behind a 4× channel bottleneck (Conv3D)."""
+
+    def __init__(self, channels: int, ctx: FrameContext, spatial: bool = False, block: bool = True):
+        super().__init__(ctx)
+        inner = max(8, channels // 4) if spatial else channels
+        k = (3, 3, 3) if spatial else (3, 1, 1)
+        layers = [nn.GroupNorm(_groups(channels), channels), nn.SiLU()] if block else [nn.GroupNorm(_groups(channels), channels)]
+        if spatial:
+            layers += [nn.Conv3d(channels, inner, 1)]
+        layers += [nn.Conv3d(inner, inner, k, padding=tuple(s // 2 for s in k))]
+        if block:  # a block (FusionFrames' separate temporal block) has two convolutions
+            layers += [nn.GroupNorm(_groups(inner), inner), nn.SiLU(), nn.Conv3d(inner, inner, k, padding=tuple(s // 2 for s in k))]
+        if spatial:
+            layers += [nn.Conv3d(inner, channels, 1)]
+        _zero(layers[-1])
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = rearrange(x, "(b f) c h w -> b c f h w", f=self.frames)
+        return x + rearrange(self.net(v), "b c f h w -> (b f) c h w")
+
+
+class TemporalAdapter(TemporalModule):
+    """SimDA: x + up(dwconv3d(down(x))), with a depth-wise 3×3×3 convolution in place of the activation."""
+
+    def __init__(self, channels: int, ctx: FrameContext, ratio: int = 4):
+        super().__init__(ctx)
+        inner = max(4, channels // ratio)
+        self.down = nn.Conv3d(channels, inner, 1)
+        self.dwconv = nn.Conv3d(inner, inner, 3, padding=1, groups=inner)
+        self.up = _zero(nn.Conv3d(inner, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = rearrange(x, "(b f) c h w -> b c f h w", f=self.frames)
+        return x + rearrange(self.up(self.dwconv(self.down(v))), "b c f h w -> (b f) c h w")
+
+
+class SpatialAdapter(nn.Module):
+    """SimDA: x + W_down(GELU(W_up(x))) on tokens (..., c), the second layer zero-initialised."""
+
+    def __init__(self, channels: int, ratio: int = 4):
+        super().__init__()
+        inner = max(4, channels // ratio)
+        self.fc1 = nn.Linear(channels, inner)
+        self.fc2 = _zero(nn.Linear(inner, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))  # the residual is added by whoever places it

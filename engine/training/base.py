@@ -1,0 +1,83 @@
+"""Train the embedded text-to-image base (IF-like, pixel space, 32×32) on world frames.
+
+Each training image is one frame of a train-split clip at a random moment, with the clip's caption;
+10% of captions are dropped so that classifier-free guidance works. The UNet and the text encoder train
+together from scratch; the saved asset holds their EMA weights in fp16.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler
+
+from ..models.base import base_unet, train_scheduler
+from ..models.text import build_text_encoder, build_tokenizer, encode_prompts
+from ..world.render import render_at
+from ..world.splits import sample_split_spec
+from ..world.vocab import CLIP_SECONDS
+from .loop import train_loop
+
+CAPTION_DROPOUT = 0.1
+
+
+def image_batch(step: int, batch_size: int, seed: int = 0, size: int = 32) -> dict:
+    """Frames in [-1, 1] (B, 3, size, size) and captions, deterministic in (step, seed)."""
+    rng = np.random.default_rng([seed, 4321, step])
+    images, captions = [], []
+    for i in range(batch_size):
+        spec, text = sample_split_spec("train", step * batch_size + i, seed)
+        t = torch.tensor([rng.uniform(0, CLIP_SECONDS)])
+        images.append(render_at(spec, t, size)[0])
+        captions.append("" if rng.random() < CAPTION_DROPOUT else text)
+    return {"pixels": torch.stack(images) * 2 - 1, "captions": captions, "seed": int(rng.integers(2**31))}
+
+
+def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed: int) -> torch.Tensor:
+    """ε-prediction MSE at uniformly drawn timesteps (works for image and video UNets alike)."""
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x0.shape, generator=g).to(x0.device)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), generator=g).to(x0.device)
+    noisy = scheduler.add_noise(x0, noise, t)
+    return F.mse_loss(unet_forward(noisy, t, text_states), noise)
+
+
+def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: dict, extras: list[Path] = ()):
+    """Write a diffusers-format folder (fp16 safetensors), whole or not at all."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for name, model in (("unet", unet), ("text_encoder", text_encoder)):
+        dtype = model.dtype
+        model.to(torch.float16).save_pretrained(tmp / name, safe_serialization=True)
+        model.to(dtype)
+    tokenizer.save_pretrained(tmp / "tokenizer")
+    DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing").save_pretrained(tmp / "scheduler")
+    for extra in extras:
+        if Path(extra).exists():
+            shutil.copy2(extra, tmp / Path(extra).name)
+    if out.exists():
+        for keep in out.glob("*.md"):
+            shutil.copy2(keep, tmp / keep.name)
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def train_base(out: str | Path, steps: int = 6000, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+               work_dir: str | Path = "runs/base", checkpoint_every: int = 250):
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    text_encoder = build_text_encoder(tokenizer)
+    unet = base_unet()
+    scheduler = train_scheduler()
+
+    def loss(b):
+        states = encode_prompts(tokenizer, text_encoder, b["captions"])
+        return diffusion_loss(lambda x, t, s: unet(x, t, s).sample, states, b["pixels"], scheduler, b["seed"])
+
+    train_loop({"unet": unet, "text_encoder": text_encoder}, lambda s: image_batch(s, batch_size, seed), loss,
+               steps, work_dir, lr=lr, checkpoint_every=checkpoint_every, title="base (text-to-image)")
+    save_base(out, unet, text_encoder, tokenizer, dict(scheduler.config), [Path(work_dir) / "loss.png"])

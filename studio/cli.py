@@ -1,0 +1,99 @@
+"""`flipbook`: the command line. Each subcommand is a thin layer over the engine; errors the user can
+fix are printed as one line that says what to fix (no traceback) with exit status 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import commands
+
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="flipbook", description="Flipbook: image diffusion models made into video models.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="render a world prompt's ground-truth clip")
+    r.add_argument("--prompt", required=True)
+    r.add_argument("--size", type=_positive_int, default=64)
+    r.add_argument("--fps", type=_positive_float, default=8.0)
+    r.add_argument("--frames", type=_positive_int, default=16)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--t0", type=float, default=0.0, help="start time in seconds")
+    r.add_argument("--out", required=True, help="an .mp4 or .gif path; a .json sidecar is written beside it")
+    r.set_defaults(run=commands.render)
+
+    e = sub.add_parser("eval", help="score a folder of clips against their prompts")
+    e.add_argument("--videos", required=True, help="folder of .mp4/.gif/.webm clips")
+    e.add_argument("--prompts", required=True,
+                   help="JSON {file: prompt}, or lines 'file<TAB>prompt', or one prompt a line in file-name order")
+    e.add_argument("--judge", default=None, help="judge folder (default: the embedded one)")
+    e.add_argument("--out", default=None, help="also write the table to this Markdown file")
+    e.set_defaults(run=commands.evaluate)
+
+    j = sub.add_parser("train-judge", help="train the judge on ground-truth clips (rebuilds assets/judge)")
+    j.add_argument("--steps", type=_positive_int, default=2500)
+    j.add_argument("--batch-size", type=_positive_int, default=48)
+    j.add_argument("--seed", type=int, default=0)
+    j.add_argument("--out", default="assets/judge")
+    j.add_argument("--work-dir", default="runs/judge", help="checkpoints; an interrupted run resumes from here")
+    j.add_argument("--report-clips", type=_positive_int, default=1000, help="clips per row of the accuracy report")
+    j.set_defaults(run=commands.train_judge)
+
+    b = sub.add_parser("train-base", help="train the embedded text-to-image base (rebuilds assets/base)")
+    b.add_argument("--steps", type=_positive_int, default=6000)
+    b.add_argument("--batch-size", type=_positive_int, default=64)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out", default="assets/base")
+    b.add_argument("--work-dir", default="runs/base", help="checkpoints; an interrupted run resumes from here")
+    b.set_defaults(run=commands.train_base)
+
+    jr = sub.add_parser("judge-report", help="measure the judge's per-attribute accuracy (writes report.md)")
+    jr.add_argument("--judge", default=None)
+    jr.add_argument("--clips", type=_positive_int, default=1000)
+    jr.set_defaults(run=commands.judge_report)
+
+    w = sub.add_parser("words", help="list the words the world's prompts may use")
+    w.set_defaults(run=commands.words)
+
+    s = sub.add_parser("studio", help="open the browser studio")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--share", action="store_true", help="also open a public gradio share link")
+    s.add_argument("--auth", default=None, help="USER:PASSWORD required to open the studio")
+    s.set_defaults(run=commands.studio)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("flipbook: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as e:
+        print(f"flipbook {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
