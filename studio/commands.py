@@ -30,6 +30,28 @@ def render(args) -> int:
     return 0
 
 
+GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps",
+                 "model", "tuned")
+
+
+def generate(args) -> int:
+    _threads()
+    from engine.generate import generate_video
+    from engine.sidecar import read_sidecar
+
+    params = {k: getattr(args, k) for k in GENERATE_KEYS}
+    if args.from_json:
+        record = read_sidecar(args.from_json)
+        if record is None or record.get("kind") != "generate":
+            raise ValueError(f"{args.from_json} is not a generate sidecar")
+        params = {k: record.get(k) for k in GENERATE_KEYS}
+    if not params["prompt"]:
+        raise ValueError("give --prompt (or --from a sidecar)")
+    path = generate_video(out=args.out, **params)
+    print(path)
+    return 0
+
+
 def evaluate(args) -> int:
     _threads()
     from engine.evaluate import evaluate_folder
@@ -58,8 +80,30 @@ def train_base(args) -> int:
     _threads()
     from engine.training.base import train_base as train
 
+    from engine.training.base import base_report, evaluate_base
+    from engine.training.checkpoint import atomic_path
+
     train(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, work_dir=args.work_dir)
+    text = base_report(evaluate_base(args.out), 200, 25, 4.0)
+    with atomic_path(Path(args.out) / "report.md") as tmp:
+        tmp.write_text(text)
+    print(text)
     print(f"base model written to {args.out}")
+    return 0
+
+
+def train_mode(args) -> int:
+    _threads()
+    from engine.training.video import train_mode as train
+    from engine.tuning import MODES
+
+    if args.mode not in MODES or args.mode == "zero-shot":
+        raise ValueError(f"choose a mode to train from: {', '.join(m for m in MODES if m != 'zero-shot')}")
+    ablate = [a for a in args.ablate.split(",") if a]
+    out = args.out or f"assets/modes/{args.mode}"
+    train(args.mode, out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+          work_dir=args.work_dir, ablate=ablate)
+    print(f"{args.mode} written to {out}")
     return 0
 
 

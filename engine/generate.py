@@ -1,0 +1,57 @@
+"""One generation, end to end: pipeline, frames, file and sidecar (shared by the CLI and the studio)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from .io import write_video
+from .pipelines.load import available_modes, keyframe_pipeline, unknown_words
+from .sidecar import write_sidecar
+from .world import UnknownWordsError
+
+DEFAULT_MODE_ORDER = ("temporal", "simda", "ff-conv1d-attn1d-blocks", "full", "zero-shot")
+
+
+def default_mode() -> str:
+    have = available_modes()
+    return next(m for m in DEFAULT_MODE_ORDER if m in have)
+
+
+def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
+                   steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "ddim",
+                   fps: float = 2.0, model: str | None = None, tuned: str | None = None,
+                   callback=None, pipe_cache: dict | None = None) -> Path:
+    out = Path(out)
+    if out.suffix.lower() not in (".mp4", ".gif"):
+        raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
+    if not out.parent.exists():
+        raise FileNotFoundError(f"the folder {out.parent} does not exist")
+    mode = mode or default_mode()
+    timings = {}
+    start = time.perf_counter()
+    key = (mode, scheduler, model, tuned)
+    if pipe_cache is not None and key in pipe_cache:
+        pipe, hashes = pipe_cache[key]
+    else:
+        pipe, hashes = keyframe_pipeline(mode, scheduler, model, tuned)
+        if pipe_cache is not None:
+            pipe_cache[key] = (pipe, hashes)
+    timings["load"] = time.perf_counter() - start
+    unknown = unknown_words(pipe.tokenizer, prompt)
+    if unknown:
+        raise UnknownWordsError(unknown)
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(int(seed))
+    video = pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
+                 guidance_scale=guidance, generator=generator, callback_on_step_end=callback).frames[0]
+    timings["keyframes"] = time.perf_counter() - start
+    start = time.perf_counter()
+    write_video(out, video, fps)
+    timings["write"] = time.perf_counter() - start
+    write_sidecar(out, {"kind": "generate", "prompt": prompt, "negative_prompt": negative_prompt, "seed": int(seed),
+                        "frames": frames, "steps": steps, "guidance": guidance, "mode": mode, "scheduler": scheduler,
+                        "fps": fps, "model": model, "tuned": tuned, "size": list(video.shape[-2:]),
+                        "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
+    return out

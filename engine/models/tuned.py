@@ -1,0 +1,83 @@
+"""Tuned modes saved apart from their base, the way motion modules and LoRA are.
+
+A tuned folder holds `mode.json` (the mode, its ablations, the base it was tuned from and that base's
+hash) and `tuned.safetensors` (fp16): the mode's trainable parameters only (the added modules; for
+`full`, the UNet too; for `lora`, the LoRA matrices). Loading rebuilds the mode on the base and fills in
+those tensors; anything missing or unexpected is an error that names the mismatch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..tuning import apply_mode
+from .inflate import VideoUNet, inflate
+
+ASSET = Path(__file__).resolve().parents[2] / "assets" / "modes"
+
+
+def model_hash(module: torch.nn.Module) -> str:
+    """A short content hash of a module's weights (what sidecars record)."""
+    h = hashlib.sha256()
+    for k, v in sorted(module.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().to(torch.float16).contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def trainable_state(video: VideoUNet) -> dict[str, torch.Tensor]:
+    return {n: p.detach() for n, p in video.named_parameters() if p.requires_grad}
+
+
+def save_tuned(video: VideoUNet, out: str | Path, base_hash: str, extra: dict | None = None, ablate=()):
+    """Write the folder whole or not at all (a temporary folder renamed into place)."""
+    if video.mode is None:
+        raise ValueError("this video UNet has no mode; apply_mode first")
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    tensors = {k: v.to(torch.float16).contiguous().cpu() for k, v in trainable_state(video).items()}
+    if tensors:
+        save_file(tensors, str(tmp / "tuned.safetensors"))
+    record = {"mode": video.mode, "ablate": sorted(ablate), "base_hash": base_hash, **(extra or {})}
+    (tmp / "mode.json").write_text(json.dumps(record, indent=1))
+    for keep in (out.glob("*.png") if out.exists() else []):
+        shutil.copy2(keep, tmp / keep.name)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def load_tuned(unet, folder: str | Path | None, mode: str | None = None) -> VideoUNet:
+    """Inflate `unet` (which this takes over) and apply a tuned folder, or a bare `mode` (zero-shot)."""
+    if folder is None:
+        return apply_mode(inflate(unet), mode or "zero-shot")
+    folder = Path(folder)
+    if not (folder / "mode.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a tuned mode (no mode.json); train one with `flipbook tune`")
+    record = json.loads((folder / "mode.json").read_text())
+    video = apply_mode(inflate(unet), record["mode"], set(record.get("ablate", ())))
+    expected = trainable_state(video)
+    if not expected:
+        return video
+    weights = folder / "tuned.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{folder} has no tuned.safetensors")
+    tensors = load_file(str(weights))
+    missing, unexpected = set(expected) - set(tensors), set(tensors) - set(expected)
+    if missing or unexpected:
+        raise ValueError(f"{folder.name} does not fit this base: {len(missing)} tensors missing "
+                         f"(e.g. {sorted(missing)[:2]}), {len(unexpected)} unexpected (e.g. {sorted(unexpected)[:2]})")
+    params = dict(video.named_parameters())
+    with torch.no_grad():
+        for name, value in tensors.items():
+            if params[name].shape != value.shape:
+                raise ValueError(f"{name}: tuned shape {tuple(value.shape)} ≠ base shape {tuple(params[name].shape)}")
+            params[name].copy_(value.to(params[name].dtype))
+    return video

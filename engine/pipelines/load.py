@@ -1,0 +1,57 @@
+"""Build ready pipelines from the embedded assets (or a model folder) by mode and scheduler name."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+from ..models.base import ASSET as BASE_ASSET
+from ..models.base import load_base
+from ..models.tuned import ASSET as MODES_ASSET
+from ..models.tuned import load_tuned, model_hash
+from ..tuning import MODES
+from .text_to_video import TextToVideoPipeline
+
+SCHEDULERS = {
+    "ddim": lambda config: DDIMScheduler.from_config(config, timestep_spacing="trailing"),
+    "dpm++": lambda config: DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++",
+                                                                    timestep_spacing="trailing"),
+}
+
+
+def available_modes(modes_dir: str | Path | None = None) -> list[str]:
+    """Modes that can generate now: zero-shot always, others once their tuned weights exist."""
+    folder = Path(modes_dir or MODES_ASSET)
+    return ["zero-shot"] + [m for m in MODES if m != "zero-shot" and (folder / m / "mode.json").is_file()]
+
+
+def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: str | Path | None = None,
+                      tuned: str | Path | None = None, device: str = "cpu") -> tuple[TextToVideoPipeline, dict]:
+    """A text-to-video pipeline and the hashes of what it is made of (for sidecars)."""
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {scheduler!r}; choose one of: {', '.join(SCHEDULERS)}")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    base = load_base(model, device)
+    hashes = {"base_unet": model_hash(base.unet), "text_encoder": model_hash(base.text_encoder)}
+    folder = Path(tuned) if tuned else (Path(MODES_ASSET) / mode if model is None else None)
+    if mode != "zero-shot" and (folder is None or not (folder / "mode.json").is_file()):
+        raise FileNotFoundError(f"no tuned weights for mode {mode!r}" + (f" at {folder}" if folder else "") +
+                                f"; available now: {', '.join(available_modes())} (or train it with `flipbook tune`)")
+    video = load_tuned(base.unet, folder if mode != "zero-shot" else None, mode)
+    if mode != "zero-shot":
+        hashes["tuned"] = model_hash(video.added)
+    pipe = TextToVideoPipeline(video.to(device).eval(), base.text_encoder, base.tokenizer,
+                               SCHEDULERS[scheduler](base.scheduler.config))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, hashes
+
+
+def unknown_words(tokenizer, prompt: str) -> list[str]:
+    """Words a word-level tokenizer maps to its unknown token (empty for sub-word tokenizers)."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:
+        return []
+    words = prompt.split()
+    return [w for w in words if unk in tokenizer(w, add_special_tokens=False).input_ids]

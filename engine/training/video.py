@@ -1,0 +1,61 @@
+"""Tune a mode of the inflated base on world videos (keyframes: 8 frames at 2 fps, 32×32 by default).
+
+The same loop as the base (accelerate, EMA, checkpoints that resume); the text encoder stays frozen.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models.base import load_base, train_scheduler
+from ..models.text import encode_prompts
+from ..models.tuned import model_hash, save_tuned
+from ..tuning import apply_mode
+from ..models.inflate import inflate
+from ..world.render import render
+from ..world.splits import sample_split_spec
+from .base import CAPTION_DROPOUT, diffusion_loss
+from .loop import train_loop
+
+KEYFRAMES = {"size": 32, "fps": 2.0, "frames": 8}
+
+
+def video_batch(step: int, batch_size: int, seed: int = 0, size: int = 32, fps: float = 2.0, frames: int = 8) -> dict:
+    """Clips in [-1, 1] (B, 3, F, H, W) and captions, deterministic in (step, seed)."""
+    rng = np.random.default_rng([seed, 8765, step])
+    clips, captions = [], []
+    for i in range(batch_size):
+        spec, text = sample_split_spec("train", step * batch_size + i, seed + 1)
+        clips.append(render(spec, size, fps, frames).permute(1, 0, 2, 3))  # f c h w -> c f h w
+        captions.append("" if rng.random() < CAPTION_DROPOUT else text)
+    return {"pixels": torch.stack(clips) * 2 - 1, "captions": captions, "seed": int(rng.integers(2**31))}
+
+
+def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 5e-4, seed: int = 0,
+               base: str | Path | None = None, work_dir: str | Path | None = None, ablate=(), checkpoint_every: int = 100,
+               clip=KEYFRAMES) -> dict:
+    b = load_base(base)
+    video = apply_mode(inflate(b.unet), mode, set(ablate))
+    b.text_encoder.requires_grad_(False)
+    scheduler = train_scheduler()
+    work_dir = Path(work_dir or f"runs/modes/{mode}")
+    base_hash = model_hash(b.unet)
+    cache: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def text(captions):
+        missing = [c for c in set(captions) if c not in cache]
+        if missing:
+            for c, s in zip(missing, encode_prompts(b.tokenizer, b.text_encoder, missing)):
+                cache[c] = s
+        return torch.stack([cache[c] for c in captions])
+
+    def loss(batch):
+        return diffusion_loss(video, text(batch["captions"]), batch["pixels"], scheduler, batch["seed"])
+
+    state = train_loop({"video": video}, lambda s: video_batch(s, batch_size, seed, **clip), loss, steps, work_dir,
+                       lr=lr, checkpoint_every=checkpoint_every, title=f"mode {mode}")
+    save_tuned(video, out, base_hash, {"steps": steps, "batch_size": batch_size, "lr": lr, "clip": clip}, ablate)
+    return state

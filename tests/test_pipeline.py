@@ -1,0 +1,125 @@
+"""The keyframe pipeline, `flipbook generate` and tuned-mode files, on a tiny base folder built here."""
+import json
+
+import pytest
+import torch
+
+from engine.io import read_video
+from engine.models.base import base_unet, load_base
+from engine.models.inflate import inflate
+from engine.models.text import build_text_encoder, build_tokenizer
+from engine.models.tuned import load_tuned, model_hash, save_tuned
+from engine.pipelines.load import keyframe_pipeline
+from engine.training.base import save_base, train_scheduler
+from engine.tuning import apply_mode
+from studio.cli import main
+
+
+def make_base(folder, channels=(16, 32, 32), seed=0):
+    torch.manual_seed(seed)
+    tok = build_tokenizer()
+    te = build_text_encoder(tok, hidden=16, layers=1, heads=2)
+    unet = base_unet(sample_size=16, cross_attention_dim=16, channels=channels)
+    save_base(folder, unet, te, tok, dict(train_scheduler().config))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def base_dir(tmp_path_factory):
+    return make_base(tmp_path_factory.mktemp("tiny") / "base")
+
+
+def test_base_folder_is_diffusers_format_fp16(base_dir):
+    for sub in ("unet", "text_encoder", "tokenizer", "scheduler"):
+        assert (base_dir / sub).is_dir()
+    base = load_base(base_dir)
+    assert base.unet.dtype == torch.float32 and base.unet.config.sample_size == 16
+    assert not list(base_dir.rglob("*.bin")) and list(base_dir.rglob("*.safetensors"))
+
+
+def test_pipeline_is_deterministic_and_calls_back(base_dir):
+    pipe, hashes = keyframe_pipeline("zero-shot", "ddim", model=base_dir)
+    steps = []
+    run = lambda seed: pipe("a red circle moving left", num_frames=3, num_inference_steps=4, guidance_scale=3.0,
+                            generator=torch.Generator().manual_seed(seed),
+                            callback_on_step_end=lambda p, i, t, kw: steps.append(i)).frames
+    a, b, c = run(0), run(0), run(1)
+    assert a.shape == (1, 3, 3, 16, 16) and 0 <= a.min() and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert steps == [0, 1, 2, 3] * 3
+    assert set(hashes) == {"base_unet", "text_encoder"}
+
+
+def test_stop_interrupts_after_the_current_step(base_dir):
+    pipe, _ = keyframe_pipeline("zero-shot", "dpm++", model=base_dir)
+    seen = []
+
+    def stop_at_two(p, i, t, kw):
+        seen.append(i)
+        if i == 1:
+            p.stop()
+
+    pipe("a star", num_frames=2, num_inference_steps=10, callback_on_step_end=stop_at_two)
+    assert seen == [0, 1]
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"num_frames": 0}, "frames must be between"),
+    ({"num_inference_steps": 0}, "steps must be between"),
+    ({"guidance_scale": float("nan")}, "guidance must be"),
+    ({"height": 12}, "multiples of 8"),
+])
+def test_pipeline_checks_inputs(base_dir, kwargs, fragment):
+    pipe, _ = keyframe_pipeline("zero-shot", model=base_dir)
+    with pytest.raises(ValueError, match=fragment):
+        pipe("a star", **kwargs)
+
+
+def test_generate_writes_video_and_sidecar_and_from_repeats_it(base_dir, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    assert main(["generate", "--prompt", "a red circle moving left on a black background", "--seed", "3",
+                 "--frames", "4", "--steps", "3", "--guidance", "2", "--mode", "zero-shot",
+                 "--model", str(base_dir), "--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["seed"] == 3 and record["steps"] == 3 and record["mode"] == "zero-shot"
+    assert set(record["seconds"]) == {"load", "keyframes", "write"} and "base_unet" in record["model_hashes"]
+    assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(tmp_path / "again.mp4")]) == 0
+    first, second = read_video(out)[0], read_video(tmp_path / "again.mp4")[0]
+    assert first.shape == (4, 3, 16, 16) and torch.equal(first, second)
+
+
+def test_generate_errors_are_clear(base_dir, tmp_path, capsys):
+    args = ["generate", "--model", str(base_dir), "--mode", "zero-shot", "--steps", "2", "--frames", "2"]
+    assert main(args + ["--prompt", "a red hexagon", "--out", str(tmp_path / "x.mp4")]) == 2
+    assert "unknown words: 'hexagon'" in capsys.readouterr().err
+    assert main(args + ["--prompt", "a star", "--mode", "temporal", "--out", str(tmp_path / "x.mp4")]) == 2
+    assert "no tuned weights for mode 'temporal'" in capsys.readouterr().err
+    assert main(args + ["--prompt", "a star", "--out", str(tmp_path / "nowhere" / "x.mp4")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", ["temporal", "simda", "full", "lora"])
+def test_tuned_modes_save_small_and_load_back(base_dir, tmp_path, mode):
+    video = apply_mode(inflate(load_base(base_dir).unet), mode)
+    for n, p in video.named_parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.02)  # stands in for tuning
+    save_tuned(video, tmp_path / mode, model_hash(video.unet))
+    again = load_tuned(load_base(base_dir).unet, tmp_path / mode)
+    x, text = torch.randn(1, 3, 2, 16, 16), torch.randn(1, 4, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x, 50, text), video(x, 50, text), atol=2e-3, rtol=1e-2)  # fp16 storage
+    size = (tmp_path / mode / "tuned.safetensors").stat().st_size
+    base_size = sum(p.stat().st_size for p in (base_dir / "unet").glob("*.safetensors"))
+    assert (size < base_size / 2) == (mode != "full")
+
+
+def test_tuned_mode_on_the_wrong_base_names_the_mismatch(base_dir, tmp_path):
+    video = apply_mode(inflate(load_base(base_dir).unet), "temporal")
+    save_tuned(video, tmp_path / "t", "x")
+    other = make_base(tmp_path / "other", channels=(16, 32, 48))
+    with pytest.raises(ValueError, match="does not fit this base|tuned shape"):
+        load_tuned(load_base(other).unet, tmp_path / "t")
+    with pytest.raises(FileNotFoundError, match="not a tuned mode"):
+        load_tuned(load_base(other).unet, tmp_path)
