@@ -20,7 +20,7 @@ def default_mode() -> str:
 
 
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
-                   steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "ddim",
+                   steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "dpm++",
                    fps: float = 2.0, model: str | None = None, tuned: str | None = None,
                    callback=None, pipe_cache: dict | None = None) -> Path:
     out = Path(out)

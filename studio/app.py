@@ -79,6 +79,31 @@ def render_world(prompt: str, seed: float, size: float, fps: float, frames: floa
     return str(display), [str(native), str(sidecar)], record
 
 
+def generate_clip(prompt, negative, seed, frames, steps, guidance, scheduler, mode, outputs: Outputs, cache: dict,
+                  progress=None):
+    """The Generate tab's action: (display video, [mp4, sidecar], sidecar record)."""
+    from engine.generate import generate_video
+    from engine.sidecar import read_sidecar
+
+    try:
+        seed, frames, steps, guidance = int(seed), int(frames), int(steps), float(guidance)
+        if not 0 <= seed < 2**63:
+            raise ValueError(f"seed must be a whole number ≥ 0, got {seed}")
+        native = outputs.new("generate")
+        callback = None
+        if progress is not None:
+            callback = lambda pipe, i, t, kw: progress((i + 1) / steps, desc=f"step {i + 1}/{steps}") and None
+        generate_video(native, prompt, negative or None, seed, frames, steps, guidance, mode, scheduler, fps=2.0,
+                       callback=callback, pipe_cache=cache)
+    except (SpecError, UnknownWordsError, ValueError, TypeError, FileNotFoundError) as e:
+        raise gr.Error(str(e), duration=None)
+    from engine.io import read_video
+
+    video, _ = read_video(native)
+    display = write_video(native.with_name(native.stem + "-display.mp4"), _display(video), 2.0)
+    return str(display), [str(native), str(native.with_suffix(".json"))], read_sidecar(native)
+
+
 def _words_markdown() -> str:
     from engine.world.vocab import BACKGROUND_WORDS, COLOUR_WORDS, MOTION_WORDS, SHAPE_WORDS, SIZE_WORDS
 
@@ -87,6 +112,38 @@ def _words_markdown() -> str:
     rows = [f"- **{attr}**: " + "; ".join(" / ".join(ws) for ws in t.values()) for attr, t in tables.items()]
     return ("**The world's words** (synonyms joined by /; an unknown word is answered with the closest known "
             "one):\n\n" + "\n".join(rows))
+
+
+def _generate_tab(outputs: Outputs):
+    from engine.pipelines.load import SCHEDULERS, available_modes
+    from engine.tuning import MODES
+
+    modes = available_modes()
+    cache: dict = {}
+    with gr.Tab("Generate"):
+        gr.Markdown("Text to video with the embedded keyframe model (8 keyframes at 2 fps, 32×32). "
+                    "Modes: " + "; ".join(f"**{m}**: {MODES[m].summary}" for m in modes))
+        with gr.Row():
+            with gr.Column(scale=1):
+                prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0][0], lines=2)
+                negative = gr.Textbox(label="Negative prompt", value="")
+                seed = gr.Number(label="Seed", value=0, precision=0)
+                frames = gr.Slider(2, 16, value=8, step=1, label="Frames")
+                steps = gr.Slider(2, 50, value=25, step=1, label="Steps")
+                guidance = gr.Slider(0, 12, value=4, step=0.5, label="Guidance")
+                scheduler = gr.Dropdown(list(SCHEDULERS), value="dpm++", label="Scheduler")
+                mode = gr.Dropdown(modes, value=modes[-1] if len(modes) > 1 else modes[0], label="Tuning mode")
+                go = gr.Button("Generate", variant="primary")
+            with gr.Column(scale=1):
+                video = gr.Video(label="Generated", autoplay=True, loop=True, height=300)
+                files = gr.File(label="Download (video and its JSON sidecar)", file_count="multiple")
+                record = gr.JSON(label="Parameters")
+
+        def run(p, n, s, f, st, g, sc, m, progress=gr.Progress()):
+            return generate_clip(p, n, s, f, st, g, sc, m, outputs, cache, progress)
+
+        go.click(run, [prompt, negative, seed, frames, steps, guidance, scheduler, mode], [video, files, record],
+                 api_name="generate")
 
 
 def build_app(outputs: Outputs | None = None) -> gr.Blocks:
@@ -111,6 +168,7 @@ def build_app(outputs: Outputs | None = None) -> gr.Blocks:
             gr.Markdown(_words_markdown())
             go.click(lambda p, s, z, f, n: render_world(p, s, z, f, n, outputs), [prompt, seed, size, fps, frames],
                      [video, files, spec], api_name="render")
+        _generate_tab(outputs)
     app.queue(default_concurrency_limit=2, max_size=32)
     return app
 

@@ -27,6 +27,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _training(parser: argparse.ArgumentParser, steps: int, batch_size: int, name: str) -> argparse.ArgumentParser:
+    """The arguments every asset trainer shares; the defaults rebuild the embedded asset."""
+    parser.add_argument("--steps", type=_positive_int, default=steps)
+    parser.add_argument("--batch-size", type=_positive_int, default=batch_size)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=f"assets/{name}")
+    parser.add_argument("--work-dir", default=f"runs/{name}", help="checkpoints; an interrupted run resumes from here")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="flipbook", description="Flipbook: image diffusion models made into video models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -49,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=_positive_int, default=25)
     g.add_argument("--guidance", type=float, default=4.0)
     g.add_argument("--mode", default=None, help="tuning mode (default: the best embedded one)")
-    g.add_argument("--scheduler", default="ddim", help="ddim or dpm++")
+    g.add_argument("--scheduler", default="dpm++", help="dpm++ (default) or ddim")
     g.add_argument("--fps", type=_positive_float, default=2.0, help="frame rate of the written file")
     g.add_argument("--model", default=None, help="a diffusers-format base folder (default: the embedded one)")
     g.add_argument("--tuned", default=None, help="a tuned-mode folder (default: assets/modes/MODE)")
@@ -65,21 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="also write the table to this Markdown file")
     e.set_defaults(run=commands.evaluate)
 
-    j = sub.add_parser("train-judge", help="train the judge on ground-truth clips (rebuilds assets/judge)")
-    j.add_argument("--steps", type=_positive_int, default=2500)
-    j.add_argument("--batch-size", type=_positive_int, default=48)
-    j.add_argument("--seed", type=int, default=0)
-    j.add_argument("--out", default="assets/judge")
-    j.add_argument("--work-dir", default="runs/judge", help="checkpoints; an interrupted run resumes from here")
+    j = _training(sub.add_parser("train-judge", help="train the judge on ground-truth clips (rebuilds assets/judge)"),
+                  steps=2500, batch_size=48, name="judge")
     j.add_argument("--report-clips", type=_positive_int, default=1000, help="clips per row of the accuracy report")
     j.set_defaults(run=commands.train_judge)
 
-    b = sub.add_parser("train-base", help="train the embedded text-to-image base (rebuilds assets/base)")
-    b.add_argument("--steps", type=_positive_int, default=2800)
-    b.add_argument("--batch-size", type=_positive_int, default=32)
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--out", default="assets/base")
-    b.add_argument("--work-dir", default="runs/base", help="checkpoints; an interrupted run resumes from here")
+    b = _training(sub.add_parser("train-base", help="train the embedded text-to-image base (rebuilds assets/base)"),
+                  steps=2800, batch_size=32, name="base")
     b.set_defaults(run=commands.train_base)
 
     m = sub.add_parser("train-mode", help="tune one mode of the inflated base on world videos (assets/modes/MODE)")

@@ -46,6 +46,18 @@ def test_bad_prompt_is_a_clear_error_and_the_next_request_works(studio):
     assert client.predict("a star", 0, 32, 8, 4, api_name="/render")[2]["frames"] == 4
 
 
+def test_generate_through_the_api(studio):
+    from gradio_client import Client
+
+    client = Client(studio, verbose=False)
+    video, files, record = client.predict("a red circle moving left on a black background", "", 3, 4, 4, 4.0,
+                                          "ddim", "zero-shot", api_name="/generate")
+    assert Path(video).suffix == ".mp4" and {Path(f).suffix for f in files} == {".mp4", ".json"}
+    assert record["seed"] == 3 and record["frames"] == 4 and record["mode"] == "zero-shot"
+    with pytest.raises(Exception, match="unknown words: 'hexagon'"):
+        client.predict("a hexagon", "", 0, 4, 4, 4.0, "ddim", "zero-shot", api_name="/generate")
+
+
 def test_studio_binds_to_loopback_by_default():
     import inspect
 

@@ -13,10 +13,11 @@ from ..models.tuned import load_tuned, model_hash
 from ..tuning import MODES
 from .text_to_video import TextToVideoPipeline
 
-SCHEDULERS = {
-    "ddim": lambda config: DDIMScheduler.from_config(config, timestep_spacing="trailing"),
-    "dpm++": lambda config: DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++",
-                                                                    timestep_spacing="trailing"),
+SCHEDULERS = {  # pixel-space models clip (DDIM) or dynamically threshold (DPM-Solver++) their x0 estimate, as
+    # IF does: with a cosine schedule ᾱ at the first step is ~1e-9, and x0 = (x - √(1-ᾱ)ε)/√ᾱ explodes otherwise
+    "ddim": lambda config, pixel: DDIMScheduler.from_config(config, timestep_spacing="trailing", clip_sample=pixel),
+    "dpm++": lambda config, pixel: DPMSolverMultistepScheduler.from_config(
+        config, algorithm_type="dpmsolver++", timestep_spacing="trailing", thresholding=pixel, sample_max_value=1.0),
 }
 
 
@@ -33,7 +34,7 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
         raise ValueError(f"unknown scheduler {scheduler!r}; choose one of: {', '.join(SCHEDULERS)}")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-    base = load_base(model, device)
+    base = load_base(model, device)  # Flipbook's bases are pixel-space (no VAE)
     hashes = {"base_unet": model_hash(base.unet), "text_encoder": model_hash(base.text_encoder)}
     folder = Path(tuned) if tuned else (Path(MODES_ASSET) / mode if model is None else None)
     if mode != "zero-shot" and (folder is None or not (folder / "mode.json").is_file()):
@@ -43,7 +44,7 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
     if mode != "zero-shot":
         hashes["tuned"] = model_hash(video.added)
     pipe = TextToVideoPipeline(video.to(device).eval(), base.text_encoder, base.tokenizer,
-                               SCHEDULERS[scheduler](base.scheduler.config))
+                               SCHEDULERS[scheduler](base.scheduler.config, pixel=True))
     pipe.set_progress_bar_config(disable=True)
     return pipe, hashes
 

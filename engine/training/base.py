@@ -55,7 +55,7 @@ def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: 
         model.to(torch.float16).save_pretrained(tmp / name, safe_serialization=True)
         model.to(dtype)
     tokenizer.save_pretrained(tmp / "tokenizer")
-    DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing").save_pretrained(tmp / "scheduler")
+    DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing", clip_sample=True).save_pretrained(tmp / "scheduler")
     for extra in extras:
         if Path(extra).exists():
             shutil.copy2(extra, tmp / Path(extra).name)
@@ -85,12 +85,12 @@ def train_base(out: str | Path, steps: int = 2800, batch_size: int = 32, lr: flo
 
 @torch.no_grad()
 def evaluate_base(base: str | Path | None = None, n: int = 200, steps: int = 25, guidance: float = 4.0,
-                  batch: int = 50, seed: int = 0) -> dict[str, dict[str, float]]:
+                  batch: int = 50, seed: int = 0, scheduler: str = "dpm++") -> dict[str, dict[str, float]]:
     """Judge the base's stills (one frame, repeated) on validation and held-out prompts."""
     from ..metrics import attribute_accuracy, load_judge
     from ..pipelines.load import keyframe_pipeline
 
-    pipe, _ = keyframe_pipeline("zero-shot", "ddim", model=base)
+    pipe, _ = keyframe_pipeline("zero-shot", scheduler, model=base)
     judge = load_judge()
     results = {}
     for split in ("val", "heldout"):
@@ -106,10 +106,10 @@ def evaluate_base(base: str | Path | None = None, n: int = 200, steps: int = 25,
     return results
 
 
-def base_report(results: dict, n: int, steps: int, guidance: float) -> str:
+def base_report(results: dict, n: int, steps: int, guidance: float, scheduler: str = "dpm++") -> str:
     keys = ("shape", "colour", "size", "background")
     rows = [f"| {split} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k in keys) + " |" for split, r in results.items()]
     return ("# Base (text-to-image) accuracy\n\n"
-            f"{n} prompts a split, one still each ({steps} DDIM steps, guidance {guidance}), judged for the\n"
+            f"{n} prompts a split, one still each ({steps} {scheduler} steps, guidance {guidance}), judged for the\n"
             "attributes a still can show (motion needs a video).\n\n"
             "| split | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n" + "\n".join(rows) + "\n")
