@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     j.set_defaults(run=commands.train_judge)
 
     b = _training(sub.add_parser("train-base", help="train the embedded text-to-image base (rebuilds assets/base)"),
-                  steps=2800, batch_size=32, name="base")
+                  steps=5200, batch_size=32, name="base")
     b.set_defaults(run=commands.train_base)
 
     m = sub.add_parser("train-mode", help="tune one mode of the inflated base on world videos (assets/modes/MODE)")

@@ -66,7 +66,7 @@ def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: 
     tmp.rename(out)
 
 
-def train_base(out: str | Path, steps: int = 2800, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
+def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
                work_dir: str | Path = "runs/base", checkpoint_every: int = 250):
     torch.manual_seed(seed)
     tokenizer = build_tokenizer()
