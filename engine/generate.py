@@ -22,7 +22,8 @@ def default_mode() -> str:
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
                    steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "dpm++",
                    fps: float = 2.0, model: str | None = None, tuned: str | None = None,
-                   callback=None, pipe_cache: dict | None = None) -> Path:
+                   callback=None, pipe_cache: dict | None = None) -> tuple[Path, torch.Tensor]:
+    """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1]."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
@@ -54,4 +55,4 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                         "frames": frames, "steps": steps, "guidance": guidance, "mode": mode, "scheduler": scheduler,
                         "fps": fps, "model": model, "tuned": tuned, "size": list(video.shape[-2:]),
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
-    return out
+    return out, video

@@ -93,13 +93,10 @@ def generate_clip(prompt, negative, seed, frames, steps, guidance, scheduler, mo
         callback = None
         if progress is not None:
             callback = lambda pipe, i, t, kw: progress((i + 1) / steps, desc=f"step {i + 1}/{steps}") and None
-        generate_video(native, prompt, negative or None, seed, frames, steps, guidance, mode, scheduler, fps=2.0,
-                       callback=callback, pipe_cache=cache)
+        _, video = generate_video(native, prompt, negative or None, seed, frames, steps, guidance, mode, scheduler,
+                                  fps=2.0, callback=callback, pipe_cache=cache)
     except (SpecError, UnknownWordsError, ValueError, TypeError, FileNotFoundError) as e:
         raise gr.Error(str(e), duration=None)
-    from engine.io import read_video
-
-    video, _ = read_video(native)
     display = write_video(native.with_name(native.stem + "-display.mp4"), _display(video), 2.0)
     return str(display), [str(native), str(native.with_suffix(".json"))], read_sidecar(native)
 
@@ -115,6 +112,7 @@ def _words_markdown() -> str:
 
 
 def _generate_tab(outputs: Outputs):
+    from engine.generate import default_mode
     from engine.pipelines.load import SCHEDULERS, available_modes
     from engine.tuning import MODES
 
@@ -132,7 +130,7 @@ def _generate_tab(outputs: Outputs):
                 steps = gr.Slider(2, 50, value=25, step=1, label="Steps")
                 guidance = gr.Slider(0, 12, value=4, step=0.5, label="Guidance")
                 scheduler = gr.Dropdown(list(SCHEDULERS), value="dpm++", label="Scheduler")
-                mode = gr.Dropdown(modes, value=modes[-1] if len(modes) > 1 else modes[0], label="Tuning mode")
+                mode = gr.Dropdown(modes, value=default_mode(), label="Tuning mode")
                 go = gr.Button("Generate", variant="primary")
             with gr.Column(scale=1):
                 video = gr.Video(label="Generated", autoplay=True, loop=True, height=300)
@@ -142,8 +140,9 @@ def _generate_tab(outputs: Outputs):
         def run(p, n, s, f, st, g, sc, m, progress=gr.Progress()):
             return generate_clip(p, n, s, f, st, g, sc, m, outputs, cache, progress)
 
+        # one generation at a time: cached pipelines keep per-call scheduler state, and 2 cores gain nothing
         go.click(run, [prompt, negative, seed, frames, steps, guidance, scheduler, mode], [video, files, record],
-                 api_name="generate")
+                 api_name="generate", concurrency_limit=1)
 
 
 def build_app(outputs: Outputs | None = None) -> gr.Blocks:

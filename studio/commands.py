@@ -47,7 +47,7 @@ def generate(args) -> int:
         params = {k: record.get(k) for k in GENERATE_KEYS}
     if not params["prompt"]:
         raise ValueError("give --prompt (or --from a sidecar)")
-    path = generate_video(out=args.out, **params)
+    path, _ = generate_video(out=args.out, **params)
     print(path)
     return 0
 
