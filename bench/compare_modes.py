@@ -3,7 +3,10 @@ FusionFrames Table 1 in shape): tunable parameters, train steps per second and p
 (on the embedded UNet and on an SD-1.5-sized one), and, for every mode with tuned weights, attribute
 accuracy (motion included), Fréchet distance to ground truth and TCC on validation and held-out prompts.
 
-    python bench/compare_modes.py [--prompts 48] [--real-size full,temporal,simda] [--out bench/results]
+Quality is measured for every tuned folder under --tuned (each trained with `flipbook train-mode --out
+runs/compare/NAME --steps S`, one budget for all, SimDA ablations included) and for zero-shot.
+
+    python bench/compare_modes.py [--prompts 32] [--tuned runs/compare] [--real-size full,temporal,simda]
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import torch
 
 from engine.metrics import attribute_accuracy, judge_features, load_judge, tcc
 from engine.metrics.alignment import frechet_distance
-from engine.pipelines.load import available_modes, keyframe_pipeline
+from engine.pipelines.load import keyframe_pipeline
 from engine.training.cost import measure_in_subprocess
 from engine.tuning import MODES
 from engine.world import prompt_to_spec, render, sample_split_spec
@@ -24,8 +27,8 @@ from engine.world.vocab import ATTRIBUTES
 
 
 @torch.no_grad()
-def quality(mode: str, split: str, n: int, steps: int, guidance: float, judge) -> dict:
-    pipe, _ = keyframe_pipeline(mode, "ddim")
+def quality(mode: str, folder: Path | None, split: str, n: int, steps: int, guidance: float, judge) -> dict:
+    pipe, _ = keyframe_pipeline(mode, "dpm++", tuned=folder)
     prompts = [sample_split_spec(split, i, 99)[1] for i in range(n)]
     videos = []
     for start in range(0, n, 16):
@@ -57,9 +60,21 @@ def cost_table(modes, real_size) -> list[str]:
     return rows
 
 
+def tuned_folders(root: Path) -> dict[str, tuple[str, Path | None, str]]:
+    """Row name -> (mode, folder, training budget) for zero-shot and every tuned folder under root."""
+    rows = {"zero-shot": ("zero-shot", None, "none")}
+    for folder in sorted(root.glob("*/mode.json")):
+        record = json.loads(folder.read_text())
+        rows[folder.parent.name] = (record["mode"], folder.parent,
+                                    f"{record.get('steps', '?')} × {record.get('batch_size', '?')} clips")
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--prompts", type=int, default=48)
+    p.add_argument("--prompts", type=int, default=32)
+    p.add_argument("--tuned", default="runs/compare", help="folder of tuned modes trained with one budget")
+    p.add_argument("--skip-cost", action="store_true")
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--guidance", type=float, default=4.0)
     p.add_argument("--real-size", default="full,temporal,simda", help="modes to cost on the SD-1.5-sized UNet")
@@ -68,18 +83,22 @@ def main():
     torch.set_num_threads(2)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    lines = ["## Cost of each mode", ""] + cost_table(list(MODES), [m for m in a.real_size.split(",") if m]) + [""]
+    lines = []
+    if not a.skip_cost:
+        lines += ["## Cost of each mode", ""] + cost_table(list(MODES), [m for m in a.real_size.split(",") if m]) + [""]
     judge = load_judge()
-    lines += ["## Quality after each mode's training budget", "",
-              "| mode | split | " + " | ".join(ATTRIBUTES) + " | all | Fréchet ↓ | TCC ↑ |",
-              "|---|---|" + "---|" * (len(ATTRIBUTES) + 3)]
+    lines += [f"## Quality after each mode's training budget ({a.prompts} prompts a split, {a.steps} DPM-Solver++ "
+              f"steps, guidance {a.guidance}, 8 keyframes at 2 fps)", "",
+              "| mode | budget | split | " + " | ".join(ATTRIBUTES) + " | all | Fréchet ↓ | TCC ↑ |",
+              "|---|---|---|" + "---|" * (len(ATTRIBUTES) + 3)]
     scores = {}
-    for mode in available_modes():
+    for name, (mode, folder, budget) in tuned_folders(Path(a.tuned)).items():
         for split in ("val", "heldout"):
-            q = quality(mode, split, a.prompts, a.steps, a.guidance, judge)
-            scores[(mode, split)] = q
-            lines.append(f"| {mode} | {split} | " + " | ".join(f"{q[k]:.2f}" for k in ATTRIBUTES) +
+            q = quality(mode, folder, split, a.prompts, a.steps, a.guidance, judge)
+            scores[(name, split)] = q
+            lines.append(f"| {name} | {budget} | {split} | " + " | ".join(f"{q[k]:.2f}" for k in ATTRIBUTES) +
                          f" | {q['all']:.3f} | {q['fd']:.2f} | {q['tcc']:.3f} |")
+            print(lines[-1], flush=True)
     text = "\n".join(lines)
     print(text)
     (out / "compare_modes.md").write_text(text + "\n")

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = _training(sub.add_parser("train-base", help="train the embedded text-to-image base (rebuilds assets/base)"),
                   steps=5200, batch_size=32, name="base")
+    b.add_argument("--snr-gamma", type=_positive_float, default=None,
+                   help="weight the loss by min(SNR, γ)/SNR (Min-SNR-γ); the embedded base's last stage uses 5")
     b.set_defaults(run=commands.train_base)
 
     m = sub.add_parser("train-mode", help="tune one mode of the inflated base on world videos (assets/modes/MODE)")
@@ -90,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--batch-size", type=_positive_int, default=4)
     m.add_argument("--lr", type=_positive_float, default=5e-4)
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--snr-gamma", type=_positive_float, default=5.0, help="Min-SNR-γ loss weighting")
     m.add_argument("--ablate", default="", help="SimDA parts to switch off: lsa,ta,attn_adapter,ffn_adapter")
     m.add_argument("--out", default=None, help="default: assets/modes/MODE")
     m.add_argument("--work-dir", default=None, help="checkpoints (default runs/modes/MODE); resumes from here")

@@ -83,7 +83,8 @@ def train_base(args) -> int:
     from engine.training.base import base_report, evaluate_base
     from engine.training.checkpoint import atomic_path
 
-    train(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, work_dir=args.work_dir)
+    train(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, work_dir=args.work_dir,
+          snr_gamma=args.snr_gamma)
     text = base_report(evaluate_base(args.out), 200, 25, 4.0)
     with atomic_path(Path(args.out) / "report.md") as tmp:
         tmp.write_text(text)
@@ -102,7 +103,7 @@ def train_mode(args) -> int:
     ablate = [a for a in args.ablate.split(",") if a]
     out = args.out or f"assets/modes/{args.mode}"
     train(args.mode, out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-          work_dir=args.work_dir, ablate=ablate)
+          work_dir=args.work_dir, ablate=ablate, snr_gamma=args.snr_gamma)
     print(f"{args.mode} written to {out}")
     return 0
 

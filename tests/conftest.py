@@ -14,3 +14,22 @@ def judge():
     from engine.metrics import load_judge
 
     return load_judge()
+
+
+def make_base(folder, channels=(16, 32, 32), seed=0):
+    """A tiny base folder in diffusers format (16×16, random weights), built by the tests themselves."""
+    from engine.models.base import base_unet
+    from engine.models.text import build_text_encoder, build_tokenizer
+    from engine.training.base import save_base, train_scheduler
+
+    torch.manual_seed(seed)
+    tok = build_tokenizer()
+    te = build_text_encoder(tok, hidden=16, layers=1, heads=2)
+    unet = base_unet(sample_size=16, cross_attention_dim=16, channels=channels)
+    save_base(folder, unet, te, tok, dict(train_scheduler().config))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def base_dir(tmp_path_factory):
+    return make_base(tmp_path_factory.mktemp("tiny") / "base")

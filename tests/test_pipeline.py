@@ -10,23 +10,11 @@ from engine.models.inflate import inflate
 from engine.models.text import build_text_encoder, build_tokenizer
 from engine.models.tuned import load_tuned, model_hash, save_tuned
 from engine.pipelines.load import keyframe_pipeline
-from engine.training.base import save_base, train_scheduler
+from engine.training.base import train_scheduler
 from engine.tuning import apply_mode
 from studio.cli import main
 
-
-def make_base(folder, channels=(16, 32, 32), seed=0):
-    torch.manual_seed(seed)
-    tok = build_tokenizer()
-    te = build_text_encoder(tok, hidden=16, layers=1, heads=2)
-    unet = base_unet(sample_size=16, cross_attention_dim=16, channels=channels)
-    save_base(folder, unet, te, tok, dict(train_scheduler().config))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def base_dir(tmp_path_factory):
-    return make_base(tmp_path_factory.mktemp("tiny") / "base")
+from conftest import make_base
 
 
 def test_base_folder_is_diffusers_format_fp16(base_dir):
@@ -123,3 +111,21 @@ def test_tuned_mode_on_the_wrong_base_names_the_mismatch(base_dir, tmp_path):
         load_tuned(load_base(other).unet, tmp_path / "t")
     with pytest.raises(FileNotFoundError, match="not a tuned mode"):
         load_tuned(load_base(other).unet, tmp_path)
+
+
+def test_min_snr_weighting_by_hand():
+    from engine.training.base import diffusion_loss
+
+    sched = train_scheduler()
+    x0 = torch.rand(6, 3, 4, 4) * 2 - 1
+    predict_zero = lambda x, t, s: torch.zeros_like(x)  # so each sample's error is its own noise energy
+    plain = diffusion_loss(predict_zero, None, x0, sched, seed=1)
+    weighted = diffusion_loss(predict_zero, None, x0, sched, seed=1, snr_gamma=5.0)
+    g = torch.Generator().manual_seed(1)  # the draws diffusion_loss makes, in its order
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, 1000, (6,), generator=g)
+    per_sample = noise.pow(2).flatten(1).mean(1)
+    snr = sched.alphas_cumprod[t] / (1 - sched.alphas_cumprod[t])
+    torch.testing.assert_close(plain, per_sample.mean())
+    torch.testing.assert_close(weighted, (per_sample * snr.clamp(max=5.0) / snr).mean())
+    assert diffusion_loss(predict_zero, None, x0, sched, seed=1, snr_gamma=1e12) == pytest.approx(plain.item())

@@ -40,11 +40,14 @@ class LatentShiftAttnProcessor:
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kw):
         _check(attn, hidden_states, encoder_hidden_states)
-        x = rearrange(hidden_states, "(b f) t c -> b f t c", f=self.ctx.frames)
-        previous = torch.cat([x[:, :1], x[:, :-1]], dim=1)  # frame i sees frame i-1; frame 0 sees itself
-        context = rearrange(torch.cat([x, previous], dim=2), "b f t c -> (b f) t c")  # (b f) 2t c
-        q, k, v = _project(attn, hidden_states, context)
+        q, k, v = _project(attn, hidden_states, hidden_states)  # each frame's keys and values, projected once
+        k, v = self._with_previous(k), self._with_previous(v)  # (b f) h 2t d
         return _finish(attn, F.scaled_dot_product_attention(q, k, v), hidden_states)
+
+    def _with_previous(self, x: torch.Tensor) -> torch.Tensor:
+        x = rearrange(x, "(b f) h t d -> b f h t d", f=self.ctx.frames)
+        previous = torch.cat([x[:, :1], x[:, :-1]], dim=1)  # frame i sees frame i-1; frame 0 sees itself
+        return rearrange(torch.cat([x, previous], dim=3), "b f h t d -> (b f) h t d")
 
 
 class SpatioTemporalAttnProcessor:

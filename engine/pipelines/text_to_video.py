@@ -12,6 +12,7 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from ..diffusion.pyramid import noise_form, pyramid_sample
 from ..models.text import encode_prompts
 
 
@@ -57,11 +58,27 @@ class TextToVideoPipeline(DiffusionPipeline):
             states = torch.cat([uncond, states])
         return states
 
+    def predict(self, x: torch.Tensor, t, text: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+        """The UNet's prediction at x, with classifier-free guidance when guidance_scale > 1."""
+        if guidance_scale <= 1:
+            return self.unet(x, t, text)
+        uncond, cond = self.unet(torch.cat([x] * 2), t, text).chunk(2)
+        return uncond + guidance_scale * (cond - uncond)
+
+    def _step_callback(self, callback: Callable | None):
+        if callback is None:
+            return None
+        return lambda i, t, x: (callback(self, i, t, {"latents": x}) or {}).get("latents", x)
+
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], negative_prompt: str | list[str] | None = None, num_frames: int = 8,
                  num_inference_steps: int = 25, guidance_scale: float = 4.0, height: int | None = None,
                  width: int | None = None, generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
-                 callback_on_step_end: Callable | None = None, return_dict: bool = True):
+                 callback_on_step_end: Callable | None = None, pyramid: int | None = None, renoise: bool = True,
+                 return_dict: bool = True):
+        """`pyramid=K` samples through TPDiff's K-stage temporal pyramid (a pyramid-trained model; frames a
+        multiple of 2^(K−1)); `renoise=False` is its ablation. `num_inference_steps` is then the total over
+        the stages."""
         # 1. check inputs
         height = height or self.unet.config.sample_size
         width = width or self.unet.config.sample_size
@@ -75,29 +92,29 @@ class TextToVideoPipeline(DiffusionPipeline):
         # 2. encode the prompt (and the negative prompt for classifier-free guidance)
         text = self.encode(prompts, negative, guidance_scale)
 
-        # 3. timesteps
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-
-        # 4. initial noise, (B, C, F, H, W)
+        # 3. the noise form and, for plain sampling, the timesteps
         shape = (len(prompts), self.unet.config.in_channels, num_frames, height, width)
-        latents = latents if latents is not None else randn_tensor(shape, generator=generator, device=device,
-                                                                    dtype=self.unet.dtype)
-        latents = latents * self.scheduler.init_noise_sigma
-
-        # 5. denoise
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
-            if self.interrupt:
-                break
-            x = torch.cat([latents] * 2) if guidance_scale > 1 else latents
-            x = self.scheduler.scale_model_input(x, t)
-            eps = self.unet(x, t, text)
-            if guidance_scale > 1:
-                uncond, cond = eps.chunk(2)
-                eps = uncond + guidance_scale * (cond - uncond)
-            latents = self.scheduler.step(eps, t, latents, generator=generator).prev_sample
-            if callback_on_step_end is not None:
-                out = callback_on_step_end(self, i, t, {"latents": latents}) or {}
-                latents = out.get("latents", latents)
+        predict = lambda x, t: self.predict(x, t, text, guidance_scale)
+        if pyramid:
+            # 4–5. the temporal pyramid starts from its own noise at the lowest frame rate
+            stop = lambda: self.interrupt
+            latents = pyramid_sample(predict, noise_form(self.scheduler), shape, pyramid, num_inference_steps,
+                                     renoise, generator, self._step_callback(callback_on_step_end), stop)
+        else:
+            self.scheduler.set_timesteps(num_inference_steps, device=device)
+            # 4. initial noise, (B, C, F, H, W)
+            latents = latents if latents is not None else randn_tensor(shape, generator=generator, device=device,
+                                                                        dtype=self.unet.dtype)
+            latents = latents * self.scheduler.init_noise_sigma
+            # 5. denoise
+            for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+                if self.interrupt:
+                    break
+                eps = predict(self.scheduler.scale_model_input(latents, t), t)
+                latents = self.scheduler.step(eps, t, latents, generator=generator).prev_sample
+                if callback_on_step_end is not None:
+                    out = callback_on_step_end(self, i, t, {"latents": latents}) or {}
+                    latents = out.get("latents", latents)
 
         # 6. to frames in [0, 1]
         frames = (latents / 2 + 0.5).clamp(0, 1).permute(0, 2, 1, 3, 4).float().cpu()  # b c f h w -> b f c h w

@@ -36,13 +36,24 @@ def image_batch(step: int, batch_size: int, seed: int = 0, size: int = 32) -> di
     return {"pixels": torch.stack(images) * 2 - 1, "captions": captions, "seed": int(rng.integers(2**31))}
 
 
-def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed: int) -> torch.Tensor:
-    """ε-prediction MSE at uniformly drawn timesteps (works for image and video UNets alike)."""
+def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed: int,
+                   snr_gamma: float | None = None) -> torch.Tensor:
+    """ε-prediction MSE at uniformly drawn timesteps (works for image and video UNets alike).
+
+    With `snr_gamma`, each sample's loss is weighted by min(SNR, γ)/SNR (Min-SNR-γ, Hang et al. 2023): the
+    nearly clean timesteps, whose ε is easy and dominates plain ε-MSE gradients, stop crowding out the
+    middle of the schedule where shapes are decided.
+    """
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn(x0.shape, generator=g).to(x0.device)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), generator=g).to(x0.device)
     noisy = scheduler.add_noise(x0, noise, t)
-    return F.mse_loss(unet_forward(noisy, t, text_states), noise)
+    err = (unet_forward(noisy, t, text_states) - noise).pow(2).flatten(1).mean(1)  # b
+    if snr_gamma is None:
+        return err.mean()
+    alpha_bar = scheduler.alphas_cumprod.to(x0.device)[t]
+    snr = alpha_bar / (1 - alpha_bar)
+    return (err * snr.clamp(max=snr_gamma) / snr).mean()
 
 
 def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: dict, extras: list[Path] = ()):
@@ -67,7 +78,7 @@ def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: 
 
 
 def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
-               work_dir: str | Path = "runs/base", checkpoint_every: int = 250):
+               work_dir: str | Path = "runs/base", checkpoint_every: int = 250, snr_gamma: float | None = None):
     torch.manual_seed(seed)
     tokenizer = build_tokenizer()
     text_encoder = build_text_encoder(tokenizer)
@@ -76,7 +87,8 @@ def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: flo
 
     def loss(b):
         states = encode_prompts(tokenizer, text_encoder, b["captions"])
-        return diffusion_loss(lambda x, t, s: unet(x, t, s).sample, states, b["pixels"], scheduler, b["seed"])
+        return diffusion_loss(lambda x, t, s: unet(x, t, s).sample, states, b["pixels"], scheduler, b["seed"],
+                              snr_gamma)
 
     train_loop({"unet": unet, "text_encoder": text_encoder}, lambda s: image_batch(s, batch_size, seed), loss,
                steps, work_dir, lr=lr, checkpoint_every=checkpoint_every, title="base (text-to-image)")

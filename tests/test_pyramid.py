@@ -1,0 +1,145 @@
+"""The temporal pyramid's math (TPDiff §3, DESIGN.md §5): stages, stage-wise targets, renoising, alignment."""
+import math
+
+import pytest
+import torch
+
+from engine.diffusion.align import align_noise
+from engine.diffusion.pyramid import DDIMForm, FlowForm, down, renoise, stage_target, stages, up
+from engine.models.base import train_scheduler
+
+FORMS = {"ddim": lambda: DDIMForm(train_scheduler().alphas_cumprod), "flow": FlowForm}
+
+
+def test_down_averages_and_up_repeats():
+    x = torch.arange(8.0).view(1, 1, 8, 1, 1)
+    assert down(x, 2).flatten().tolist() == [0.5, 2.5, 4.5, 6.5]
+    assert up(down(x, 4)).flatten().tolist() == [1.5, 1.5, 5.5, 5.5]
+    with pytest.raises(ValueError, match="cannot be grouped"):
+        down(torch.zeros(1, 1, 6, 1, 1), 4)
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_stages_run_slow_to_fast_and_start_at_half_the_snr(name):
+    form = FORMS[name]()
+    st = stages(form, 3)
+    assert [s.k for s in st] == [2, 1, 0]
+    assert st[0].start == form.noisiest and st[-1].end == form.clean
+    for prev, nxt in zip(st, st[1:]):
+        assert nxt.start > prev.end  # the next stage starts noisier than the last ended...
+        assert form.snr(nxt.start) <= form.snr(prev.end) / 2 * (1 + 1e-6)  # ...at half its SNR or less
+    if name == "flow":
+        assert form.snr(st[1].start) == pytest.approx(form.snr(st[0].end) / 2)
+    plain = stages(form, 3, corrected=False)
+    assert [s.start for s in plain[1:]] == [s.end for s in plain[:-1]]
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_stage_targets_hit_both_ends_and_one_solver_step_stays_on_the_path(name):
+    form = FORMS[name]()
+    torch.manual_seed(0)
+    x0 = torch.rand(2, 3, 8, 4, 4) * 2 - 1
+    stage = stages(form, 3)[1]  # the middle stage: 4 frames, starting from an upsampled 2-frame clip
+    noise = torch.randn(2, 3, 4, 4, 4)
+    u, d = up(down(x0, 4)), down(x0, 2)
+    (a_s, b_s), (a_e, b_e) = form.ab(stage.start), form.ab(stage.end)
+    at = lambda t: stage_target(form, stage, x0, noise, torch.tensor([t, t]), top=False)
+    torch.testing.assert_close(at(stage.start)[0], a_s * u + b_s * noise, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(at(stage.end)[0], a_e * d + b_e * noise, atol=1e-5, rtol=1e-5)
+    t1, t2 = form.grid(stage.start, stage.end, 3)[1:3]
+    x1, target = at(t1)
+    x2, _ = at(t2)
+    if name == "ddim":  # DDIM with the constant ε_k: x0̂ = (x − b ε)/a, then x' = a' x0̂ + b' ε
+        (a1, b1), (a2, b2) = form.ab(t1), form.ab(t2)
+        stepped = a2 * (x1 - b1 * target) / a1 + b2 * target
+    else:  # an Euler step of dx/dσ, as FlowMatchEulerDiscreteScheduler takes it
+        stepped = x1 + (t2 - t1) * target
+    torch.testing.assert_close(stepped, x2, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_renoising_gives_the_training_start_distribution(name):
+    """Renoise many samples of a stage's end: mean a_s'·Up(D), covariance b_s'²·I, as training starts."""
+    form = FORMS[name]()
+    first, second = stages(form, 3)[:2]
+    g = torch.Generator().manual_seed(0)
+    n = 20000
+    d = torch.rand(1, 1, 2, 2, 1) * 2 - 1  # one clip: 2 frames of 2 pixels
+    a_e, b_e = form.ab(first.end)
+    x_end = a_e * d + b_e * torch.randn(n, 1, 2, 2, 1, generator=g)
+    x_start = renoise(form, x_end, first, second, generator=g).flatten(1).double()  # n, 4 frames × 2 pixels
+    a_s, b_s = form.ab(second.start)
+    torch.testing.assert_close(x_start.mean(0), (a_s * up(d)).flatten().double(), atol=0.03, rtol=0)
+    cov = torch.cov(x_start.T)
+    torch.testing.assert_close(cov, torch.eye(8, dtype=torch.float64) * float(b_s) ** 2, atol=0.03, rtol=0)
+    repeated = up(x_end).flatten(1).double()  # without renoising, a repeated pair is perfectly correlated
+    assert torch.corrcoef(repeated[:, :4].T)[0, 2] > 0.99
+
+
+def test_renoising_refuses_a_start_above_half_the_snr():
+    form = FlowForm()
+    plain = stages(form, 3, corrected=False)
+    with pytest.raises(ValueError, match="half the signal-to-noise"):
+        renoise(form, torch.zeros(1, 1, 2, 1, 1), plain[0], plain[1])
+
+
+def test_alignment_is_the_cheapest_permutation():
+    torch.manual_seed(0)
+    x0, noise = torch.randn(6, 3, 2, 2), torch.randn(6, 3, 2, 2)
+    aligned = align_noise(x0, noise)
+    cost = lambda n: (x0 - n).pow(2).sum().item()
+    assert sorted(map(tuple, aligned.flatten(1).tolist())) == sorted(map(tuple, noise.flatten(1).tolist()))
+    import itertools
+    best = min(cost(noise[list(p)]) for p in itertools.permutations(range(6)))
+    assert cost(aligned) == pytest.approx(best) and cost(aligned) <= cost(noise)
+
+
+def _oracle(form, x0, plan):
+    """The exact stage-wise model for data that is one clip x0: recover ε from x_t, return the stage target."""
+    def model(x, timestep):
+        stage = next(s for s in plan if s.stride == x0.shape[2] // x.shape[2])
+        t = timestep.item() if form.name == "ddim" else timestep.item() / 1000
+        top = stage is plan[0]
+        u, d = (down(x0, stage.stride),) * 2 if top else (up(down(x0, 2 * stage.stride)), down(x0, stage.stride))
+        (a_s, b_s), (a_e, b_e), (a_t, b_t) = form.ab(stage.start), form.ab(stage.end), form.ab(t)
+        if form.name == "ddim":
+            w = (a_s * b_t - a_t * b_s) / (a_s * b_e - a_e * b_s)
+            eps = (x - a_t * u - a_e * w * (d - u)) / b_t
+        else:
+            tau = (stage.start - t) / (stage.start - stage.end)
+            eps = (x - (1 - tau) * a_s * u - tau * a_e * d) / ((1 - tau) * b_s + tau * b_e)
+        return stage_target(form, stage, x0.expand(len(x), -1, -1, -1, -1), eps, torch.full((len(x),), t), top)[1]
+    return model
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_pyramid_sampling_with_an_exact_model_returns_the_clip(name):
+    from engine.diffusion.pyramid import pyramid_sample
+
+    form = FORMS[name]()
+    torch.manual_seed(0)
+    x0 = torch.rand(1, 3, 8, 4, 4) * 1.6 - 0.8
+    seen = []
+    out = pyramid_sample(_oracle(form, x0, stages(form, 3)), form, (2, 3, 8, 4, 4), count=3, steps=9,
+                         generator=torch.Generator().manual_seed(1), callback=lambda i, t, x: seen.append(x.shape[2]))
+    assert seen == [2] * 3 + [4] * 3 + [8] * 3  # frame rate rises stage by stage
+    torch.testing.assert_close(out, x0.expand(2, -1, -1, -1, -1), atol=2e-3, rtol=0)
+
+
+def test_pipeline_samples_through_the_pyramid(base_dir):
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from engine.pipelines.load import keyframe_pipeline
+
+    pipe, _ = keyframe_pipeline("zero-shot", "ddim", model=base_dir)
+    frames_seen = []
+    grab = lambda p, i, t, kw: frames_seen.append(kw["latents"].shape[2])
+    run = lambda **kw: pipe("a red circle moving left", num_frames=8, num_inference_steps=6, guidance_scale=2.0,
+                            generator=torch.Generator().manual_seed(0), callback_on_step_end=grab, **kw).frames
+    out = run(pyramid=3)
+    assert out.shape == (1, 8, 3, 16, 16) and frames_seen == [2, 2, 4, 4, 8, 8]
+    assert torch.equal(out, run(pyramid=3)) and not torch.equal(out, run(pyramid=3, renoise=False))
+    pipe.scheduler = FlowMatchEulerDiscreteScheduler()
+    assert run(pyramid=2).shape == (1, 8, 3, 16, 16)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        pipe("a star", num_frames=6, pyramid=3)
