@@ -21,8 +21,8 @@ def default_mode() -> str:
 
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
                    steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "dpm++",
-                   fps: float = 2.0, model: str | None = None, tuned: str | None = None,
-                   callback=None, pipe_cache: dict | None = None) -> tuple[Path, torch.Tensor]:
+                   fps: float = 2.0, model: str | None = None, tuned: str | None = None, pyramid: int | None = None,
+                   renoise: bool = True, callback=None, pipe_cache: dict | None = None) -> tuple[Path, torch.Tensor]:
     """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1]."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".gif"):
@@ -46,13 +46,15 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(int(seed))
     video = pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
-                 guidance_scale=guidance, generator=generator, callback_on_step_end=callback).frames[0]
+                 guidance_scale=guidance, generator=generator, callback_on_step_end=callback, pyramid=pyramid,
+                 renoise=renoise).frames[0]
     timings["keyframes"] = time.perf_counter() - start
     start = time.perf_counter()
     write_video(out, video, fps)
     timings["write"] = time.perf_counter() - start
     write_sidecar(out, {"kind": "generate", "prompt": prompt, "negative_prompt": negative_prompt, "seed": int(seed),
                         "frames": frames, "steps": steps, "guidance": guidance, "mode": mode, "scheduler": scheduler,
-                        "fps": fps, "model": model, "tuned": tuned, "size": list(video.shape[-2:]),
+                        "fps": fps, "model": model, "tuned": tuned, "pyramid": pyramid, "renoise": renoise,
+                        "size": list(video.shape[-2:]),
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
     return out, video

@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=_positive_int, default=25)
     g.add_argument("--guidance", type=float, default=4.0)
     g.add_argument("--mode", default=None, help="tuning mode (default: the best embedded one)")
-    g.add_argument("--scheduler", default="dpm++", help="dpm++ (default) or ddim")
+    g.add_argument("--scheduler", default="dpm++", help="dpm++ (default), ddim, or flow (flow-matching models)")
+    g.add_argument("--pyramid", type=_positive_int, default=None,
+                   help="sample through a K-stage temporal pyramid (TPDiff; a pyramid-trained mode)")
+    g.add_argument("--no-renoise", dest="renoise", action="store_false",
+                   help="with --pyramid: upsample between stages without renoising (the ablation)")
     g.add_argument("--fps", type=_positive_float, default=2.0, help="frame rate of the written file")
     g.add_argument("--model", default=None, help="a diffusers-format base folder (default: the embedded one)")
     g.add_argument("--tuned", default=None, help="a tuned-mode folder (default: assets/modes/MODE)")
@@ -83,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = _training(sub.add_parser("train-base", help="train the embedded text-to-image base (rebuilds assets/base)"),
                   steps=5200, batch_size=32, name="base")
     b.add_argument("--snr-gamma", type=_positive_float, default=None,
-                   help="weight the loss by min(SNR, γ)/SNR (Min-SNR-γ); the embedded base's last stage uses 5")
+                   help="weight the loss by Min-SNR-γ; the embedded base's later stages use 5")
+    b.add_argument("--prediction", default="epsilon", choices=["epsilon", "v_prediction"])
+    b.add_argument("--init", default=None, help="start from this base folder (a new stage with its own work dir)")
+    b.add_argument("--lr", type=_positive_float, default=1e-3)
     b.set_defaults(run=commands.train_base)
 
     m = sub.add_parser("train-mode", help="tune one mode of the inflated base on world videos (assets/modes/MODE)")

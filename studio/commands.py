@@ -31,7 +31,8 @@ def render(args) -> int:
 
 
 GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps",
-                 "model", "tuned")
+                 "model", "tuned", "pyramid", "renoise")
+SIDECAR_DEFAULTS = {"renoise": True}  # keys older sidecars lack
 
 
 def generate(args) -> int:
@@ -44,7 +45,7 @@ def generate(args) -> int:
         record = read_sidecar(args.from_json)
         if record is None or record.get("kind") != "generate":
             raise ValueError(f"{args.from_json} is not a generate sidecar")
-        params = {k: record.get(k) for k in GENERATE_KEYS}
+        params = {k: record.get(k, SIDECAR_DEFAULTS.get(k)) for k in GENERATE_KEYS}
     if not params["prompt"]:
         raise ValueError("give --prompt (or --from a sidecar)")
     path, _ = generate_video(out=args.out, **params)
@@ -84,7 +85,7 @@ def train_base(args) -> int:
     from engine.training.checkpoint import atomic_path
 
     train(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, work_dir=args.work_dir,
-          snr_gamma=args.snr_gamma)
+          snr_gamma=args.snr_gamma, prediction=args.prediction, init=args.init, lr=args.lr)
     text = base_report(evaluate_base(args.out), 200, 25, 4.0)
     with atomic_path(Path(args.out) / "report.md") as tmp:
         tmp.write_text(text)

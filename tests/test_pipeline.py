@@ -129,3 +129,21 @@ def test_min_snr_weighting_by_hand():
     torch.testing.assert_close(plain, per_sample.mean())
     torch.testing.assert_close(weighted, (per_sample * snr.clamp(max=5.0) / snr).mean())
     assert diffusion_loss(predict_zero, None, x0, sched, seed=1, snr_gamma=1e12) == pytest.approx(plain.item())
+
+
+def test_v_prediction_loss_targets_velocity():
+    from engine.training.base import diffusion_loss
+
+    sched = train_scheduler("v_prediction")
+    x0 = torch.rand(4, 3, 4, 4) * 2 - 1
+    g = torch.Generator().manual_seed(2)
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, 1000, (4,), generator=g)
+    a, b = sched.alphas_cumprod[t].sqrt().view(-1, 1, 1, 1), (1 - sched.alphas_cumprod[t]).sqrt().view(-1, 1, 1, 1)
+    exact = lambda x, t_, s: a * noise - b * x0  # v = a·ε − b·x0: a model that knows it has zero loss
+    assert diffusion_loss(exact, None, x0, sched, seed=2).item() < 1e-10
+    snr = a.flatten() ** 2 / b.flatten() ** 2
+    zero = lambda x, t_, s: torch.zeros_like(x)
+    per_sample = (a * noise - b * x0).pow(2).flatten(1).mean(1)
+    torch.testing.assert_close(diffusion_loss(zero, None, x0, sched, seed=2, snr_gamma=5.0),
+                               (per_sample * snr.clamp(max=5.0) / (snr + 1)).mean())

@@ -23,8 +23,9 @@ def base_unet(sample_size: int = 32, cross_attention_dim: int = 64, channels=(32
         cross_attention_dim=cross_attention_dim, attention_head_dim=4, norm_num_groups=8)
 
 
-def train_scheduler() -> DDPMScheduler:
-    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon",
+def train_scheduler(prediction_type: str = "epsilon") -> DDPMScheduler:
+    """The cosine-schedule (IF-like) noise schedule the embedded models train with; ε or v prediction."""
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type=prediction_type,
                          clip_sample=False)
 
 

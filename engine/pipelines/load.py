@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+import json
+
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
 
 from ..models.base import ASSET as BASE_ASSET
 from ..models.base import load_base
@@ -18,7 +20,14 @@ SCHEDULERS = {  # pixel-space models clip (DDIM) or dynamically threshold (DPM-S
     "ddim": lambda config, pixel: DDIMScheduler.from_config(config, timestep_spacing="trailing", clip_sample=pixel),
     "dpm++": lambda config, pixel: DPMSolverMultistepScheduler.from_config(
         config, algorithm_type="dpmsolver++", timestep_spacing="trailing", thresholding=pixel, sample_max_value=1.0),
+    "flow": lambda config, pixel: FlowMatchEulerDiscreteScheduler(num_train_timesteps=config["num_train_timesteps"]),
 }
+
+
+def tuned_record(folder: str | Path | None) -> dict:
+    """A tuned folder's mode.json ({} for none): its mode, and for pyramid-trained models its form and stages."""
+    path = Path(folder) / "mode.json" if folder else None
+    return json.loads(path.read_text()) if path and path.is_file() else {}
 
 
 def available_modes(modes_dir: str | Path | None = None) -> list[str]:
@@ -41,6 +50,10 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
         raise FileNotFoundError(f"no tuned weights for mode {mode!r}" + (f" at {folder}" if folder else "") +
                                 f"; available now: {', '.join(available_modes())} (or train it with `flipbook tune`)")
     video = load_tuned(base.unet, folder if mode != "zero-shot" else None, mode)
+    form = tuned_record(folder).get("form", "ddim") if mode != "zero-shot" else "ddim"
+    if (form == "flow") != (scheduler == "flow"):
+        raise ValueError(f"this model was trained for {form}; sample it with "
+                         + ("--scheduler flow" if form == "flow" else "ddim or dpm++"))
     if mode != "zero-shot":
         hashes["tuned"] = model_hash(video.added)
     pipe = TextToVideoPipeline(video.to(device).eval(), base.text_encoder, base.tokenizer,

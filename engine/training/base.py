@@ -38,22 +38,25 @@ def image_batch(step: int, batch_size: int, seed: int = 0, size: int = 32) -> di
 
 def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed: int,
                    snr_gamma: float | None = None) -> torch.Tensor:
-    """ε-prediction MSE at uniformly drawn timesteps (works for image and video UNets alike).
+    """MSE against the scheduler's target (ε, or v = a·ε − b·x0) at uniformly drawn timesteps (works for image
+    and video UNets alike).
 
-    With `snr_gamma`, each sample's loss is weighted by min(SNR, γ)/SNR (Min-SNR-γ, Hang et al. 2023): the
-    nearly clean timesteps, whose ε is easy and dominates plain ε-MSE gradients, stop crowding out the
-    middle of the schedule where shapes are decided.
+    With `snr_gamma`, each sample's loss is weighted by min(SNR, γ)/SNR for ε and min(SNR, γ)/(SNR + 1) for v
+    (Min-SNR-γ, Hang et al. 2023): the nearly clean timesteps, whose target is easy and dominates the
+    gradients, stop crowding out the middle of the schedule where shapes are decided.
     """
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn(x0.shape, generator=g).to(x0.device)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), generator=g).to(x0.device)
     noisy = scheduler.add_noise(x0, noise, t)
-    err = (unet_forward(noisy, t, text_states) - noise).pow(2).flatten(1).mean(1)  # b
+    v = scheduler.config.prediction_type == "v_prediction"
+    target = scheduler.get_velocity(x0, noise, t) if v else noise
+    err = (unet_forward(noisy, t, text_states) - target).pow(2).flatten(1).mean(1)  # b
     if snr_gamma is None:
         return err.mean()
     alpha_bar = scheduler.alphas_cumprod.to(x0.device)[t]
     snr = alpha_bar / (1 - alpha_bar)
-    return (err * snr.clamp(max=snr_gamma) / snr).mean()
+    return (err * snr.clamp(max=snr_gamma) / (snr + 1 if v else snr)).mean()
 
 
 def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: dict, extras: list[Path] = ()):
@@ -78,12 +81,20 @@ def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: 
 
 
 def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
-               work_dir: str | Path = "runs/base", checkpoint_every: int = 250, snr_gamma: float | None = None):
+               work_dir: str | Path = "runs/base", checkpoint_every: int = 250, snr_gamma: float | None = None,
+               prediction: str = "epsilon", init: str | Path | None = None):
+    """Train from scratch, or from the base folder `init` (a new stage: fresh optimizer, schedule and EMA)."""
     torch.manual_seed(seed)
-    tokenizer = build_tokenizer()
-    text_encoder = build_text_encoder(tokenizer)
-    unet = base_unet()
-    scheduler = train_scheduler()
+    if init:
+        from ..models.base import load_base
+
+        start = load_base(init)
+        tokenizer, text_encoder, unet = start.tokenizer, start.text_encoder, start.unet
+    else:
+        tokenizer = build_tokenizer()
+        text_encoder = build_text_encoder(tokenizer)
+        unet = base_unet()
+    scheduler = train_scheduler(prediction)
 
     def loss(b):
         states = encode_prompts(tokenizer, text_encoder, b["captions"])

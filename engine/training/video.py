@@ -35,11 +35,13 @@ def video_batch(step: int, batch_size: int, seed: int = 0, size: int = 32, fps: 
 
 def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 5e-4, seed: int = 0,
                base: str | Path | None = None, work_dir: str | Path | None = None, ablate=(), checkpoint_every: int = 100,
-               clip=KEYFRAMES, snr_gamma: float | None = 5.0) -> dict:
+               clip=KEYFRAMES, snr_gamma: float | None = 5.0, objective=None, record: dict | None = None) -> dict:
+    """Tune `mode` on world clips. `objective(video, text_states, pixels, seed) -> loss` replaces the ordinary
+    ε-prediction loss (the temporal pyramid's stage-wise loss does); `record` adds to mode.json."""
     b = load_base(base)
     video = apply_mode(inflate(b.unet), mode, set(ablate))
     b.text_encoder.requires_grad_(False)
-    scheduler = train_scheduler()
+    scheduler = train_scheduler(b.scheduler.config.prediction_type)  # what the base predicts, ε or v
     work_dir = Path(work_dir or f"runs/modes/{mode}")
     base_hash = model_hash(b.unet)
     cache: dict[str, torch.Tensor] = {}
@@ -53,9 +55,12 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
         return torch.stack([cache[c] for c in captions])
 
     def loss(batch):
+        if objective is not None:
+            return objective(video, text(batch["captions"]), batch["pixels"], batch["seed"])
         return diffusion_loss(video, text(batch["captions"]), batch["pixels"], scheduler, batch["seed"], snr_gamma)
 
     state = train_loop({"video": video}, lambda s: video_batch(s, batch_size, seed, **clip), loss, steps, work_dir,
                        lr=lr, checkpoint_every=checkpoint_every, title=f"mode {mode}")
-    save_tuned(video, out, base_hash, {"steps": steps, "batch_size": batch_size, "lr": lr, "clip": clip, "snr_gamma": snr_gamma}, ablate)
+    save_tuned(video, out, base_hash, {"steps": steps, "batch_size": batch_size, "lr": lr, "clip": clip,
+                                                "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate)
     return state

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Rebuild every embedded model in assets/ from nothing, with the exact recipe of the shipped weights.
+# Each stage resumes from its checkpoint in runs/ if interrupted; run it again to go on.
+# Two-core CPU times: judge ≈ 22 min, base ≈ 95 min, each tuned mode ≈ 8 min.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
+fb=.venv/bin/flipbook
+
+$fb train-judge
+# The base: ε-prediction to 2800 steps, resumed to 5200 (a learning-rate restart), then to 8400 with Min-SNR-5
+# weighting (a second restart), all in runs/base; only the last stage writes assets/base.
+$fb train-base --steps 2800 --out runs/base-2800
+$fb train-base --steps 5200 --out runs/base-5200
+$fb train-base --steps 8400 --snr-gamma 5
+# Every tuning mode with one budget (the comparison's), then the comparison itself.
+MODE_STEPS=${MODE_STEPS:-400}
+for mode in temporal full simda lora ff-conv1d-attn1d-blocks ff-conv3d-attn1d-blocks ff-conv1d-attn3d-blocks ff-conv1d-attn1d-layers; do
+    $fb train-mode --mode "$mode" --steps "$MODE_STEPS" --out "runs/compare/$mode"
+done
+python bench/compare_modes.py --tuned runs/compare
+mkdir -p assets/modes && for mode in runs/compare/*/; do cp -r "$mode" "assets/modes/$(basename "$mode")"; done
