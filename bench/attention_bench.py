@@ -11,13 +11,43 @@ from pathlib import Path
 import torch
 from diffusers.models.attention_processor import Attention
 
+from engine.models.base import base_unet
 from engine.models.attention import LatentShiftAttnProcessor, SpatioTemporalAttnProcessor
 from engine.models.temporal import FrameContext
 
 from step_bench import timed
 
-# (tokens per frame, channels): the embedded UNet's attention levels, then SD-1.5's at a 32² latent
-LAYERS = {"embedded 16² × 64": (256, 64), "embedded 8² × 96": (64, 96), "SD-1.5 32² × 320": (1024, 320)}
+
+
+def self_attention_layers(unet, size: int) -> list[tuple[int, int]]:
+    """(tokens per frame, channels) of every spatial self-attention layer of a UNet at a size² input."""
+    from diffusers.models.attention import BasicTransformerBlock
+
+    layers, shapes = [], {}
+    hooks = [m.attn1.register_forward_pre_hook(lambda mod, args, kw: shapes.setdefault(id(mod), args[0].shape[1:]),
+                                               with_kwargs=True)
+             for m in unet.modules() if isinstance(m, BasicTransformerBlock)]
+    with torch.no_grad():
+        c = unet.config
+        unet(torch.randn(1, c.in_channels, size, size), 1, torch.randn(1, 4, c.cross_attention_dim))
+    for h in hooks:
+        h.remove()
+    for tokens, channels in shapes.values():
+        layers.append((int(tokens), int(channels)))
+    return layers
+
+
+def layer_times(shape: tuple[int, int], ctx: FrameContext, frames: int, repeats: int) -> tuple[float, float]:
+    tokens, channels = shape
+    heads = 8 if channels >= 320 else 4  # SD-1.5 has 8 heads; the embedded UNet 4 (attention_head_dim=4)
+    attn = Attention(query_dim=channels, heads=heads, dim_head=channels // heads).eval()
+    x = torch.randn(frames, tokens, channels)  # (b f) t c
+    out = []
+    with torch.no_grad():
+        for proc in (LatentShiftAttnProcessor(ctx), SpatioTemporalAttnProcessor(ctx)):
+            attn.set_processor(proc)
+            out.append(timed(lambda: attn(x), repeats))
+    return out[0], out[1]
 
 
 def main():
@@ -29,17 +59,20 @@ def main():
     torch.set_num_threads(2)
     torch.manual_seed(0)
     ctx = FrameContext(frames=a.frames)
-    lines = [f"One self-attention layer, {a.frames} frames, batch 1, fp32 (median of {a.repeats}).", "",
+    lines = [f"Self-attention, {a.frames} frames, batch 1, fp32 (median of {a.repeats}); a layer's time includes "
+             "its projections.", "",
              "| layer | latent-shift s | full spatio-temporal s | latent-shift / full |", "|---|---|---|---|"]
-    for name, (tokens, channels) in LAYERS.items():
-        attn = Attention(query_dim=channels, heads=8, dim_head=channels // 8).eval()
-        x = torch.randn(a.frames, tokens, channels)  # (b f) t c
-        times = {}
-        with torch.no_grad():
-            for label, proc in (("shift", LatentShiftAttnProcessor(ctx)), ("full", SpatioTemporalAttnProcessor(ctx))):
-                attn.set_processor(proc)
-                times[label] = timed(lambda: attn(x), a.repeats)
-        lines.append(f"| {name} | {times['shift']:.4f} | {times['full']:.4f} | {times['shift'] / times['full']:.3f} |")
+    embedded = self_attention_layers(base_unet(), 32)
+    levels = {shape: embedded.count(shape) for shape in sorted(set(embedded), reverse=True)}
+    times = {shape: layer_times(shape, ctx, a.frames, a.repeats) for shape in [*levels, (1024, 320)]}
+    for (tokens, channels), (shift, full) in times.items():
+        name = f"{'SD-1.5 at a 32² latent' if channels == 320 else 'embedded'}: {tokens} tokens × {channels} ch"
+        count = f" (×{levels[(tokens, channels)]} in the UNet)" if (tokens, channels) in levels else ""
+        lines.append(f"| {name}{count} | {shift:.4f} | {full:.4f} | {shift / full:.3f} |")
+    shift = sum(n * times[k][0] for k, n in levels.items())
+    full = sum(n * times[k][1] for k, n in levels.items())
+    lines.append(f"| **embedded UNet, all {len(embedded)} self-attention layers** | {shift:.4f} | {full:.4f} | "
+                 f"**{shift / full:.3f}** |")
     text = "\n".join(lines)
     print(text)
     if a.out:

@@ -50,7 +50,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    video = apply_mode(inflate(base_unet()), a.mode).eval()
+    video = apply_mode(inflate(base_unet()), a.mode).eval().requires_grad_(False)  # inference: no autograd hooks
     x = torch.randn(2, 3, a.frames, 32, 32)  # one step with classifier-free guidance: batch 2
     t = torch.tensor([500, 500])
     text = torch.randn(2, 24, 64)

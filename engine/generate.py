@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 from .io import write_video
-from .pipelines.load import available_modes, keyframe_pipeline, unknown_words
+from .pipelines.load import available_modes, keyframe_pipeline, tuned_record, unknown_words
+from .pipelines.memory import MemoryOptions
 from .sidecar import write_sidecar
 from .world import UnknownWordsError
 
@@ -22,21 +23,28 @@ def default_mode() -> str:
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
                    steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "dpm++",
                    fps: float = 2.0, model: str | None = None, tuned: str | None = None, pyramid: int | None = None,
-                   renoise: bool = True, callback=None, pipe_cache: dict | None = None) -> tuple[Path, torch.Tensor]:
-    """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1]."""
+                   renoise: bool = True, callback=None, pipe_cache: dict | None = None, dtype: str = "fp32",
+                   device: str = "cpu", memory: MemoryOptions | dict | None = None) -> tuple[Path, torch.Tensor]:
+    """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1].
+
+    `model`: a diffusers-format folder or hub id (default: the embedded base); `dtype`: fp32, fp16 or bf16;
+    `memory`: MemoryOptions (or their dict) for real checkpoints."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
     if not out.parent.exists():
         raise FileNotFoundError(f"the folder {out.parent} does not exist")
-    mode = mode or default_mode()
+    if mode is None:  # a tuned folder names its mode; a model of one's own starts zero-shot
+        mode = tuned_record(tuned).get("mode", "zero-shot") if tuned else default_mode() if model is None else "zero-shot"
+    memory = MemoryOptions(**memory) if isinstance(memory, dict) else (memory or MemoryOptions())
+    dtype, device = dtype or "fp32", device or "cpu"
     timings = {}
     start = time.perf_counter()
-    key = (mode, scheduler, model, tuned)
+    key = (mode, scheduler, model, tuned, dtype, device, memory)
     if pipe_cache is not None and key in pipe_cache:
         pipe, hashes = pipe_cache[key]
     else:
-        pipe, hashes = keyframe_pipeline(mode, scheduler, model, tuned)
+        pipe, hashes = keyframe_pipeline(mode, scheduler, model, tuned, device, dtype, memory)
         if pipe_cache is not None:
             pipe_cache[key] = (pipe, hashes)
     timings["load"] = time.perf_counter() - start
@@ -45,9 +53,15 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
         raise UnknownWordsError(unknown)
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(int(seed))
-    video = pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
-                 guidance_scale=guidance, generator=generator, callback_on_step_end=callback, pyramid=pyramid,
-                 renoise=renoise).frames[0]
+    try:
+        video = pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
+                     guidance_scale=guidance, generator=generator, callback_on_step_end=callback, pyramid=pyramid,
+                     renoise=renoise).frames[0]
+    except (RuntimeError, NotImplementedError) as e:
+        if "not implemented for" in str(e) and ("Half" in str(e) or "BFloat16" in str(e)):
+            raise ValueError(f"this model has an operation {dtype} cannot run on {device} ({str(e).splitlines()[0]}); "
+                             "use --dtype fp32, or bf16 on a CPU") from None
+        raise
     timings["keyframes"] = time.perf_counter() - start
     start = time.perf_counter()
     write_video(out, video, fps)
@@ -55,6 +69,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     write_sidecar(out, {"kind": "generate", "prompt": prompt, "negative_prompt": negative_prompt, "seed": int(seed),
                         "frames": frames, "steps": steps, "guidance": guidance, "mode": mode, "scheduler": scheduler,
                         "fps": fps, "model": model, "tuned": tuned, "pyramid": pyramid, "renoise": renoise,
+                        "dtype": dtype, "device": device, "memory": memory.to_dict(),
                         "size": list(video.shape[-2:]),
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
     return out, video

@@ -13,6 +13,7 @@
 | lora | Inflation's temporal adapter plus LoRA (peft, rank 8) on the spatial attention projections | adapter and LoRA |
 
 SimDA's parts can be switched off for its ablation: `apply_mode(video, "simda", ablate={"lsa", "ta", "attn_adapter", "ffn_adapter"})`.
+Every temporal attention reads the prompt (cross-attention to the text states); `ablate={"text"}` removes that.
 """
 from __future__ import annotations
 
@@ -41,9 +42,16 @@ def _channels(module) -> int:
     return outs[-1].out_channels  # a UNet block: its last resnet's channels
 
 
+def _temporal_attention(video: VideoUNet, channels: int, ablate: set, window: int = 1) -> TemporalAttention:
+    """Attention over frames that also reads the prompt, unless ablated with "text" (see TemporalAttention)."""
+    dim = video.config.encoder_hid_dim or video.config.cross_attention_dim  # IF-style UNets project T5 states inside
+    dim = dim[0] if isinstance(dim, (list, tuple)) else dim
+    return TemporalAttention(channels, video.ctx, window=window, text_dim=None if "text" in ablate else dim)
+
+
 def _inflation_adapter(video: VideoUNet, ablate: set):
     for site, block in video.block_sites():
-        video.add_after(site, TemporalAttention(_channels(block), video.ctx), "temporal_attention")
+        video.add_after(site, _temporal_attention(video, _channels(block), ablate), "temporal_attention")
 
 
 def _simda(video: VideoUNet, ablate: set):
@@ -65,7 +73,7 @@ def _fusion_blocks(conv3d: bool = False, attn3d: bool = False):
         for site, res in video.sites(ResnetBlock2D):
             video.add_after(site, TemporalConv(res.out_channels, video.ctx, spatial=conv3d), "temporal_conv")
         for site, tr in video.sites(Transformer2DModel):
-            video.add_after(site, TemporalAttention(_channels(tr), video.ctx, window=2 if attn3d else 1),
+            video.add_after(site, _temporal_attention(video, _channels(tr), ablate, window=2 if attn3d else 1),
                             "temporal_attn")
     return build
 
@@ -75,7 +83,7 @@ def _fusion_layers(video: VideoUNet, ablate: set):
     for site, res in video.sites(ResnetBlock2D):
         video.add_after(f"{site}.conv1", TemporalConv(res.out_channels, video.ctx, block=False), "temporal_conv")
     for site, block in video.sites(BasicTransformerBlock):
-        video.add_after(f"{site}.attn1", _TokensAsFrames(TemporalAttention(_channels(block), video.ctx)),
+        video.add_after(f"{site}.attn1", _TokensAsFrames(_temporal_attention(video, _channels(block), ablate)),
                         "temporal_attn")
 
 

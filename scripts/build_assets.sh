@@ -10,14 +10,17 @@ fb=.venv/bin/flipbook
 
 $fb train-judge
 # The base: ε-prediction to 2800 steps, resumed to 5200 (a learning-rate restart), then to 8400 with Min-SNR-5
-# weighting (a second restart), all in runs/base; only the last stage writes assets/base.
+# weighting (a second restart), all in runs/base; then a new stage from those weights that switches to
+# v-prediction (runs/base-v). Only the last stage writes assets/base. See assets/base/report.md for why.
 $fb train-base --steps 2800 --out runs/base-2800
 $fb train-base --steps 5200 --out runs/base-5200
-$fb train-base --steps 8400 --snr-gamma 5
+$fb train-base --steps 8400 --snr-gamma 5 --out runs/base-8400
+$fb train-base --init runs/base-8400 --prediction v_prediction --snr-gamma 5 --steps 2000 --lr 3e-4 --seed 1 \
+    --work-dir runs/base-v
 # Every tuning mode with one budget (the comparison's), then the comparison itself.
-MODE_STEPS=${MODE_STEPS:-400}
+MODE_STEPS=${MODE_STEPS:-400}  # 4 clips of 8 keyframes a step
 for mode in temporal full simda lora ff-conv1d-attn1d-blocks ff-conv3d-attn1d-blocks ff-conv1d-attn3d-blocks ff-conv1d-attn1d-layers; do
     $fb train-mode --mode "$mode" --steps "$MODE_STEPS" --out "runs/compare/$mode"
 done
-python bench/compare_modes.py --tuned runs/compare
-mkdir -p assets/modes && for mode in runs/compare/*/; do cp -r "$mode" "assets/modes/$(basename "$mode")"; done
+.venv/bin/python bench/compare_modes.py --tuned runs/compare --prompts 24 --out bench/results
+mkdir -p assets/modes && for mode in runs/compare/*/; do rm -rf "assets/modes/$(basename "$mode")"; cp -r "$mode" assets/modes/; done

@@ -80,8 +80,9 @@ def render_world(prompt: str, seed: float, size: float, fps: float, frames: floa
 
 
 def generate_clip(prompt, negative, seed, frames, steps, guidance, scheduler, mode, outputs: Outputs, cache: dict,
-                  progress=None):
-    """The Generate tab's action: (display video, [mp4, sidecar], sidecar record)."""
+                  progress=None, model: dict | None = None):
+    """The Generate tab's action: (display video, [mp4, sidecar], sidecar record). `model`: the studio's
+    --model, --modes, --dtype, --device and memory options (default: the embedded base on the CPU)."""
     from engine.generate import generate_video
     from engine.sidecar import read_sidecar
 
@@ -93,8 +94,12 @@ def generate_clip(prompt, negative, seed, frames, steps, guidance, scheduler, mo
         callback = None
         if progress is not None:
             callback = lambda pipe, i, t, kw: progress((i + 1) / steps, desc=f"step {i + 1}/{steps}") and None
+        model = model or {}
+        tuned = str(Path(model["modes"]) / mode) if model.get("modes") and mode != "zero-shot" else None
         _, video = generate_video(native, prompt, negative or None, seed, frames, steps, guidance, mode, scheduler,
-                                  fps=2.0, callback=callback, pipe_cache=cache)
+                                  fps=2.0, callback=callback, pipe_cache=cache, model=model.get("model"),
+                                  tuned=tuned, dtype=model.get("dtype"), device=model.get("device"),
+                                  memory=model.get("memory"))
     except (SpecError, UnknownWordsError, ValueError, TypeError, FileNotFoundError) as e:
         raise gr.Error(str(e), duration=None)
     display = write_video(native.with_name(native.stem + "-display.mp4"), _display(video), 2.0)
@@ -111,15 +116,21 @@ def _words_markdown() -> str:
             "one):\n\n" + "\n".join(rows))
 
 
-def _generate_tab(outputs: Outputs):
-    from engine.generate import default_mode
+def _generate_tab(outputs: Outputs, model: dict | None = None):
+    from engine.generate import DEFAULT_MODE_ORDER
     from engine.pipelines.load import SCHEDULERS, available_modes
     from engine.tuning import MODES
 
-    modes = available_modes()
+    model = model or {}
+    own = model.get("model") is not None
+    if own and not model.get("modes"):
+        modes = ["zero-shot"]  # the embedded modes were tuned on the embedded base
+    else:
+        modes = available_modes(model.get("modes"))
     cache: dict = {}
     with gr.Tab("Generate"):
-        gr.Markdown("Text to video with the embedded keyframe model (8 keyframes at 2 fps, 32×32). "
+        what = f"the model `{model['model']}`" if own else "the embedded keyframe model (8 keyframes at 2 fps, 32×32)"
+        gr.Markdown(f"Text to video with {what}. "
                     "Modes: " + "; ".join(f"**{m}**: {MODES[m].summary}" for m in modes))
         with gr.Row():
             with gr.Column(scale=1):
@@ -130,7 +141,8 @@ def _generate_tab(outputs: Outputs):
                 steps = gr.Slider(2, 50, value=25, step=1, label="Steps")
                 guidance = gr.Slider(0, 12, value=4, step=0.5, label="Guidance")
                 scheduler = gr.Dropdown(list(SCHEDULERS), value="dpm++", label="Scheduler")
-                mode = gr.Dropdown(modes, value=default_mode(), label="Tuning mode")
+                mode = gr.Dropdown(modes, value=next((m for m in DEFAULT_MODE_ORDER if m in modes), "zero-shot"),
+                                   label="Tuning mode")
                 go = gr.Button("Generate", variant="primary")
             with gr.Column(scale=1):
                 video = gr.Video(label="Generated", autoplay=True, loop=True, height=300)
@@ -138,14 +150,14 @@ def _generate_tab(outputs: Outputs):
                 record = gr.JSON(label="Parameters")
 
         def run(p, n, s, f, st, g, sc, m, progress=gr.Progress()):
-            return generate_clip(p, n, s, f, st, g, sc, m, outputs, cache, progress)
+            return generate_clip(p, n, s, f, st, g, sc, m, outputs, cache, progress, model)
 
         # one generation at a time: cached pipelines keep per-call scheduler state, and 2 cores gain nothing
         go.click(run, [prompt, negative, seed, frames, steps, guidance, scheduler, mode], [video, files, record],
                  api_name="generate", concurrency_limit=1)
 
 
-def build_app(outputs: Outputs | None = None) -> gr.Blocks:
+def build_app(outputs: Outputs | None = None, model: dict | None = None) -> gr.Blocks:
     outputs = outputs or Outputs()
     with gr.Blocks(title="Flipbook", analytics_enabled=False) as app:
         gr.Markdown("# Flipbook\nImage diffusion models made into video models, on a synthetic world.")
@@ -167,18 +179,24 @@ def build_app(outputs: Outputs | None = None) -> gr.Blocks:
             gr.Markdown(_words_markdown())
             go.click(lambda p, s, z, f, n: render_world(p, s, z, f, n, outputs), [prompt, seed, size, fps, frames],
                      [video, files, spec], api_name="render")
-        _generate_tab(outputs)
+        _generate_tab(outputs, model)
     app.queue(default_concurrency_limit=2, max_size=32)
     return app
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth: str | None = None):
+def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth: str | None = None,
+           model: dict | None = None):
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
     credentials = None
     if auth:
         if ":" not in auth:
             raise ValueError("--auth takes USER:PASSWORD")
         credentials = tuple(auth.split(":", 1))
-    app = build_app()
+    if model:  # a wrong device or dtype fails here, before the server starts
+        from engine.models.base import resolve_device, resolve_dtype
+
+        resolve_device(model.get("device"))
+        resolve_dtype(model.get("dtype"))
+    app = build_app(model=model)
     print(f"Flipbook studio on http://{host}:{port} (outputs in a private temp folder)")
     app.launch(server_name=host, server_port=port, share=share, auth=credentials, show_error=True)

@@ -37,6 +37,27 @@ def _training(parser: argparse.ArgumentParser, steps: int, batch_size: int, name
     return parser
 
 
+def _model_options(parser: argparse.ArgumentParser, generation: bool = True) -> argparse.ArgumentParser:
+    """--model, and for generation the device, dtype and memory options real checkpoints need."""
+    parser.add_argument("--model", default=None, metavar="PATH_OR_ID",
+                        help="a diffusers-format model folder or hub id: pixel (IF-style) or latent (SD-style, with "
+                             "vae/) (default: the embedded base)")
+    if not generation:
+        return parser
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda (cuda:N for one GPU of several)")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"],
+                        help="weights and activations (fp16 for GPUs; bf16 for recent GPUs and CPUs)")
+    parser.add_argument("--attention", default="sdpa", choices=["sdpa", "sliced"],
+                        help="sdpa: PyTorch's fused attention (default); sliced: a few heads at a time, less memory")
+    parser.add_argument("--vae-slicing", action="store_true", help="decode one frame at a time (latent models)")
+    parser.add_argument("--vae-tiling", action="store_true", help="decode frames in tiles (latent models, large frames)")
+    parser.add_argument("--cpu-offload", action="store_true",
+                        help="keep models on the CPU and move each to the GPU while it runs (with --device cuda)")
+    parser.add_argument("--frame-chunk", type=_positive_int, default=None,
+                        help="frames the VAE decodes at once (latent models; default all)")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="flipbook", description="Flipbook: image diffusion models made into video models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -65,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-renoise", dest="renoise", action="store_false",
                    help="with --pyramid: upsample between stages without renoising (the ablation)")
     g.add_argument("--fps", type=_positive_float, default=2.0, help="frame rate of the written file")
-    g.add_argument("--model", default=None, help="a diffusers-format base folder (default: the embedded one)")
-    g.add_argument("--tuned", default=None, help="a tuned-mode folder (default: assets/modes/MODE)")
+    _model_options(g)
+    g.add_argument("--tuned", default=None, help="a tuned-mode folder (default: assets/modes/MODE; with --model, "
+                                                  "one trained on that model)")
     g.add_argument("--from", dest="from_json", default=None, help="repeat the generation a sidecar JSON records")
     g.add_argument("--out", required=True, help="an .mp4 or .gif path; a .json sidecar is written beside it")
     g.set_defaults(run=commands.generate)
@@ -101,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--snr-gamma", type=_positive_float, default=5.0, help="Min-SNR-γ loss weighting")
     m.add_argument("--ablate", default="", help="SimDA parts to switch off: lsa,ta,attn_adapter,ffn_adapter")
+    _model_options(m, generation=False)
     m.add_argument("--out", default=None, help="default: assets/modes/MODE")
     m.add_argument("--work-dir", default=None, help="checkpoints (default runs/modes/MODE); resumes from here")
     m.set_defaults(run=commands.train_mode)
@@ -118,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=7860)
     s.add_argument("--share", action="store_true", help="also open a public gradio share link")
     s.add_argument("--auth", default=None, help="USER:PASSWORD required to open the studio")
+    _model_options(s)
+    s.add_argument("--modes", default=None, metavar="DIR",
+                   help="folder of tuned modes (DIR/MODE/mode.json) for --model (default: assets/modes)")
     s.set_defaults(run=commands.studio)
     return p
 

@@ -31,8 +31,14 @@ def render(args) -> int:
 
 
 GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps",
-                 "model", "tuned", "pyramid", "renoise")
-SIDECAR_DEFAULTS = {"renoise": True}  # keys older sidecars lack
+                 "model", "tuned", "pyramid", "renoise", "dtype", "device", "memory")
+SIDECAR_DEFAULTS = {"renoise": True, "dtype": "fp32", "device": "cpu"}  # keys older sidecars lack
+
+
+def memory_options(args) -> dict:
+    """The memory flags as MemoryOptions' fields."""
+    return {"attention": args.attention, "vae_slicing": args.vae_slicing, "vae_tiling": args.vae_tiling,
+            "cpu_offload": args.cpu_offload, "frame_chunk": args.frame_chunk}
 
 
 def generate(args) -> int:
@@ -40,7 +46,8 @@ def generate(args) -> int:
     from engine.generate import generate_video
     from engine.sidecar import read_sidecar
 
-    params = {k: getattr(args, k) for k in GENERATE_KEYS}
+    params = {k: getattr(args, k) for k in GENERATE_KEYS if k != "memory"}
+    params["memory"] = memory_options(args)
     if args.from_json:
         record = read_sidecar(args.from_json)
         if record is None or record.get("kind") != "generate":
@@ -102,10 +109,17 @@ def train_mode(args) -> int:
     if args.mode not in MODES or args.mode == "zero-shot":
         raise ValueError(f"choose a mode to train from: {', '.join(m for m in MODES if m != 'zero-shot')}")
     ablate = [a for a in args.ablate.split(",") if a]
+    if args.model and not args.out:
+        raise ValueError("with --model, give --out: a folder for modes tuned on that model (assets/modes holds the "
+                         "embedded base's)")
     out = args.out or f"assets/modes/{args.mode}"
+    work_dir = args.work_dir or (f"runs/modes/{Path(out).resolve().parent.name}-{Path(out).name}" if args.model else None)
     train(args.mode, out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-          work_dir=args.work_dir, ablate=ablate, snr_gamma=args.snr_gamma)
-    print(f"{args.mode} written to {out}")
+          work_dir=work_dir, ablate=ablate, snr_gamma=args.snr_gamma, base=args.model)
+    from engine.distributed import process_state
+
+    if process_state().is_main_process:
+        print(f"{args.mode} written to {out}")
     return 0
 
 
@@ -142,5 +156,7 @@ def words(args) -> int:
 def studio(args) -> int:
     from .app import launch
 
-    launch(host=args.host, port=args.port, share=args.share, auth=args.auth)
+    model = {"model": args.model, "modes": args.modes, "dtype": args.dtype, "device": args.device,
+             "memory": memory_options(args)}
+    launch(host=args.host, port=args.port, share=args.share, auth=args.auth, model=model)
     return 0

@@ -31,6 +31,13 @@ def up(x: torch.Tensor) -> torch.Tensor:
     return repeat(x, "b c f h w -> b c (f r) h w", r=2)
 
 
+def randn(shape: tuple, generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
+    """fp32 CPU noise from one generator, or one generator per sample (a list, as diffusers pipelines take)."""
+    if isinstance(generator, list):
+        return torch.cat([torch.randn((1, *shape[1:]), generator=g) for g in generator])
+    return torch.randn(shape, generator=generator)
+
+
 def noise_form(scheduler) -> "NoiseForm":
     """The form a diffusers scheduler samples: flow matching for the flow schedulers, DDIM (ᾱ) otherwise."""
     if "FlowMatch" in type(scheduler).__name__:
@@ -169,6 +176,23 @@ def stage_target(form: NoiseForm, stage: Stage, x0: torch.Tensor, noise: torch.T
     return (1 - tau) * x_s + tau * x_e, (x_e - x_s) / (stage.end - stage.start)
 
 
+def renoise_coefficients(form: NoiseForm, previous: Stage, following: Stage) -> tuple[float, float, float]:
+    """(c, d, ρ) of x̂_{s'} = c·Up(x̂_e) + d·n′ (see `renoise`): c = a_{s'}/a_e matches the mean,
+    d² = b_{s'}² − c²b_e² the variance, ρ = −c²b_e²/d² cancels the correlation the repeat made.
+
+    Raises if no covariance does it (|ρ| > 1: the next stage starts above half the SNR where the last ended).
+    """
+    a_e, b_e = form.ab(previous.end)
+    a_s, b_s = form.ab(following.start)
+    c = float(a_s / a_e)
+    d2 = float(b_s**2 - (c * b_e) ** 2)
+    rho = -float((c * b_e) ** 2) / d2 if d2 > 0 else -math.inf
+    if not -1 - 1e-6 <= rho <= 0:
+        raise ValueError(f"cannot renoise from t={previous.end} to t={following.start}: the next stage must start "
+                         "at no more than half the signal-to-noise ratio (build the stages with corrected=True)")
+    return c, math.sqrt(d2), max(rho, -1.0)
+
+
 def renoise(form: NoiseForm, x_end: torch.Tensor, previous: Stage, following: Stage,
             generator: torch.Generator | None = None) -> torch.Tensor:
     """Upsample a stage's end x̂_e and renoise it to the next stage's start x̂_{s'}.
@@ -176,21 +200,14 @@ def renoise(form: NoiseForm, x_end: torch.Tensor, previous: Stage, following: St
     x̂_{s'} = c·Up(x̂_e) + d·n′ with c = a_{s'}/a_e and n′ ~ N(0, Σ′), Σ′ block-diagonal over each repeated
     pair with blocks [[1, ρ], [ρ, 1]]: d² = b_{s'}² − c²b_e² keeps the variance, ρ = −c²b_e²/d² removes the
     correlation the repeat made. Needs SNR(s') ≤ SNR(e)/2 (then |ρ| ≤ 1), which `stages` guarantees.
+    n′ is drawn as z₁ for the first copy and ρ·z₁ + √(1−ρ²)·z₂ for the second (z₁ then z₂ from `generator`).
     """
-    a_e, b_e = form.ab(previous.end)
-    a_s, b_s = form.ab(following.start)
-    c = a_s / a_e
-    d2 = b_s**2 - (c * b_e) ** 2
-    rho = -((c * b_e) ** 2) / d2 if d2 > 0 else -math.inf
-    if not -1 - 1e-6 <= rho <= 0:
-        raise ValueError(f"cannot renoise from t={previous.end} to t={following.start}: the next stage must start "
-                         "at no more than half the signal-to-noise ratio (build the stages with corrected=True)")
-    rho = max(float(rho), -1.0)
-    z1 = torch.randn(x_end.shape, generator=generator, dtype=x_end.dtype).to(x_end.device)
-    z2 = torch.randn(x_end.shape, generator=generator, dtype=x_end.dtype).to(x_end.device)
+    c, d, rho = renoise_coefficients(form, previous, following)
+    z1 = randn(x_end.shape, generator).to(x_end)  # drawn in fp32 on the CPU: the same on any device
+    z2 = randn(x_end.shape, generator).to(x_end)
     pair = torch.stack([z1, rho * z1 + math.sqrt(1 - rho**2) * z2], dim=3)  # b c f 2 h w
     noise = pair.flatten(2, 3)  # each frame's two copies: 'b c f r h w -> b c (f r) h w'
-    return c * up(x_end) + d2.sqrt() * noise
+    return c * up(x_end) + d * noise
 
 
 def split_steps(total: int, count: int) -> list[int]:
@@ -219,19 +236,20 @@ def stage_step(form: NoiseForm, x: torch.Tensor, pred: torch.Tensor, t, t_next, 
 
 @torch.no_grad()
 def pyramid_sample(model, form: NoiseForm, shape: tuple, count: int = 3, steps: int = 24, renoising: bool = True,
-                   generator: torch.Generator | None = None, callback=None, stop=None) -> torch.Tensor:
+                   generator: torch.Generator | None = None, callback=None, stop=None, device=None,
+                   dtype=None) -> torch.Tensor:
     """Sample (B, C, F, H, W) through the pyramid: `model(x, timestep)` predicts ε (DDIM) or dx/dσ (flow).
 
     Starts from pure noise at F/2^(count−1) frames; solves each stage with its share of the steps; between
     stages upsamples and renoises (or, with renoising=False, only upsamples and goes on from the same time:
     the ablation). `callback(i, t, x)` sees every step and may return replacement latents; `stop()` true
-    ends sampling after the current step.
+    ends sampling after the current step. Noise is drawn in fp32 on the CPU, then moved to `device`/`dtype`.
     """
     b, c, f, h, w = shape
     if f % 2 ** (count - 1):
         raise ValueError(f"{f} frames cannot make a {count}-stage pyramid; use a multiple of {2 ** (count - 1)}")
     plan = stages(form, count, corrected=renoising)
-    x = torch.randn((b, c, f // plan[0].stride, h, w), generator=generator)
+    x = randn((b, c, f // plan[0].stride, h, w), generator).to(device=device, dtype=dtype)
     x = x * form.ab(plan[0].start)[1]
     i = 0
     for n, stage in zip(split_steps(steps, count), plan):

@@ -96,7 +96,7 @@ class VideoUNet(nn.Module):
         if sample.ndim != 5:
             raise ValueError(f"a video UNet takes (B, C, F, H, W), got {tuple(sample.shape)}")
         b, f = sample.shape[0], sample.shape[2]
-        self.ctx.frames = f
+        self.ctx.frames, self.ctx.text = f, encoder_hidden_states
         x = rearrange(sample, "b c f h w -> (b f) c h w")
         t = torch.as_tensor(timestep, device=sample.device)
         if t.ndim == 1 and t.shape[0] == b:

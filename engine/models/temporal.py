@@ -4,7 +4,8 @@ projection starts at zero: at initialisation every module is the identity, so th
 the image UNet frame by frame.
 
 - TemporalAttention: attention over frames at each position (Inflation §3.2's frame-wise adapter;
-  FusionFrames' Temporal Attn1D).
+  FusionFrames' Temporal Attn1D), which first reads the prompt (cross-attention to the text tokens) so that
+  it knows which motion the caption asks for (see `TemporalAttention`).
 - WindowAttention3d: attention over 2×2×T windows (FusionFrames' Temporal Attn3D).
 - TemporalConv: 3×1×1 (Temporal Conv1D) or 3×3×3 with a bottleneck (Temporal Conv3D) convolution block.
 - TemporalAdapter: SimDA's bottleneck with a depth-wise 3D convolution instead of an activation.
@@ -23,8 +24,10 @@ from torch import nn
 
 @dataclass
 class FrameContext:
-    """Shared by every temporal module of one video UNet: the frame count of the current forward pass."""
+    """Shared by every temporal module of one video UNet: the current forward pass's frame count and its
+    text states (B, L, D), one per clip, not repeated per frame."""
     frames: int = 1
+    text: torch.Tensor | None = None
 
 
 def _groups(channels: int) -> int:
@@ -66,15 +69,34 @@ class TemporalModule(nn.Module):
 
 
 class TemporalAttention(TemporalModule):
-    """x + proj_out(attention over frames of norm(x) + positions), at every spatial position."""
+    """x + proj_out(attention over frames of [norm(x) + positions + text]), at every spatial position.
 
-    def __init__(self, channels: int, ctx: FrameContext, heads: int = 4, window: int = 1):
+    With `text_dim`, each token first attends to the prompt's text states (a zero-initialised cross-attention,
+    so identity at initialisation is kept by proj_out alone). An image base trained on stills learns to
+    ignore motion words, which say nothing about a still: its spatial features carry no motion, and a
+    temporal module that cannot read the prompt can only guess the direction (motion accuracy at chance).
+    """
+
+    def __init__(self, channels: int, ctx: FrameContext, heads: int = 4, window: int = 1, text_dim: int | None = None):
         super().__init__(ctx)
         self.window = window  # 1: Attn1D (one position); 2: Attn3D (a 2×2 window across all frames)
+        heads = max(1, min(heads, channels // 8))
         self.norm = nn.GroupNorm(_groups(channels), channels)
         self.positions = FramePositions(channels)
-        self.attn = nn.MultiheadAttention(channels, max(1, min(heads, channels // 8)), batch_first=True)
+        if text_dim:
+            self.text_norm = nn.LayerNorm(channels)
+            self.text_attn = nn.MultiheadAttention(channels, heads, kdim=text_dim, vdim=text_dim, batch_first=True)
+        self.attn = nn.MultiheadAttention(channels, heads, batch_first=True)
         self.proj_out = _zero(nn.Linear(channels, channels))
+
+    def read_prompt(self, t: torch.Tensor) -> torch.Tensor:
+        """t (b s) l c: every token of clip b attends to clip b's text states (B, L, D)."""
+        text = self.ctx.text
+        if not hasattr(self, "text_attn") or text is None:
+            return t
+        q = rearrange(self.text_norm(t), "(b s) l c -> b (s l) c", b=text.shape[0])
+        read, _ = self.text_attn(q, text.to(q.dtype), text.to(q.dtype), need_weights=False)
+        return t + rearrange(read, "b (s l) c -> (b s) l c", l=t.shape[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f, p = self.frames, self.window
@@ -83,7 +105,7 @@ class TemporalAttention(TemporalModule):
             raise ValueError(f"window attention needs sides divisible by {p}, got {h}×{w}")
         pos = self.positions(f)  # f c
         t = rearrange(self.norm(x), "(b f) c (h p1) (w p2) -> (b h w) f (p1 p2) c", f=f, p1=p, p2=p)
-        t = rearrange(t + pos[None, :, None], "n f q c -> n (f q) c")
+        t = self.read_prompt(rearrange(t + pos[None, :, None], "n f q c -> n (f q) c"))
         t, _ = self.attn(t, t, t, need_weights=False)
         t = self.proj_out(t)
         t = rearrange(t, "(b h w) (f p1 p2) c -> (b f) c (h p1) (w p2)", h=h // p, w=w // p, f=f, p1=p, p2=p)

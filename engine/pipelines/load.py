@@ -1,18 +1,21 @@
-"""Build ready pipelines from the embedded assets (or a model folder) by mode and scheduler name."""
+"""Build ready pipelines from the embedded assets, or any diffusers-format folder or hub id, by mode and
+scheduler name, at a device and dtype, with memory options."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import json
+
+import torch
 
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
 
 from ..models.base import ASSET as BASE_ASSET
-from ..models.base import load_base
+from ..models.base import load_base, resolve_device, resolve_dtype
 from ..models.tuned import ASSET as MODES_ASSET
 from ..models.tuned import load_tuned, model_hash
 from ..tuning import MODES
+from .memory import MemoryOptions
 from .text_to_video import TextToVideoPipeline
 
 SCHEDULERS = {  # pixel-space models clip (DDIM) or dynamically threshold (DPM-Solver++) their x0 estimate, as
@@ -37,18 +40,30 @@ def available_modes(modes_dir: str | Path | None = None) -> list[str]:
 
 
 def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: str | Path | None = None,
-                      tuned: str | Path | None = None, device: str = "cpu") -> tuple[TextToVideoPipeline, dict]:
-    """A text-to-video pipeline and the hashes of what it is made of (for sidecars)."""
+                      tuned: str | Path | None = None, device: str = "cpu", dtype=None,
+                      memory: MemoryOptions | None = None) -> tuple[TextToVideoPipeline, dict]:
+    """A text-to-video pipeline and the hashes of what it is made of (for sidecars).
+
+    `model`: a diffusers-format folder or hub id (default: the embedded base), pixel (IF-style) or latent
+    (SD-style); `tuned`: a tuned-mode folder trained on that base; `dtype`: 'fp32', 'fp16' or 'bf16'.
+    """
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose one of: {', '.join(SCHEDULERS)}")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-    base = load_base(model, device)  # Flipbook's bases are pixel-space (no VAE)
+    device, dtype, memory = resolve_device(device), resolve_dtype(dtype), memory or MemoryOptions()
+    base = load_base(model, "cpu" if memory.cpu_offload else device, dtype)
     hashes = {"base_unet": model_hash(base.unet), "text_encoder": model_hash(base.text_encoder)}
+    if base.vae is not None:
+        hashes["vae"] = model_hash(base.vae)
     folder = Path(tuned) if tuned else (Path(MODES_ASSET) / mode if model is None else None)
     if mode != "zero-shot" and (folder is None or not (folder / "mode.json").is_file()):
-        raise FileNotFoundError(f"no tuned weights for mode {mode!r}" + (f" at {folder}" if folder else "") +
-                                f"; available now: {', '.join(available_modes())} (or train it with `flipbook tune`)")
+        if model is None:
+            fix = f"available now: {', '.join(available_modes())} (or train it with `flipbook train-mode --mode {mode}`)"
+        else:
+            fix = (f"give --tuned FOLDER, a mode tuned on this model (`flipbook train-mode --mode {mode} --model "
+                   f"{model} --out FOLDER`), or use --mode zero-shot")
+        raise FileNotFoundError(f"no tuned weights for mode {mode!r}" + (f" at {folder}" if folder else "") + f"; {fix}")
     video = load_tuned(base.unet, folder if mode != "zero-shot" else None, mode)
     form = tuned_record(folder).get("form", "ddim") if mode != "zero-shot" else "ddim"
     if (form == "flow") != (scheduler == "flow"):
@@ -56,9 +71,11 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
                          + ("--scheduler flow" if form == "flow" else "ddim or dpm++"))
     if mode != "zero-shot":
         hashes["tuned"] = model_hash(video.added)
-    pipe = TextToVideoPipeline(video.to(device).eval(), base.text_encoder, base.tokenizer,
-                               SCHEDULERS[scheduler](base.scheduler.config, pixel=True))
+    video = video.to(device=base.unet.device, dtype=dtype).eval()  # added modules to the base's device and dtype
+    pipe = TextToVideoPipeline(video, base.text_encoder, base.tokenizer,
+                               SCHEDULERS[scheduler](base.scheduler.config, pixel=not base.latent), base.vae)
     pipe.set_progress_bar_config(disable=True)
+    memory.apply(pipe, device)
     return pipe, hashes
 
 

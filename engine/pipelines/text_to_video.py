@@ -1,6 +1,9 @@
 """Text-to-video keyframes: an inflated image UNet denoised with any diffusers scheduler.
 
-Pixel-space (IF-like) models denoise frames directly; the output is (B, F, 3, H, W) in [0, 1].
+Pixel-space (IF-like) models denoise frames directly; latent (SD-like) models denoise VAE latents, which
+are decoded frame by frame ('b c f h w -> (b f) c h w'), `decode_chunk_size` frames at a time. The output
+is (B, F, 3, H, W) in [0, 1]. Memory options: `enable_attention_slicing`, `enable_vae_slicing`,
+`enable_vae_tiling`, diffusers' `enable_model_cpu_offload`, and frames in chunks through the VAE.
 """
 from __future__ import annotations
 
@@ -9,11 +12,15 @@ from typing import Callable
 
 import torch
 from diffusers import DiffusionPipeline
+from diffusers.models.attention_processor import (Attention, AttnAddedKVProcessor2_0, AttnProcessor2_0,
+                                                  SlicedAttnAddedKVProcessor, SlicedAttnProcessor)
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..diffusion.pyramid import noise_form, pyramid_sample
+from ..models.base import model_output
 from ..models.text import encode_prompts
+from ..models.vae import decode_frames
 
 
 @dataclass
@@ -22,13 +29,20 @@ class VideoOutput(BaseOutput):
 
 
 class TextToVideoPipeline(DiffusionPipeline):
-    model_cpu_offload_seq = "text_encoder->unet"
+    model_cpu_offload_seq = "text_encoder->unet->vae"
+    _optional_components = ["vae"]
     _callback_tensor_inputs = ["latents"]
 
-    def __init__(self, unet, text_encoder, tokenizer, scheduler):
+    def __init__(self, unet, text_encoder, tokenizer, scheduler, vae=None):
         super().__init__()
-        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, vae=vae)
+        self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1) if vae is not None else 1
+        self.decode_chunk_size: int | None = None  # frames the VAE decodes at once (None: all)
         self._interrupt = False
+
+    @property
+    def latent(self) -> bool:
+        return self.vae is not None
 
     @property
     def interrupt(self) -> bool:
@@ -38,6 +52,52 @@ class TextToVideoPipeline(DiffusionPipeline):
         """Ask a running __call__ to stop after the current step (the studio's Stop button)."""
         self._interrupt = True
 
+    # -- memory options ----------------------------------------------------------------------------
+    def _spatial_attention(self) -> list[Attention]:
+        """The UNet's diffusers attention layers that still run a diffusers processor (a frame-mixing one,
+        such as SimDA's latent shift, is left alone)."""
+        return [m for m in self.unet.modules() if isinstance(m, Attention)
+                and type(m.processor).__module__.startswith("diffusers.")]
+
+    def enable_attention_slicing(self, slice_size: str | int = "auto"):
+        """Compute attention a few heads at a time: 'auto' (half the heads), 'max' (one) or a number."""
+        for attn in self._spatial_attention():
+            heads = attn.sliceable_head_dim
+            size = {"auto": max(1, heads // 2), "max": 1}.get(slice_size, slice_size)
+            if not isinstance(size, int) or size < 1:
+                raise ValueError(f"attention slice size must be 'auto', 'max' or a number ≥ 1, got {slice_size!r}")
+            size = min(size, heads)
+            slicer = SlicedAttnAddedKVProcessor if attn.added_kv_proj_dim is not None else SlicedAttnProcessor
+            attn.set_processor(slicer(size))
+
+    def disable_attention_slicing(self):
+        """Back to PyTorch's scaled-dot-product attention (the default) for every layer slicing changed."""
+        for attn in self._spatial_attention():
+            attn.set_processor(AttnAddedKVProcessor2_0() if attn.added_kv_proj_dim is not None else AttnProcessor2_0())
+
+    def _need_vae(self, what: str):
+        if self.vae is None:
+            raise ValueError(f"{what} needs a VAE: this is a pixel-space model (it has none); leave the option off")
+
+    def enable_vae_slicing(self):
+        """Decode one frame at a time (the VAE's own slicing)."""
+        self._need_vae("VAE slicing")
+        self.vae.enable_slicing()
+
+    def disable_vae_slicing(self):
+        if self.vae is not None:
+            self.vae.disable_slicing()
+
+    def enable_vae_tiling(self):
+        """Decode each frame in overlapping tiles (large frames)."""
+        self._need_vae("VAE tiling")
+        self.vae.enable_tiling()
+
+    def disable_vae_tiling(self):
+        if self.vae is not None:
+            self.vae.disable_tiling()
+
+    # -- steps -------------------------------------------------------------------------------------
     def check_inputs(self, prompt, num_frames, num_inference_steps, guidance_scale, height, width):
         if not isinstance(prompt, (str, list)) or (isinstance(prompt, list) and not all(isinstance(p, str) for p in prompt)):
             raise ValueError("prompt must be a string or a list of strings")
@@ -47,8 +107,9 @@ class TextToVideoPipeline(DiffusionPipeline):
             raise ValueError(f"steps must be between 1 and 1000, got {num_inference_steps}")
         if not (guidance_scale == guidance_scale and 0 <= guidance_scale <= 50):
             raise ValueError(f"guidance must be a number between 0 and 50, got {guidance_scale}")
-        if height % 8 or width % 8 or height < 8 or width < 8:
-            raise ValueError(f"height and width must be multiples of 8, got {height}×{width}")
+        m = max(8, self.vae_scale_factor)
+        if height % m or width % m or height < m or width < m:
+            raise ValueError(f"height and width must be multiples of {m}, got {height}×{width}")
 
     @torch.no_grad()
     def encode(self, prompts: list[str], negative: list[str] | None, guidance_scale: float) -> torch.Tensor:
@@ -56,14 +117,21 @@ class TextToVideoPipeline(DiffusionPipeline):
         if guidance_scale > 1:
             uncond = encode_prompts(self.tokenizer, self.text_encoder, negative or [""] * len(prompts))
             states = torch.cat([uncond, states])
-        return states
+        return states.to(self.unet.dtype)
 
     def predict(self, x: torch.Tensor, t, text: torch.Tensor, guidance_scale: float) -> torch.Tensor:
-        """The UNet's prediction at x, with classifier-free guidance when guidance_scale > 1."""
+        """The UNet's prediction (ε or v; a learned variance is dropped) at x, with classifier-free guidance
+        when guidance_scale > 1."""
+        x_in = x.to(self.unet.dtype)
         if guidance_scale <= 1:
-            return self.unet(x, t, text)
-        uncond, cond = self.unet(torch.cat([x] * 2), t, text).chunk(2)
-        return uncond + guidance_scale * (cond - uncond)
+            return model_output(self.unet(x_in, t, text), x.shape[1]).to(x.dtype)
+        uncond, cond = model_output(self.unet(torch.cat([x_in] * 2), t, text), x.shape[1]).chunk(2)
+        return (uncond + guidance_scale * (cond - uncond)).to(x.dtype)
+
+    def decode(self, latents: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+        """(B, C, F, h, w) -> frames (B, F, 3, H, W) in [0, 1] on the CPU, through the VAE for latent models."""
+        video = decode_frames(self.vae, latents, chunk) if self.vae is not None else latents
+        return (video.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 1, 3, 4).cpu()  # b c f h w -> b f c h w
 
     def _step_callback(self, callback: Callable | None):
         if callback is None:
@@ -75,13 +143,13 @@ class TextToVideoPipeline(DiffusionPipeline):
                  num_inference_steps: int = 25, guidance_scale: float = 4.0, height: int | None = None,
                  width: int | None = None, generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
                  callback_on_step_end: Callable | None = None, pyramid: int | None = None, renoise: bool = True,
-                 return_dict: bool = True):
+                 decode_chunk_size: int | None = None, return_dict: bool = True):
         """`pyramid=K` samples through TPDiff's K-stage temporal pyramid (a pyramid-trained model; frames a
         multiple of 2^(K−1)); `renoise=False` is its ablation. `num_inference_steps` is then the total over
-        the stages."""
+        the stages. `decode_chunk_size` frames go through the VAE at once (latent models; default all)."""
         # 1. check inputs
-        height = height or self.unet.config.sample_size
-        width = width or self.unet.config.sample_size
+        height = height or self.unet.config.sample_size * self.vae_scale_factor
+        width = width or self.unet.config.sample_size * self.vae_scale_factor
         self.check_inputs(prompt, num_frames, num_inference_steps, guidance_scale, height, width)
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         negative = None if negative_prompt is None else (
@@ -93,30 +161,33 @@ class TextToVideoPipeline(DiffusionPipeline):
         text = self.encode(prompts, negative, guidance_scale)
 
         # 3. the noise form and, for plain sampling, the timesteps
-        shape = (len(prompts), self.unet.config.in_channels, num_frames, height, width)
+        s = self.vae_scale_factor
+        shape = (len(prompts), self.unet.config.in_channels, num_frames, height // s, width // s)
         predict = lambda x, t: self.predict(x, t, text, guidance_scale)
         if pyramid:
             # 4–5. the temporal pyramid starts from its own noise at the lowest frame rate
             stop = lambda: self.interrupt
             latents = pyramid_sample(predict, noise_form(self.scheduler), shape, pyramid, num_inference_steps,
-                                     renoise, generator, self._step_callback(callback_on_step_end), stop)
+                                     renoise, generator, self._step_callback(callback_on_step_end), stop,
+                                     device=device, dtype=self.unet.dtype)
         else:
             self.scheduler.set_timesteps(num_inference_steps, device=device)
-            # 4. initial noise, (B, C, F, H, W)
+            # 4. initial noise, (B, C, F, h, w)
             latents = latents if latents is not None else randn_tensor(shape, generator=generator, device=device,
                                                                         dtype=self.unet.dtype)
-            latents = latents * self.scheduler.init_noise_sigma
+            latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)  # flow schedulers start at σ = 1
+            scale = getattr(self.scheduler, "scale_model_input", lambda x, t: x)
             # 5. denoise
             for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
                 if self.interrupt:
                     break
-                eps = predict(self.scheduler.scale_model_input(latents, t), t)
+                eps = predict(scale(latents, t), t)
                 latents = self.scheduler.step(eps, t, latents, generator=generator).prev_sample
                 if callback_on_step_end is not None:
                     out = callback_on_step_end(self, i, t, {"latents": latents}) or {}
                     latents = out.get("latents", latents)
 
-        # 6. to frames in [0, 1]
-        frames = (latents / 2 + 0.5).clamp(0, 1).permute(0, 2, 1, 3, 4).float().cpu()  # b c f h w -> b f c h w
+        # 6. to frames in [0, 1] (latent models: through the VAE, a chunk of frames at a time)
+        frames = self.decode(latents, decode_chunk_size or self.decode_chunk_size)
         self.maybe_free_model_hooks()
         return VideoOutput(frames=frames) if return_dict else (frames,)

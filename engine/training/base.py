@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler
 
-from ..models.base import base_unet, train_scheduler
+from ..models.base import base_unet, model_output, train_scheduler
 from ..models.text import build_text_encoder, build_tokenizer, encode_prompts
 from ..world.render import render_at
 from ..world.splits import sample_split_spec
@@ -37,21 +37,26 @@ def image_batch(step: int, batch_size: int, seed: int = 0, size: int = 32) -> di
 
 
 def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed: int,
-                   snr_gamma: float | None = None) -> torch.Tensor:
+                   snr_gamma: float | None = None, rows: tuple[int, int, int] | None = None) -> torch.Tensor:
     """MSE against the scheduler's target (ε, or v = a·ε − b·x0) at uniformly drawn timesteps (works for image
     and video UNets alike).
 
     With `snr_gamma`, each sample's loss is weighted by min(SNR, γ)/SNR for ε and min(SNR, γ)/(SNR + 1) for v
     (Min-SNR-γ, Hang et al. 2023): the nearly clean timesteps, whose target is easy and dominates the
     gradients, stop crowding out the middle of the schedule where shapes are decided.
+
+    `rows` = (start, stop, n) when x0 is one process's share of a global batch of n (the training loop's
+    `batch["rows"]`): noise and timesteps are drawn for all n and sliced, so each sample gets the draw it
+    would get on one process. A learned variance in the UNet's output (IF-style) is left out of the loss.
     """
     g = torch.Generator().manual_seed(seed)
-    noise = torch.randn(x0.shape, generator=g).to(x0.device)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), generator=g).to(x0.device)
+    start, stop, n = rows or (0, x0.shape[0], x0.shape[0])
+    noise = torch.randn((n, *x0.shape[1:]), generator=g)[start:stop].to(x0.device)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=g)[start:stop].to(x0.device)
     noisy = scheduler.add_noise(x0, noise, t)
     v = scheduler.config.prediction_type == "v_prediction"
     target = scheduler.get_velocity(x0, noise, t) if v else noise
-    err = (unet_forward(noisy, t, text_states) - target).pow(2).flatten(1).mean(1)  # b
+    err = (model_output(unet_forward(noisy, t, text_states), x0.shape[1]) - target).pow(2).flatten(1).mean(1)  # b
     if snr_gamma is None:
         return err.mean()
     alpha_bar = scheduler.alphas_cumprod.to(x0.device)[t]
@@ -99,18 +104,25 @@ def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: flo
     def loss(b):
         states = encode_prompts(tokenizer, text_encoder, b["captions"])
         return diffusion_loss(lambda x, t, s: unet(x, t, s).sample, states, b["pixels"], scheduler, b["seed"],
-                              snr_gamma)
+                              snr_gamma, b.get("rows"))
 
     train_loop({"unet": unet, "text_encoder": text_encoder}, lambda s: image_batch(s, batch_size, seed), loss,
                steps, work_dir, lr=lr, checkpoint_every=checkpoint_every, title="base (text-to-image)")
-    save_base(out, unet, text_encoder, tokenizer, dict(scheduler.config), [Path(work_dir) / "loss.png"])
+    from ..distributed import process_state
+
+    if process_state().is_main_process:  # under `accelerate launch` every process holds the same weights
+        save_base(out, unet, text_encoder, tokenizer, dict(scheduler.config), [Path(work_dir) / "loss.png"])
+    process_state().wait_for_everyone()
 
 
 @torch.no_grad()
 def evaluate_base(base: str | Path | None = None, n: int = 200, steps: int = 25, guidance: float = 4.0,
                   batch: int = 50, seed: int = 0, scheduler: str = "dpm++") -> dict[str, dict[str, float]]:
-    """Judge the base's stills (one frame, repeated) on validation and held-out prompts."""
+    """Judge the base's stills (one frame, repeated) on validation and held-out prompts. Under `accelerate
+    launch` the prompts are split across processes (each prompt has its own seed, so the numbers do not
+    depend on how many processes share them)."""
     from ..metrics import attribute_accuracy, load_judge
+    from ..pipelines.distributed import generate_split
     from ..pipelines.load import keyframe_pipeline
 
     pipe, _ = keyframe_pipeline("zero-shot", scheduler, model=base)
@@ -118,13 +130,10 @@ def evaluate_base(base: str | Path | None = None, n: int = 200, steps: int = 25,
     results = {}
     for split in ("val", "heldout"):
         prompts = [sample_split_spec(split, i, seed + 7)[1] for i in range(n)]
-        stills = []
-        for start in range(0, n, batch):
-            g = torch.Generator().manual_seed(seed + start)
-            frames = pipe(prompts[start:start + batch], num_frames=1, num_inference_steps=steps,
-                          guidance_scale=guidance, generator=g).frames  # b 1 c h w
-            stills.append(frames.permute(0, 2, 1, 3, 4).repeat(1, 1, 2, 1, 1))  # b c 2 h w: a still clip
-        acc = attribute_accuracy(judge, torch.cat(stills), prompts)
+        frames = generate_split(pipe, prompts, seed, batch, num_frames=1, num_inference_steps=steps,
+                                guidance_scale=guidance)  # b 1 c h w
+        stills = frames.permute(0, 2, 1, 3, 4).repeat(1, 1, 2, 1, 1)  # b c 2 h w: a still clip
+        acc = attribute_accuracy(judge, stills, prompts)
         results[split] = {k: v for k, v in acc.items() if k in ("shape", "colour", "size", "background")}
     return results
 

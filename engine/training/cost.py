@@ -1,9 +1,9 @@
 """What a tuning mode costs to train: tunable parameters, seconds per step, peak memory.
 
 Each measurement runs in a fresh process (`python -m engine.training.cost ...`) so that modes do not share
-allocator state. Peak memory is the kernel's high-water mark of resident memory (VmHWM), reset just
-before the timed steps, minus the resident memory at that moment: what training adds on top of the loaded
-model (gradients, optimizer state, activations).
+allocator state. Peak memory is the kernel's high-water mark of resident memory (VmHWM), reset once the
+model is loaded and before the first step, minus the resident memory at that moment: what training adds on
+top of the loaded model (gradients, optimizer state, activations), as Inflation's Table 1 counts it.
 """
 from __future__ import annotations
 
@@ -62,9 +62,9 @@ def measure(mode: str, config: str, frames: int, batch: int, steps: int, size: i
             opt.step()
             opt.zero_grad(set_to_none=True)
 
-    step()  # warm-up: allocator, kernels, optimizer state
-    rss = _status("VmRSS")
+    rss = _status("VmRSS")  # the loaded model: what training adds is measured from here
     _reset_peak()
+    step()  # warm-up: allocator, kernels, and the optimizer state, which counts as training memory
     times = []
     for _ in range(steps):
         start = time.perf_counter()

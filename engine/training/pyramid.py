@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..diffusion.align import align_noise
 from ..diffusion.pyramid import DDIMForm, FlowForm, down, stage_target, stages
-from ..models.base import train_scheduler
+from ..models.base import model_output, train_scheduler
 from .video import train_mode
 
 PYRAMID_CLIPS = {"size": 32, "fps": 4.0, "frames": 16}  # 16 frames over the 4 s clip: TPDiff's 3 stages run 4, 8, 16
@@ -44,7 +44,7 @@ def pyramid_objective(form, count: int, align: bool):
         else:
             t = lo + (hi - lo) * torch.rand(len(x0), generator=g)
         x_t, target = stage_target(form, stage, x0, noise, t, top=stage is plan[0])
-        return F.mse_loss(video(x_t, form.timestep(t).to(x0.device), text_states), target)
+        return F.mse_loss(model_output(video(x_t, form.timestep(t).to(x0.device), text_states), x0.shape[1]), target)
 
     return objective
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.base import load_base, train_scheduler
+from ..models.base import load_base
 from ..models.text import encode_prompts
 from ..models.tuned import model_hash, save_tuned
 from ..tuning import apply_mode
@@ -38,10 +38,14 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
                clip=KEYFRAMES, snr_gamma: float | None = 5.0, objective=None, record: dict | None = None) -> dict:
     """Tune `mode` on world clips. `objective(video, text_states, pixels, seed) -> loss` replaces the ordinary
     ε-prediction loss (the temporal pyramid's stage-wise loss does); `record` adds to mode.json."""
-    b = load_base(base)
+    from ..distributed import process_state
+
+    b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
     video = apply_mode(inflate(b.unet), mode, set(ablate))
     b.text_encoder.requires_grad_(False)
-    scheduler = train_scheduler(b.scheduler.config.prediction_type)  # what the base predicts, ε or v
+    if b.vae is not None:
+        b.vae.requires_grad_(False)
+    scheduler = b.noise_scheduler()  # the base's own schedule (SD's is not the embedded cosine) and ε or v
     work_dir = Path(work_dir or f"runs/modes/{mode}")
     base_hash = model_hash(b.unet)
     cache: dict[str, torch.Tensor] = {}
@@ -55,12 +59,16 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
         return torch.stack([cache[c] for c in captions])
 
     def loss(batch):
+        with torch.no_grad():
+            x0 = b.encode(batch["pixels"])  # latent models: VAE latents; pixel models: the clips themselves
         if objective is not None:
-            return objective(video, text(batch["captions"]), batch["pixels"], batch["seed"])
-        return diffusion_loss(video, text(batch["captions"]), batch["pixels"], scheduler, batch["seed"], snr_gamma)
+            return objective(video, text(batch["captions"]), x0, batch["seed"])
+        return diffusion_loss(video, text(batch["captions"]), x0, scheduler, batch["seed"], snr_gamma, batch.get("rows"))
 
     state = train_loop({"video": video}, lambda s: video_batch(s, batch_size, seed, **clip), loss, steps, work_dir,
                        lr=lr, checkpoint_every=checkpoint_every, title=f"mode {mode}")
-    save_tuned(video, out, base_hash, {"steps": steps, "batch_size": batch_size, "lr": lr, "clip": clip,
-                                                "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate)
+    if process_state().is_main_process:  # every process holds the same weights; one writes them
+        save_tuned(video, out, base_hash, {"steps": steps, "batch_size": batch_size, "lr": lr, "clip": clip,
+                                           "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate)
+    process_state().wait_for_everyone()
     return state
