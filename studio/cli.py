@@ -119,10 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--mode", required=True)
     m.add_argument("--steps", type=_positive_int, default=600)
     m.add_argument("--batch-size", type=_positive_int, default=4)
-    m.add_argument("--lr", type=_positive_float, default=5e-4)
+    m.add_argument("--lr", type=_positive_float, default=1e-3)
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--snr-gamma", type=_positive_float, default=5.0, help="Min-SNR-γ loss weighting")
-    m.add_argument("--ablate", default="", help="SimDA parts to switch off: lsa,ta,attn_adapter,ffn_adapter")
+    m.add_argument("--snr-gamma", type=_positive_float, default=None,
+                   help="Min-SNR-γ loss weighting (default: none; for v-prediction it mutes the noisy timesteps "
+                        "where motion is laid out)")
+    m.add_argument("--ablate", default="", help="parts to switch off: text (temporal attention's prompt reading); "
+                                                 "SimDA's lsa,ta,attn_adapter,ffn_adapter")
     _model_options(m, generation=False)
     m.add_argument("--out", default=None, help="default: assets/modes/MODE")
     m.add_argument("--work-dir", default=None, help="checkpoints (default runs/modes/MODE); resumes from here")

@@ -143,3 +143,15 @@ def test_pipeline_samples_through_the_pyramid(base_dir):
     assert run(pyramid=2).shape == (1, 8, 3, 16, 16)
     with pytest.raises(ValueError, match="multiple of 4"):
         pipe("a star", num_frames=6, pyramid=3)
+
+
+def test_epsilon_from_v_recovers_the_noise_for_the_pyramids_ddim_steps():
+    from engine.diffusion.pyramid import epsilon_from_v
+    from engine.models.base import train_scheduler
+
+    s = train_scheduler("v_prediction")
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(3, 3, 4, 8, 8, generator=g), torch.randn(3, 3, 4, 8, 8, generator=g)
+    t = torch.tensor([10, 500, 990])
+    x_t, v = s.add_noise(x0, eps, t), s.get_velocity(x0, eps, t)
+    torch.testing.assert_close(epsilon_from_v(s.alphas_cumprod, x_t, t, v), eps, atol=1e-4, rtol=0)

@@ -45,6 +45,14 @@ def noise_form(scheduler) -> "NoiseForm":
     return DDIMForm(scheduler.alphas_cumprod)
 
 
+def epsilon_from_v(alphas_cumprod: torch.Tensor, x: torch.Tensor, timestep, v: torch.Tensor) -> torch.Tensor:
+    """ε from a v prediction at x_t = a·x_0 + b·ε (v = a·ε − b·x_0): ε = a·v + b·x_t."""
+    ac = alphas_cumprod.to(x.device)[torch.as_tensor(timestep, device=x.device).long()].to(x.dtype)
+    a, b = ac.sqrt(), (1 - ac).sqrt()
+    shape = (-1,) + (1,) * (x.ndim - 1) if a.ndim else ()
+    return a.reshape(shape) * v + b.reshape(shape) * x
+
+
 class NoiseForm:
     """a(t), b(t) of x_t = a·x_0 + b·ε, the model's timestep for t, and the pure-noise and clean ends."""
 

@@ -72,8 +72,11 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
     if mode != "zero-shot":
         hashes["tuned"] = model_hash(video.added)
     video = video.to(device=base.unet.device, dtype=dtype).eval()  # added modules to the base's device and dtype
+    config = dict(base.scheduler.config)
+    if tuned_record(folder).get("pyramid") and form == "ddim":
+        config["prediction_type"] = "epsilon"  # pyramid-trained DDIM models regress the stage-wise ε_k
     pipe = TextToVideoPipeline(video, base.text_encoder, base.tokenizer,
-                               SCHEDULERS[scheduler](base.scheduler.config, pixel=not base.latent), base.vae)
+                               SCHEDULERS[scheduler](config, pixel=not base.latent), base.vae)
     pipe.set_progress_bar_config(disable=True)
     memory.apply(pipe, device)
     return pipe, hashes

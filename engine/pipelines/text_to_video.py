@@ -17,7 +17,7 @@ from diffusers.models.attention_processor import (Attention, AttnAddedKVProcesso
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from ..diffusion.pyramid import noise_form, pyramid_sample
+from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample
 from ..models.base import model_output
 from ..models.text import encode_prompts
 from ..models.vae import decode_frames
@@ -167,7 +167,11 @@ class TextToVideoPipeline(DiffusionPipeline):
         if pyramid:
             # 4–5. the temporal pyramid starts from its own noise at the lowest frame rate
             stop = lambda: self.interrupt
-            latents = pyramid_sample(predict, noise_form(self.scheduler), shape, pyramid, num_inference_steps,
+            form = noise_form(self.scheduler)
+            if form.name == "ddim" and self.scheduler.config.prediction_type == "v_prediction":
+                v_predict = predict  # a v-predicting model: the pyramid's DDIM steps take ε = a·v + b·x_t
+                predict = lambda x, t: epsilon_from_v(self.scheduler.alphas_cumprod, x, t, v_predict(x, t))
+            latents = pyramid_sample(predict, form, shape, pyramid, num_inference_steps,
                                      renoise, generator, self._step_callback(callback_on_step_end), stop,
                                      device=device, dtype=self.unet.dtype)
         else:

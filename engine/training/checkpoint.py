@@ -1,13 +1,15 @@
 """Atomic files and training checkpoints.
 
 Weights are safetensors; optimizer state (our own, never a user's file) is torch.save'd and read back with
-weights_only=True. Every file is written under a temporary name and renamed into place, so a checkpoint
-is either complete or absent, whenever the process dies.
+weights_only=True. Files are written under a temporary name and renamed into place, and a checkpoint is
+a folder written whole beside the last one and swapped in, so it is either complete or absent (the last
+one stays) whenever the process dies.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,23 +38,44 @@ def atomic_path(path: str | Path, suffix: str | None = None):
 
 def save_checkpoint(directory: str | Path, model, optimizer=None, state: dict | None = None):
     """Write NAME.safetensors per model (`model` is a module or {name: module}), optimizer.pt and state.json
-    into `directory`, each atomically; state.json last, so its presence means the checkpoint is whole."""
+    into a fresh folder beside `directory`, then swap it into place: the checkpoint on disk is always one
+    whole step's, whenever the process dies (the previous one survives as DIR.old during the swap)."""
     directory = Path(directory)
     models = model if isinstance(model, dict) else {"model": model}
+    new, old = directory.with_name(directory.name + ".new"), directory.with_name(directory.name + ".old")
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir(parents=True)
     for name, m in models.items():
-        with atomic_path(directory / f"{name}.safetensors") as tmp:
-            save_file({k: v.detach().contiguous().cpu() for k, v in m.state_dict().items()}, str(tmp))
+        save_file({k: v.detach().contiguous().cpu() for k, v in m.state_dict().items()}, str(new / f"{name}.safetensors"))
     if optimizer is not None:
-        with atomic_path(directory / "optimizer.pt") as tmp:
-            torch.save(optimizer.state_dict(), tmp)
-    with atomic_path(directory / "state.json") as tmp:
-        tmp.write_text(json.dumps(state or {}, indent=1))
+        torch.save(optimizer.state_dict(), new / "optimizer.pt")
+    (new / "state.json").write_text(json.dumps(state or {}, indent=1))
+    _fsync_tree(new)
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    new.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path):
+    for f in folder.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def _complete(directory: Path) -> Path | None:
+    """The whole checkpoint: DIR, or DIR.old when a swap was cut between its two renames."""
+    for d in (directory, directory.with_name(directory.name + ".old")):
+        if (d / "state.json").exists():
+            return d
+    return None
 
 
 def load_checkpoint(directory: str | Path, model, optimizer=None) -> dict | None:
     """Restore what save_checkpoint wrote; None when there is no complete checkpoint."""
-    directory = Path(directory)
-    if not (directory / "state.json").exists():
+    directory = _complete(Path(directory))
+    if directory is None:
         return None
     models = model if isinstance(model, dict) else {"model": model}
     for name, m in models.items():

@@ -149,13 +149,15 @@ def _check_same_start(step: int, work_dir: Path, accelerator: Accelerator):
 def train_loop(models: dict[str, torch.nn.Module], batch: Callable[[int], dict], loss_fn: Callable[[dict], torch.Tensor],
                steps: int, work_dir: str | Path, lr: float = 5e-4, weight_decay: float = 0.01,
                checkpoint_every: int = 250, ema_decay: float | None = 0.999, title: str = "training",
-               max_grad_norm: float = 1.0, mixed_precision: str | None = None) -> dict:
+               max_grad_norm: float = 1.0, mixed_precision: str | None = None,
+               on_step: Callable[[int, float], None] | None = None) -> dict:
     """Train the trainable parameters of `models`; resume from work_dir/checkpoint; return the final state.
 
     `batch(step)` returns the global batch; under `accelerate launch` each process trains on its share
     (see the module's docstring). `mixed_precision` ('no', 'fp16', 'bf16'; default: what `accelerate
     launch` or `accelerate config` says) runs the loss under autocast. With EMA, the models hold the EMA
-    weights when this returns, on every process.
+    weights when this returns, on every process. `on_step(step, loss)` sees every finished step (a live
+    loss plot); an exception from it stops training, and the last checkpoint stays as it was.
     """
     work_dir = Path(work_dir)
     accelerator = Accelerator(**({"mixed_precision": mixed_precision} if mixed_precision else {}))
@@ -202,6 +204,8 @@ def train_loop(models: dict[str, torch.nn.Module], batch: Callable[[int], dict],
         state["losses"].append(round(value, 5))
         state["step"] = step + 1
         bar.set_postfix(loss=f"{value:.4f}")
+        if on_step is not None:
+            on_step(state["step"], value)
         if state["step"] % checkpoint_every == 0 or state["step"] == steps:
             if accelerator.is_main_process:
                 save_checkpoint(work_dir / "checkpoint", ckpt_models, opt, state)

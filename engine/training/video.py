@@ -33,11 +33,14 @@ def video_batch(step: int, batch_size: int, seed: int = 0, size: int = 32, fps: 
     return {"pixels": torch.stack(clips) * 2 - 1, "captions": captions, "seed": int(rng.integers(2**31))}
 
 
-def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 5e-4, seed: int = 0,
+def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 1e-3, seed: int = 0,
                base: str | Path | None = None, work_dir: str | Path | None = None, ablate=(), checkpoint_every: int = 100,
-               clip=KEYFRAMES, snr_gamma: float | None = 5.0, objective=None, record: dict | None = None) -> dict:
-    """Tune `mode` on world clips. `objective(video, text_states, pixels, seed) -> loss` replaces the ordinary
-    ε-prediction loss (the temporal pyramid's stage-wise loss does); `record` adds to mode.json."""
+               clip=KEYFRAMES, snr_gamma: float | None = None, objective=None, record: dict | None = None,
+               batches=None, on_step=None) -> dict:
+    """Tune `mode` on world clips, or on `batches(step)` ({"pixels": (B, 3, F, H, W) in [-1, 1], "captions",
+    "seed"}: a user's clips). `objective(video, text_states, pixels, seed) -> loss` replaces the ordinary
+    diffusion loss (the temporal pyramid's stage-wise loss does); `record` adds to mode.json; `on_step(step,
+    loss)` sees every step (see train_loop)."""
     from ..distributed import process_state
 
     b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
@@ -65,10 +68,13 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
             return objective(video, text(batch["captions"]), x0, batch["seed"])
         return diffusion_loss(video, text(batch["captions"]), x0, scheduler, batch["seed"], snr_gamma, batch.get("rows"))
 
-    state = train_loop({"video": video}, lambda s: video_batch(s, batch_size, seed, **clip), loss, steps, work_dir,
-                       lr=lr, checkpoint_every=checkpoint_every, title=f"mode {mode}")
+    world = batches is None
+    batches = batches or (lambda s: video_batch(s, batch_size, seed, **clip))
+    state = train_loop({"video": video}, batches, loss, steps, work_dir, lr=lr, checkpoint_every=checkpoint_every,
+                       title=f"mode {mode}", on_step=on_step)
     if process_state().is_main_process:  # every process holds the same weights; one writes them
-        save_tuned(video, out, base_hash, {"steps": steps, "batch_size": batch_size, "lr": lr, "clip": clip,
+        data = {"batch_size": batch_size, "clip": clip} if world else {"data": "given clips"}
+        save_tuned(video, out, base_hash, {"steps": steps, "lr": lr, **data,
                                            "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate)
     process_state().wait_for_everyone()
     return state

@@ -1,0 +1,212 @@
+"""What every tab shares: the output folder, the models the studio can run (its variants), the pipeline
+cache and its lock, per-session Stop flags, and the judge.
+
+A variant is what the Generate and Compare tabs run: zero-shot, a tuned folder under the modes folder
+(assets/modes or --modes), or a folder the Tune tab made in this studio's output folder. The UI and the
+API name it by key: the folder's name under the modes folder (`temporal`), or the tuned folder's path.
+A pyramid-trained folder (mode.json with `pyramid` ≥ 2) also samples through its temporal pyramid: in
+Compare its key with `+pyramid` appended is the pyramid run, the plain key the vanilla one.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PYRAMID = "+pyramid"
+DEFAULT_CLIP = {"size": 32, "fps": 2.0, "frames": 8}
+
+
+class Outputs:
+    """This app's output folder: fresh names from a counter, so no user string becomes a path."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root or tempfile.mkdtemp(prefix="flipbook-studio-")).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._count = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def new(self, kind: str, suffix: str = ".mp4") -> Path:
+        with self._lock:
+            n = next(self._count)
+        return self.root / f"{kind}-{n:05d}-{int(time.time())}{suffix}"
+
+
+class Stopped(Exception):
+    """Raised from a step callback when the session pressed Stop."""
+
+    def __init__(self, step: int, total: int):
+        super().__init__(f"stopped at step {step} of {total}; nothing was saved")
+        self.step, self.total = step, total
+
+
+class PipelineCache(OrderedDict):
+    """generate_video's pipe_cache, keeping the `limit` most recently used pipelines."""
+
+    def __init__(self, limit: int = 4):
+        super().__init__()
+        self.limit = limit
+
+    def __getitem__(self, key):
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str  # what the UI and API pass
+    label: str
+    mode: str
+    tuned: str | None  # the folder generate_video loads (None: zero-shot, or the embedded assets/modes/MODE)
+    stages: int | None = None  # the folder's pyramid stages (None: not pyramid-trained)
+    pyramid: bool = False  # sample through the pyramid
+    form: str = "ddim"  # ddim or flow
+    clip: dict = field(default_factory=lambda: dict(DEFAULT_CLIP))
+    short: str = ""  # a few words for a tile of the side-by-side clip
+
+    @property
+    def fps(self) -> float:
+        return float(self.clip.get("fps", 2.0))
+
+
+class Studio:
+    """Shared state of one studio app. `model`: the --model, --modes, --dtype, --device and memory options."""
+
+    def __init__(self, outputs: Outputs | None = None, model: dict | None = None):
+        self.outputs = outputs or Outputs()
+        self.model = dict(model or {})
+        self.own = self.model.get("model") is not None
+        self.cache = PipelineCache(2 if self.own else 6)
+        self.lock = threading.Lock()  # one generation at a time: cached pipelines keep per-call scheduler state
+        self._stops: dict[str, threading.Event] = {}
+        self._judge = None
+        self.tuned: dict[str, str] = {}  # path of a folder the Tune tab made -> its label
+
+    # -- variants ----------------------------------------------------------------------------------
+    @property
+    def modes_dir(self) -> Path | None:
+        from engine.models.tuned import ASSET
+
+        if self.model.get("modes"):
+            return Path(self.model["modes"]).resolve()
+        return None if self.own else ASSET  # the embedded modes were tuned on the embedded base
+
+    def _folder_variant(self, key: str, folder: Path, label: str) -> Variant:
+        from engine.pipelines.load import tuned_record
+
+        record = tuned_record(folder)
+        if "mode" not in record:
+            raise ValueError(f"{folder} is not a tuned folder (its mode.json names no mode)")
+        stages = int(record.get("pyramid") or 1)
+        # the embedded assets/modes/MODE loads by its mode name alone (sidecars then match the CLI's)
+        embedded = not self.model.get("modes") and not self.own and folder == self.modes_dir / record["mode"]
+        return Variant(key, label, record["mode"], None if embedded else str(folder),
+                       stages if stages >= 2 else None, False, record.get("form", "ddim"),
+                       {**DEFAULT_CLIP, **(record.get("clip") or {})}, label.split(" (")[0])
+
+    def variants(self) -> list[Variant]:
+        """Every variant that can generate now: zero-shot, the modes folder's tuned folders, this studio's."""
+        found = [Variant("zero-shot", "zero-shot (the inflated image model)", "zero-shot", None, short="zero-shot")]
+        folder = self.modes_dir
+        if folder is not None and folder.is_dir():
+            for path in sorted(p.parent for p in folder.glob("*/mode.json")):
+                try:
+                    v = self._folder_variant(path.name, path, path.name)
+                except (ValueError, json.JSONDecodeError):
+                    continue
+                found.append(v if v.mode == path.name else replace(v, label=f"{path.name} ({v.mode})"))
+        for path, label in self.tuned.items():
+            found.append(self._folder_variant(path, Path(path), label))
+        return found
+
+    def choices(self, pyramid: bool = False) -> list[tuple[str, str]]:
+        """(label, key) for dropdowns; with `pyramid`, pyramid-trained folders also as their pyramid run."""
+        out = []
+        for v in self.variants():
+            out.append((v.label + (" — vanilla sampling" if pyramid and v.stages else ""), v.key))
+            if pyramid and v.stages:
+                out.append((f"{v.label} — {v.stages}-stage pyramid", v.key + PYRAMID))
+        return out
+
+    def default_key(self) -> str:
+        from engine.generate import DEFAULT_MODE_ORDER
+
+        keys = [v.key for v in self.variants()]
+        return next((m for m in DEFAULT_MODE_ORDER if m in keys), "zero-shot")
+
+    def resolve(self, key: str, pyramid: bool | None = None) -> Variant:
+        """The variant a key names (a `+pyramid` suffix, or `pyramid`, asks for the pyramid run)."""
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("choose a tuning mode")
+        key = key.strip()
+        if key.endswith(PYRAMID):
+            key, pyramid = key[:-len(PYRAMID)], True
+        for v in self.variants():
+            if key in (v.key, v.label):
+                if pyramid and not v.stages:
+                    raise ValueError(f"{v.label} was not trained for the temporal pyramid; sample it without")
+                return replace(v, pyramid=bool(pyramid))
+        path = Path(key).expanduser()
+        if path.is_absolute() and (path / "mode.json").is_file():
+            path = path.resolve()
+            if self.modes_dir is not None and path.parent == self.modes_dir:
+                return self.resolve(path.name, pyramid)
+            if path.is_relative_to(self.outputs.root):
+                return self.resolve(self.register(path), pyramid)
+            raise ValueError(f"{key} is outside this studio's folders; tuned folders load from the modes folder or "
+                             "from the Tune tab's results")
+        names = ", ".join(v.key for v in self.variants() if v.key not in self.tuned)
+        raise ValueError(f"no tuned model {key!r} here; available: {names}"
+                         + (" (or a folder the Tune tab made)" if self.tuned else ""))
+
+    def register(self, folder: str | Path, label: str | None = None) -> str:
+        """Make a tuned folder (in this studio's output folder) selectable; returns its key."""
+        from engine.pipelines.load import tuned_record
+
+        path = str(Path(folder).resolve())
+        if path not in self.tuned:
+            record = tuned_record(path)
+            n = len(self.tuned) + 1
+            self.tuned[path] = label or f"{record.get('mode', '?')} #{n} (tuned here, {record.get('steps', '?')} steps)"
+        return path
+
+    def warm(self):
+        """Load the default mode's pipeline (and every engine import) before the first Generate: a one-step,
+        two-frame generation whose files are removed. Launch runs it in a background thread."""
+        from .work import generate_one
+
+        try:
+            path, _, _ = generate_one(self, self.resolve(self.default_key()), "a circle", None, 0, 2, 1, 0.0, "dpm++",
+                                      kind="warm-up")
+            for p in (path, path.with_suffix(".json")):
+                p.unlink(missing_ok=True)
+        except Exception as e:  # noqa: BLE001 - the first real request will say what is wrong
+            print(f"studio: warm-up failed ({type(e).__name__}: {e})")
+
+    # -- stop flags and the judge ------------------------------------------------------------------
+    def stop_flag(self, session: str | None) -> threading.Event:
+        return self._stops.setdefault(session or "local", threading.Event())
+
+    def stop(self, session: str | None):
+        self.stop_flag(session).set()
+
+    def judge(self):
+        if self._judge is None:
+            from engine.metrics import load_judge
+
+            self._judge = load_judge()
+        return self._judge
+
+
+def session_of(request) -> str:
+    return getattr(request, "session_hash", None) or "local"

@@ -1,0 +1,32 @@
+"""Form fields whose out-of-range values are answered with the field's name and range (gradio's own message,
+'Value 0 is less than minimum value 1.', does not say which field).
+
+The check wraps each instance's `preprocess` rather than subclassing: gradio writes a .pyi stub beside any
+module that defines a component class, which a source tree (or a read-only install) should not get."""
+from __future__ import annotations
+
+import gradio as gr
+
+
+def _checked(component, payload):
+    lo, hi = component.minimum, component.maximum
+    if payload is not None and ((lo is not None and payload < lo) or (hi is not None and payload > hi)):
+        span = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else \
+            f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
+        raise gr.Error(f"{component.label.split(' (')[0].lower()} must be {span}, got {payload:g}", duration=None,
+                       print_exception=False)
+    return payload
+
+
+def _named_range(component):
+    original = component.preprocess
+    component.preprocess = lambda payload: original(_checked(component, payload))
+    return component
+
+
+def Slider(*args, **kwargs) -> gr.Slider:  # noqa: N802 - used like the component it makes
+    return _named_range(gr.Slider(*args, **kwargs))
+
+
+def Number(*args, **kwargs) -> gr.Number:  # noqa: N802
+    return _named_range(gr.Number(*args, **kwargs))

@@ -1,0 +1,56 @@
+"""Pictures for the browser: crisp enlargements, step previews, and labelled side-by-side clips."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DISPLAY_SIZE = 256
+TILE_SIZE = 192
+LABEL_HEIGHT = 22
+
+
+def enlarge(video: torch.Tensor, size: int = DISPLAY_SIZE) -> torch.Tensor:
+    """Nearest-neighbour enlargement of (F, 3, H, W) by a whole factor, so tiny clips stay crisp in the browser."""
+    scale = max(1, size // max(video.shape[-2:]))
+    return F.interpolate(video, scale_factor=scale, mode="nearest") if scale > 1 else video
+
+
+def preview_strip(latents: torch.Tensor, height: int = 96) -> np.ndarray | None:
+    """A denoising step's sample (B, 3, F, h, w) of a pixel model as one RGB strip of its frames (uint8 H×W×3).
+    None for latent models (their latents are not pictures; decoding each step would cost a VAE pass)."""
+    if latents.ndim != 5 or latents.shape[1] != 3:
+        return None
+    frames = (latents[0].float().cpu() / 2 + 0.5).clamp(0, 1)  # 3 f h w
+    strip = torch.cat(list(frames.permute(1, 0, 2, 3)), dim=-1)  # 3 h (f w)
+    scale = max(1, height // strip.shape[-2])
+    strip = F.interpolate(strip[None], scale_factor=scale, mode="nearest")[0]
+    return (strip.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def _label(text: str, width: int) -> torch.Tensor:
+    """A dark strip (3, LABEL_HEIGHT, width) with `text` in white, cut to fit."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (width, LABEL_HEIGHT), (24, 24, 28))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=13)
+    while text and draw.textlength(text, font=font) > width - 8:
+        text = text[:-2] + "…" if len(text) > 2 else ""
+    draw.text((4, 3), text, fill=(240, 240, 240), font=font)
+    return torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255
+
+
+def side_by_side(videos: list[torch.Tensor], labels: list[str], size: int = TILE_SIZE, gap: int = 4) -> torch.Tensor:
+    """Clips (each (F, 3, H, W), one frame count) as one clip of labelled tiles, so they play in step."""
+    if not videos or len(videos) != len(labels):
+        raise ValueError("give one label per clip")
+    if len({v.shape[0] for v in videos}) > 1:
+        raise ValueError(f"clips side by side need one frame count, got {[v.shape[0] for v in videos]}")
+    tiles = []
+    for video, label in zip(videos, labels):
+        v = F.interpolate(video.float(), size=(size, size), mode="nearest")
+        foot = _label(label, size)[None].expand(v.shape[0], -1, -1, -1)  # below: the player's own label sits on top
+        tiles.append(torch.cat([v, foot], dim=2))
+        tiles.append(torch.full((v.shape[0], 3, size + LABEL_HEIGHT, gap), 1.0))
+    return torch.cat(tiles[:-1], dim=3).clamp(0, 1)

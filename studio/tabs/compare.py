@@ -1,0 +1,154 @@
+"""Compare: one prompt and seed through two to four tuning modes (or a pyramid model with and without its
+pyramid), played side by side in one clip so they stay in step, with the ground truth beside them and a
+table of attribute accuracy (the judge), TCC against the ground truth and time."""
+from __future__ import annotations
+
+import gradio as gr
+import torch
+
+from ..context import Studio, session_of
+from ..fields import Number, Slider
+from ..media import side_by_side
+from ..work import (LIMITS, check_prompt, check_seed, check_settings, generate_one, history_entry,
+                    in_background, user_errors)
+from .generate import EXAMPLES
+
+HEADERS = ["model", "attributes right", "judged wrong", "TCC", "seconds"]
+
+
+def ground_truth(prompt: str, seed: int, like: torch.Tensor, fps: float) -> torch.Tensor | None:
+    """The world's clip for a world prompt (what the prompt leaves open filled from `seed`), shaped like `like`."""
+    from engine.world import SpecError, prompt_to_spec, render
+
+    try:
+        spec = prompt_to_spec(prompt, seed)
+    except (SpecError, ValueError):
+        return None  # not a world prompt (a model of one's own takes any text)
+    return render(spec, tuple(like.shape[-2:]), fps, like.shape[0])
+
+
+def score(studio: Studio, prompt: str, clips: list[torch.Tensor], truth: torch.Tensor | None) -> list[dict]:
+    """Per clip: attributes the judge finds as the prompt names them, and TCC against the ground truth."""
+    from engine.metrics import attribute_accuracy, tcc
+    from engine.world import parse_prompt
+
+    rows = [{"attributes right": "–", "judged wrong": "", "TCC": None} for _ in clips]
+    batch = torch.stack([c.permute(1, 0, 2, 3) for c in clips])  # b c f h w
+    try:
+        judgeable = len(parse_prompt(prompt).objects) == 1
+    except ValueError:
+        judgeable = False
+    if judgeable:
+        acc = attribute_accuracy(studio.judge(), batch, [prompt] * len(clips))
+        for row, clip in zip(rows, acc["per_clip"]):
+            right = sum(clip["correct"].values())
+            row["attributes right"] = f"{right}/{len(clip['correct'])}"
+            row["judged wrong"] = ", ".join(f"{k}: {clip['judged'][k]} (not {v})" for k, v in clip["named"].items()
+                                            if not clip["correct"][k])
+    if truth is not None:
+        values = tcc(batch, truth.permute(1, 0, 2, 3).unsqueeze(0).expand_as(batch))
+        for row, v in zip(rows, values.tolist()):
+            row["TCC"] = round(v, 3)
+    return rows
+
+
+def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models, history,
+            request=None, progress=None):
+    """Generator: yields {preview} while the models run, then (side by side, table, files, record, preview, history)."""
+    from engine.io import write_video
+    from engine.sidecar import write_sidecar
+
+    with user_errors():
+        prompt = check_prompt(prompt)
+        seed = check_seed(seed)
+        frames, steps, guidance = check_settings(frames, steps, guidance)
+        models = [models] if isinstance(models, str) else list(dict.fromkeys(models or []))
+        if not 2 <= len(models) <= 4:
+            have = len(studio.choices(pyramid=True))
+            raise ValueError(f"choose two to four models to compare (you chose {len(models)})"
+                             + ("; only zero-shot has weights now: tune a mode in the Tune tab first" if have < 2 else ""))
+        variants = [studio.resolve(m) for m in models]
+        stop = studio.stop_flag(session_of(request))
+        stop.clear()
+        results, image = [], None
+        for n, v in enumerate(variants):
+            args = (studio, v, prompt, negative_prompt, seed, frames, steps, guidance, scheduler)
+            for item in in_background(lambda emit: generate_one(*args, emit=emit, stop=stop, kind="compare")):
+                if item[0] == "step":
+                    _, i, total, image = item
+                    if progress is not None:
+                        progress((n + i / total) / len(variants), desc=f"{v.label}: step {i} of {total}")
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), image, gr.skip()
+                else:
+                    results.append(item[1])
+        clips = [video for _, video, _ in results]
+        truth = ground_truth(prompt, seed, clips[0], variants[0].fps)
+        rows = score(studio, prompt, clips, truth)
+    labels = [v.label + (" — pyramid" if v.pyramid else "") for v in variants]
+    table = [[label, r["attributes right"], r["judged wrong"], r["TCC"],
+              round(record["seconds"]["keyframes"], 2)] for label, r, (_, _, record) in zip(labels, rows, results)]
+    tiles = ([truth] if truth is not None else []) + clips
+    names = (["ground truth"] if truth is not None else []) + [v.short + (" pyramid" if v.pyramid else "")
+                                                               for v in variants]
+    native = studio.outputs.new("side-by-side")
+    write_video(native, side_by_side(tiles, names), variants[0].fps)
+    record = {"kind": "compare", "prompt": prompt, "negative_prompt": negative_prompt or None, "seed": seed,
+              "frames": frames, "steps": steps, "guidance": guidance, "scheduler": scheduler, "variants": models,
+              "labels": labels, "ground_truth": truth is not None,
+              "metrics": [dict(zip(HEADERS, row)) for row in table],
+              "clips": [path.name for path, _, _ in results]}
+    sidecar = write_sidecar(native, record)
+    files = [str(native), str(sidecar)] + [str(p) for path, _, _ in results for p in (path, path.with_suffix(".json"))]
+    history = (history or []) + [history_entry("compare", record, files, str(native))]
+    yield str(native), {"headers": HEADERS, "data": table}, files, record, image, history
+
+
+def build(studio: Studio, history: gr.State) -> dict:
+    from engine.pipelines.load import SCHEDULERS
+
+    choices = studio.choices(pyramid=True)
+    default = [k for _, k in choices][:2]
+    with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+        gr.Markdown("One prompt and seed through two to four models, side by side and in step in one clip, with "
+                    "the world's ground truth first when the prompt is a world prompt. *Attributes right*: what the "
+                    "judge sees, against what the prompt names; *TCC*: how alike the frame-to-frame changes are to "
+                    "the ground truth's (1 is identical); *seconds*: sampling time.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=2)
+                negative = gr.Textbox(label="Negative prompt", value="", placeholder="optional")
+                seed = Number(label="Seed (−1: random)", value=0, precision=0, minimum=-1)
+                models = gr.Dropdown(choices, value=default, multiselect=True, max_choices=4, allow_custom_value=True,
+                                     label="Models to compare (2–4)",
+                                     info="tuned modes here, zero-shot, the Tune tab's results; a pyramid-trained "
+                                          "model also as its pyramid run")
+                with gr.Group():
+                    frames = Slider(*LIMITS["frames"], value=8, step=1, label="Frames")
+                    steps = Slider(*LIMITS["steps"], value=25, step=1, label="Steps", elem_id="cmp-steps")
+                    guidance = Slider(*LIMITS["guidance"], value=4, step=0.5, label="Guidance")
+                    scheduler = gr.Dropdown(list(SCHEDULERS), value="dpm++", label="Scheduler")
+                with gr.Row():
+                    go = gr.Button("Compare", variant="primary", scale=3)
+                    stop = gr.Button("Stop", variant="stop", scale=1)
+                preview = gr.Image(label="Step preview", height=96, interactive=False, buttons=[])
+            with gr.Column(scale=2):
+                video = gr.Video(label="Side by side", autoplay=True, loop=True, height=260, interactive=False)
+                table = gr.Dataframe(headers=HEADERS, label="Metrics", interactive=False, wrap=True, elem_id="cmp-table",
+                                     column_widths=["32%", "12%", "32%", "12%", "12%"])
+                files = gr.File(label="Download (side by side, each clip, and their JSON sidecars)",
+                                file_count="multiple", interactive=False)
+                record = gr.JSON(label="Comparison (the sidecar)", max_height=240)
+
+        def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models, history,
+                request: gr.Request, progress=gr.Progress()):
+            yield from compare(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models,
+                               history, request, progress)
+
+        def halt(request: gr.Request):
+            studio.stop(session_of(request))
+
+        inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, models]
+        go.click(run, inputs + [history], [video, table, files, record, preview, history], api_name="compare",
+                 concurrency_limit=1, concurrency_id="pipeline")
+        stop.click(halt, None, None, api_visibility="private", queue=False)
+    return {"inputs": inputs, "models": models}

@@ -1,0 +1,65 @@
+"""World: a prompt renders its ground-truth clip at any size, frame rate and length."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from ..context import Outputs
+from ..fields import Slider
+from ..media import enlarge
+from .generate import EXAMPLES, words_markdown
+
+
+def render_world(prompt: str, seed: float, size: float, fps: float, frames: float, outputs: Outputs):
+    """The World tab's action: (display video, [native mp4, sidecar], spec JSON)."""
+    from engine.io import write_video
+    from engine.sidecar import write_sidecar
+    from engine.world import SpecError, UnknownWordsError, prompt_to_spec, render
+
+    try:
+        seed, size, frames = int(seed), int(size), int(frames)
+        if not 8 <= size <= 256:
+            raise ValueError(f"size must be between 8 and 256 pixels, got {size}")
+        if not 2 <= frames <= 64:
+            raise ValueError(f"frames must be between 2 and 64, got {frames}")
+        if not 0.5 <= float(fps) <= 30:
+            raise ValueError(f"fps must be between 0.5 and 30, got {fps}")
+        spec = prompt_to_spec(prompt, seed)
+    except (SpecError, UnknownWordsError, ValueError, TypeError) as e:
+        raise gr.Error(str(e), duration=None)
+    start = time.perf_counter()
+    video = render(spec, size, float(fps), frames)
+    native = outputs.new("world")
+    write_video(native, video, float(fps))
+    record = {"kind": "render", "prompt": prompt, "seed": seed, "size": size, "fps": float(fps),
+              "frames": frames, "t0": 0.0, "spec": spec.to_dict(), "seconds": round(time.perf_counter() - start, 4)}
+    sidecar = write_sidecar(native, record)
+    display = write_video(native.with_name(native.stem + "-display.mp4"), enlarge(video), float(fps))
+    return str(display), [str(native), str(sidecar)], record
+
+
+def build(outputs: Outputs):
+    with gr.Tab("World", id="world", elem_id="tab-world"):
+        gr.Markdown("Every prompt has a ground-truth clip: the world renders it at any size and frame rate.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=2)
+                seed = gr.Number(label="Seed (fills what the prompt leaves open)", value=0, precision=0)
+                size = Slider(8, 256, value=64, step=8, label="Size (pixels)")
+                fps = Slider(1, 24, value=8, step=1, label="Frames per second")
+                frames = Slider(2, 64, value=16, step=1, label="Frames")
+                go = gr.Button("Render", variant="primary")
+            with gr.Column(scale=1):
+                video = gr.Video(label="Ground truth", autoplay=True, loop=True, height=300, interactive=False)
+                files = gr.File(label="Download (video and its JSON sidecar)", file_count="multiple",
+                                interactive=False)
+                spec = gr.JSON(label="Spec")
+        gr.Examples([[e, i] for i, e in enumerate(EXAMPLES)], [prompt, seed], label="Example prompts")
+        with gr.Accordion("The world's words", open=False):
+            gr.Markdown(words_markdown())
+
+        def run(prompt, seed, size, fps, frames):
+            return render_world(prompt, seed, size, fps, frames, outputs)
+
+        go.click(run, [prompt, seed, size, fps, frames], [video, files, spec], api_name="render")

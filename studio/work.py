@@ -1,0 +1,154 @@
+"""Running engine work from the UI: user errors as gr.Error, long work in a thread that reports as it goes,
+and one generation (with its checks, files and sidecar) that the Generate and Compare tabs share."""
+from __future__ import annotations
+
+import contextlib
+import queue
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+import torch
+
+from .context import Stopped, Studio, Variant
+from .media import enlarge, preview_strip
+
+LIMITS = {"frames": (2, 16), "steps": (1, 100), "guidance": (0.0, 20.0)}
+
+
+@contextlib.contextmanager
+def user_errors():
+    """What a user can fix comes back as a gr.Error (a message in the page), never a traceback or a broken video."""
+    from engine.io import VideoReadError
+    from engine.world import SpecError, UnknownWordsError
+
+    try:
+        yield
+    except Stopped as e:
+        raise gr.Error(str(e).capitalize() + ".", title="Stopped", duration=None, print_exception=False) from None
+    except (SpecError, UnknownWordsError, VideoReadError, ValueError, TypeError, FileNotFoundError) as e:
+        raise gr.Error(str(e), duration=None, print_exception=False) from None
+
+
+def number(value, name: str, kind=int, low=None, high=None):
+    """A form value as `kind`, checked against [low, high], or a ValueError that names the field."""
+    try:
+        if value is None or value == "":
+            raise ValueError
+        x = kind(float(value)) if kind is int else kind(value)
+        if kind is int and float(value) != x:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, got {value!r}") from None
+    if x != x or (low is not None and x < low) or (high is not None and x > high):
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return x
+
+
+def check_prompt(prompt) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("the prompt is empty; describe a clip, e.g. 'a red circle moving left on a black background'")
+    if len(prompt) > 500:
+        raise ValueError(f"the prompt has {len(prompt)} characters; keep it under 500")
+    return prompt.strip()
+
+
+def check_seed(seed) -> int:
+    """A seed ≥ 0; −1 (or empty) draws a random one."""
+    if seed is None or seed == "" or number(seed, "seed", int, -1, 2**63 - 1) == -1:
+        return random.randrange(2**31)
+    return number(seed, "seed", int, 0, 2**63 - 1)
+
+
+def check_settings(frames, steps, guidance) -> tuple[int, int, float]:
+    return (number(frames, "frames", int, *LIMITS["frames"]), number(steps, "steps", int, *LIMITS["steps"]),
+            number(guidance, "guidance", float, *LIMITS["guidance"]))
+
+
+def check_pyramid(variant: Variant, frames: int, steps: int):
+    if variant.pyramid:
+        k = variant.stages
+        if frames % 2 ** (k - 1):
+            raise ValueError(f"the {k}-stage pyramid halves the frame rate {k - 1} times: frames must be a multiple "
+                             f"of {2 ** (k - 1)}, got {frames}")
+        if steps < k:
+            raise ValueError(f"the {k}-stage pyramid needs at least {k} steps, got {steps}")
+
+
+def in_background(work: Callable, *args):
+    """Run work(emit, *args) in a thread; yield each emit(...) tuple, then ("done", result). Errors re-raise here."""
+    q: queue.Queue = queue.Queue()
+
+    def target():
+        try:
+            q.put(("done", work(lambda *item: q.put(item), *args)))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            q.put(("error", e))
+
+    threading.Thread(target=target, daemon=True).start()
+    pending = None
+    while True:
+        item, pending = pending or q.get(), None
+        while item[0] == "step":  # skip previews the page had no time to show
+            try:
+                nxt = q.get_nowait()
+            except queue.Empty:
+                break
+            if nxt[0] != "step":
+                pending = nxt
+                break
+            item = nxt
+        if item[0] == "error":
+            raise item[1]
+        yield item
+        if item[0] == "done":
+            return
+
+
+def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | None, seed: int, frames: int,
+                 steps: int, guidance: float, scheduler: str, emit=None, stop: threading.Event | None = None,
+                 kind: str = "generate") -> tuple[Path, torch.Tensor, dict]:
+    """One clip with `variant`: (its mp4, frames (F, 3, H, W), its sidecar record). `emit("step", i, total, preview)`
+    after each denoising step; `stop` set → Stopped."""
+    from engine.generate import generate_video
+    from engine.sidecar import read_sidecar
+
+    check_pyramid(variant, frames, steps)
+    if variant.form == "flow" and scheduler != "flow":
+        scheduler = "flow"  # a flow-matching model samples only with the flow scheduler
+    elif variant.form != "flow" and scheduler == "flow":
+        raise ValueError(f"{variant.label} was trained for DDIM-style noise; sample it with dpm++ or ddim")
+
+    def callback(pipe, i, t, kw):
+        if stop is not None and stop.is_set():
+            raise Stopped(i + 1, steps)
+        if emit is not None:
+            emit("step", i + 1, steps, preview_strip(kw["latents"]))
+
+    m = studio.model
+    native = studio.outputs.new(kind)
+    with studio.lock:
+        _, video = generate_video(native, prompt, negative or None, seed, frames, steps, guidance, variant.mode,
+                                  scheduler, fps=variant.fps, callback=callback, pipe_cache=studio.cache,
+                                  model=m.get("model"), tuned=variant.tuned,
+                                  pyramid=variant.stages if variant.pyramid else None, dtype=m.get("dtype"),
+                                  device=m.get("device"), memory=m.get("memory"))
+    return native, video, read_sidecar(native)
+
+
+def display_copy(native: Path, video: torch.Tensor, fps: float) -> Path:
+    """An enlarged copy for the page's player (the native file is what downloads)."""
+    from engine.io import write_video
+
+    return write_video(native.with_name(native.stem + "-display.mp4"), enlarge(video), fps)
+
+
+def history_entry(kind: str, record: dict, files: list[str], shown: str) -> dict:
+    what = ", ".join(record.get("labels", [])) or record.get("mode") or ""
+    if kind == "tune":
+        what = f"{record['mode']} on {record.get('data', '')}"
+    return {"kind": kind, "time": time.strftime("%H:%M:%S"), "prompt": record.get("prompt", ""), "what": what,
+            "seed": record.get("seed", ""), "files": files, "shown": shown, "record": record}
