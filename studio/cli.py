@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from engine import edit_settings
+
 from . import commands
 
 USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -17,6 +19,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
     return value
 
 
@@ -130,6 +139,62 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", default=None, help="default: assets/modes/MODE")
     m.add_argument("--work-dir", default=None, help="checkpoints (default runs/modes/MODE); resumes from here")
     m.set_defaults(run=commands.train_mode)
+
+    ed = sub.add_parser("edit", help="edit a clip by prompt: one-shot tune on it, DDIM-invert it, sample the edit",
+                        description="One-shot video editing (Tune-A-Video, SimDA): tune a mode on the clip with its "
+                                    "source prompt, DDIM-invert it, and sample the edited prompt from the inverted "
+                                    "latents. The edit is at the model's resolution (32×32 for the embedded base): the "
+                                    "clip is centre-cropped to a square and resized. Tuned weights and inverted latents "
+                                    "are cached (--cache-dir), so more edits of one clip are quick.")
+    ed.add_argument("--input", required=True, help="the clip to edit (.mp4, .gif, .webm)")
+    ed.add_argument("--source-prompt", required=True, help="what the clip shows, in the world's words")
+    ed.add_argument("--prompt", required=True, help="what it should show: the source prompt with the change made")
+    ed.add_argument("--negative-prompt", default=None)
+    ed.add_argument("--mode", default=edit_settings.MODE,
+                    help="the mode one-shot tuning tunes (default %s; zero-shot: no tuning)" % edit_settings.MODE)
+    ed.add_argument("--tune-steps", type=_non_negative_int, default=None,
+                    help="one-shot tuning steps (default %d; 0: no tuning)" % edit_settings.TUNE_STEPS)
+    ed.add_argument("--tuned", default=None, help="a tuned folder (from `flipbook tune`) instead of one-shot tuning")
+    ed.add_argument("--strength", type=_positive_float, default=None,
+                    help="how far into the noise the clip is inverted, in (0, 1] (default %.2f; less keeps more of "
+                         "the clip, more lets the prompt change more)" % edit_settings.STRENGTH)
+    ed.add_argument("--steps", type=_positive_int, default=None,
+                    help="DDIM steps for the whole schedule (default %d)" % edit_settings.STEPS)
+    ed.add_argument("--guidance", type=float, default=None,
+                    help="classifier-free guidance of the edited prompt (default %.1f)" % edit_settings.GUIDANCE)
+    ed.add_argument("--frames", type=_positive_int, default=8, help="frames taken evenly from the clip (default 8)")
+    ed.add_argument("--fps", type=_positive_float, default=None, help="frame rate of the written file (default: the input's)")
+    ed.add_argument("--seed", type=int, default=0)
+    ed.add_argument("--lr", type=_positive_float, default=None, help="one-shot tuning learning rate")
+    ed.add_argument("--cache-dir", default=None, help="where tuned weights and inverted latents are cached "
+                                                     "(default $FLIPBOOK_CACHE or ~/.cache/flipbook)")
+    _model_options(ed, generation=False)
+    ed.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    ed.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
+    ed.add_argument("--out", required=True, help="an .mp4 or .gif path; a .json sidecar is written beside it")
+    ed.set_defaults(run=commands.edit)
+
+    tu = sub.add_parser("tune", help="fine-tune a mode on your own clips (a folder, or one clip)",
+                        description="A quick fine-tune on your clips, at the model's resolution. Captions: --caption for "
+                                    "every clip, else captions.json ({file: caption}) in the folder, else NAME.json "
+                                    "beside each clip with a \"prompt\". Checkpoints go to OUT-work every "
+                                    "--checkpoint-every steps; a stopped or killed run continues with --resume. Use the "
+                                    "result with `generate --tuned OUT`, `edit --tuned OUT`, or `studio --modes "
+                                    "PARENT_OF_OUT`.")
+    tu.add_argument("--data", required=True, help="a folder of clips (.mp4, .gif, .webm) or one clip")
+    tu.add_argument("--caption", default=None, help="one caption for every clip")
+    tu.add_argument("--mode", default="simda", help="the mode to tune (default simda)")
+    tu.add_argument("--steps", type=_positive_int, default=300)
+    tu.add_argument("--checkpoint-every", type=_positive_int, default=100)
+    tu.add_argument("--resume", action="store_true", help="continue the run in OUT-work from its last checkpoint")
+    tu.add_argument("--batch-size", type=_positive_int, default=4)
+    tu.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: train-mode's)")
+    tu.add_argument("--frames", type=_positive_int, default=8, help="frames taken evenly from each clip")
+    tu.add_argument("--seed", type=int, default=0)
+    tu.add_argument("--work-dir", default=None, help="checkpoints (default OUT-work)")
+    _model_options(tu, generation=False)
+    tu.add_argument("--out", required=True, help="the tuned folder to write")
+    tu.set_defaults(run=commands.tune)
 
     jr = sub.add_parser("judge-report", help="measure the judge's per-attribute accuracy (writes report.md)")
     jr.add_argument("--judge", default=None)

@@ -123,6 +123,37 @@ def train_mode(args) -> int:
     return 0
 
 
+def edit(args) -> int:
+    _threads()
+    from engine.edit import edit_video
+    from engine.edit_settings import GUIDANCE, STEPS, STRENGTH, TUNE_STEPS
+    from engine.training.clips import LR
+
+    if args.strength is not None and not 0 < args.strength <= 1:
+        raise ValueError(f"--strength must be in (0, 1], got {args.strength}")
+    path, _ = edit_video(args.input, args.source_prompt, args.prompt, args.out, mode=args.mode,
+                         tune_steps=TUNE_STEPS if args.tune_steps is None else args.tune_steps, tuned=args.tuned,
+                         strength=args.strength or STRENGTH, steps=args.steps or STEPS,
+                         guidance=GUIDANCE if args.guidance is None else args.guidance,
+                         negative_prompt=args.negative_prompt, frames=args.frames, seed=args.seed, fps=args.fps,
+                         model=args.model, cache_dir=args.cache_dir, lr=args.lr or LR, device=args.device,
+                         dtype=args.dtype)
+    print(path)
+    return 0
+
+
+def tune(args) -> int:
+    _threads()
+    from engine.finetune import finetune
+    from engine.training.clips import LR
+
+    finetune(args.data, args.mode, args.steps, args.out, caption=args.caption, checkpoint_every=args.checkpoint_every,
+             resume=args.resume, batch_size=args.batch_size, lr=args.lr or LR, seed=args.seed, model=args.model,
+             frames=args.frames, work_dir=args.work_dir)
+    print(f"{args.mode} tuned on your clips, written to {args.out} (use it with --tuned {args.out})")
+    return 0
+
+
 def judge_report(args) -> int:
     _threads()
     from engine.metrics.judge import ASSET, load_judge

@@ -147,3 +147,24 @@ def test_v_prediction_loss_targets_velocity():
     per_sample = (a * noise - b * x0).pow(2).flatten(1).mean(1)
     torch.testing.assert_close(diffusion_loss(zero, None, x0, sched, seed=2, snr_gamma=5.0),
                                (per_sample * snr.clamp(max=5.0) / (snr + 1)).mean())
+
+
+def test_motion_weight_scales_only_what_differs_between_frames():
+    from engine.training.base import diffusion_loss
+
+    sched = train_scheduler("v_prediction")
+    x0 = torch.rand(2, 3, 4, 4, 4) * 2 - 1  # b c f h w
+    g = torch.Generator().manual_seed(3)
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, 1000, (2,), generator=g)
+    target = sched.get_velocity(x0, noise, t)
+    common = torch.randn(2, 3, 1, 4, 4)
+    wobble = torch.randn(2, 3, 4, 4, 4)
+    wobble = wobble - wobble.mean(2, keepdim=True)
+    off_by_common = lambda x, t_, s: target + common  # the same error in every frame
+    off_by_wobble = lambda x, t_, s: target + wobble  # errors that cancel over frames
+    for lam in (1.0, 8.0):
+        assert diffusion_loss(off_by_common, None, x0, sched, seed=3, motion_weight=lam).item() == \
+            pytest.approx(common.pow(2).mean().item(), rel=1e-5)
+        assert diffusion_loss(off_by_wobble, None, x0, sched, seed=3, motion_weight=lam).item() == \
+            pytest.approx(lam * wobble.pow(2).mean().item(), rel=1e-5)

@@ -43,6 +43,7 @@ class VideoUNet(nn.Module):
         self.added = nn.ModuleDict()
         self._hooks: list = []
         self.mode: str | None = None
+        self.noise_share = 0.0  # ρ of the mixed noise (shared over frames) the tuned modules were trained on
 
     @property
     def config(self):

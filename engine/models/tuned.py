@@ -63,6 +63,7 @@ def load_tuned(unet, folder: str | Path | None, mode: str | None = None) -> Vide
         raise FileNotFoundError(f"{folder} is not a tuned mode (no mode.json); train one with `flipbook tune`")
     record = json.loads((folder / "mode.json").read_text())
     video = apply_mode(inflate(unet), record["mode"], set(record.get("ablate", ())))
+    video.noise_share = float(record.get("noise_share", 0.0))  # trained on mixed noise: sample from it too
     expected = trainable_state(video)
     if not expected:
         return video

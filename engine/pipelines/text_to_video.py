@@ -17,6 +17,7 @@ from diffusers.models.attention_processor import (Attention, AttnAddedKVProcesso
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from ..diffusion.noise import frame_noise
 from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample
 from ..models.base import model_output
 from ..models.text import encode_prompts
@@ -177,8 +178,9 @@ class TextToVideoPipeline(DiffusionPipeline):
         else:
             self.scheduler.set_timesteps(num_inference_steps, device=device)
             # 4. initial noise, (B, C, F, h, w)
-            latents = latents if latents is not None else randn_tensor(shape, generator=generator, device=device,
-                                                                        dtype=self.unet.dtype)
+            # (a mode trained on noise shared over frames starts from the same mix)
+            share = getattr(self.unet, "noise_share", 0.0)
+            latents = latents if latents is not None else frame_noise(shape, generator, share, device, self.unet.dtype)
             latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)  # flow schedulers start at σ = 1
             scale = getattr(self.scheduler, "scale_model_input", lambda x, t: x)
             # 5. denoise

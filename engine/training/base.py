@@ -19,6 +19,7 @@ from ..models.text import build_text_encoder, build_tokenizer, encode_prompts
 from ..world.render import render_at
 from ..world.splits import sample_split_spec
 from ..world.vocab import CLIP_SECONDS
+from ..diffusion.noise import frame_noise
 from .loop import train_loop
 
 CAPTION_DROPOUT = 0.1
@@ -37,7 +38,8 @@ def image_batch(step: int, batch_size: int, seed: int = 0, size: int = 32) -> di
 
 
 def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed: int,
-                   snr_gamma: float | None = None, rows: tuple[int, int, int] | None = None) -> torch.Tensor:
+                   snr_gamma: float | None = None, rows: tuple[int, int, int] | None = None,
+                   motion_weight: float = 1.0, noise_share: float = 0.0) -> torch.Tensor:
     """MSE against the scheduler's target (ε, or v = a·ε − b·x0) at uniformly drawn timesteps (works for image
     and video UNets alike).
 
@@ -48,15 +50,29 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
     `rows` = (start, stop, n) when x0 is one process's share of a global batch of n (the training loop's
     `batch["rows"]`): noise and timesteps are drawn for all n and sliced, so each sample gets the draw it
     would get on one process. A learned variance in the UNet's output (IF-style) is left out of the loss.
+
+    `motion_weight` λ (videos only): the error e_f of each frame splits into its mean over frames ē and the
+    deviations e_f − ē, and the loss is mean(ē² + λ·(e_f − ē)²); λ = 1 is the plain MSE. Motion lives in the
+    deviations; a frozen image base makes most of the error common to all frames, which drowns the motion
+    part of the gradient. Any λ > 0 is a positive-definite weighting of the same error, so its minimiser is
+    still the conditional mean: it changes the emphasis, not the target.
+
+    `noise_share` ρ (videos only): each frame's noise is √ρ·(one draw shared by the clip's frames) + √(1−ρ)·(its
+    own draw), PYoCo's mixed noise prior; sampling must start from the same mix (see `frame_noise`).
     """
     g = torch.Generator().manual_seed(seed)
     start, stop, n = rows or (0, x0.shape[0], x0.shape[0])
-    noise = torch.randn((n, *x0.shape[1:]), generator=g)[start:stop].to(x0.device)
+    noise = frame_noise((n, *x0.shape[1:]), g, noise_share)[start:stop].to(x0.device)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=g)[start:stop].to(x0.device)
     noisy = scheduler.add_noise(x0, noise, t)
     v = scheduler.config.prediction_type == "v_prediction"
     target = scheduler.get_velocity(x0, noise, t) if v else noise
-    err = (model_output(unet_forward(noisy, t, text_states), x0.shape[1]) - target).pow(2).flatten(1).mean(1)  # b
+    err = model_output(unet_forward(noisy, t, text_states), x0.shape[1]) - target
+    if err.ndim == 5 and motion_weight != 1.0:  # b c f h w
+        common = err.mean(2, keepdim=True)
+        err = (common.pow(2) + motion_weight * (err - common).pow(2)).flatten(1).mean(1)  # b
+    else:
+        err = err.pow(2).flatten(1).mean(1)  # b
     if snr_gamma is None:
         return err.mean()
     alpha_bar = scheduler.alphas_cumprod.to(x0.device)[t]

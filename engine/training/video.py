@@ -36,11 +36,13 @@ def video_batch(step: int, batch_size: int, seed: int = 0, size: int = 32, fps: 
 def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 1e-3, seed: int = 0,
                base: str | Path | None = None, work_dir: str | Path | None = None, ablate=(), checkpoint_every: int = 100,
                clip=KEYFRAMES, snr_gamma: float | None = None, objective=None, record: dict | None = None,
-               batches=None, on_step=None) -> dict:
+               batches=None, on_step=None, motion_weight: float = 1.0, noise_share: float = 0.0) -> dict:
     """Tune `mode` on world clips, or on `batches(step)` ({"pixels": (B, 3, F, H, W) in [-1, 1], "captions",
     "seed"}: a user's clips). `objective(video, text_states, pixels, seed) -> loss` replaces the ordinary
     diffusion loss (the temporal pyramid's stage-wise loss does); `record` adds to mode.json; `on_step(step,
-    loss)` sees every step (see train_loop)."""
+    loss)` sees every step (see train_loop); `motion_weight` weights the part of the error that differs between
+    frames, and `noise_share` mixes one noise draw into every frame (see diffusion_loss); the tuned folder
+    records it, and sampling starts from the same mix."""
     from ..distributed import process_state
 
     b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
@@ -66,15 +68,16 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
             x0 = b.encode(batch["pixels"])  # latent models: VAE latents; pixel models: the clips themselves
         if objective is not None:
             return objective(video, text(batch["captions"]), x0, batch["seed"])
-        return diffusion_loss(video, text(batch["captions"]), x0, scheduler, batch["seed"], snr_gamma, batch.get("rows"))
+        return diffusion_loss(video, text(batch["captions"]), x0, scheduler, batch["seed"], snr_gamma, batch.get("rows"),
+                              motion_weight, noise_share)
 
     world = batches is None
     batches = batches or (lambda s: video_batch(s, batch_size, seed, **clip))
     state = train_loop({"video": video}, batches, loss, steps, work_dir, lr=lr, checkpoint_every=checkpoint_every,
                        title=f"mode {mode}", on_step=on_step)
     if process_state().is_main_process:  # every process holds the same weights; one writes them
-        data = {"batch_size": batch_size, "clip": clip} if world else {"data": "given clips"}
-        save_tuned(video, out, base_hash, {"steps": steps, "lr": lr, **data,
+        data = {"batch_size": batch_size, "clip": clip, "motion_weight": motion_weight} if world else {"data": "given clips"}
+        save_tuned(video, out, base_hash, {"steps": steps, "lr": lr, **data, "noise_share": noise_share,
                                            "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate)
     process_state().wait_for_everyone()
     return state

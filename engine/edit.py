@@ -1,0 +1,129 @@
+"""One-shot video editing end to end (shared by `flipbook edit` and the bench): read the clip at the model's size,
+tune a mode on it with its source prompt, DDIM-invert it, sample the edited prompt, write the file and its sidecar.
+
+The one-shot tuned folder and the inverted latents are cached under `cache_dir` (default `$FLIPBOOK_CACHE`, else
+`~/.cache/flipbook`), so editing one clip with several prompts tunes and inverts it once.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from .edit_settings import MODE, TUNE_STEPS
+from .io import read_video, write_video
+from .models.base import load_base
+from .models.tuned import model_hash
+from .pipelines.edit import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH, EditPipeline, InversionCache, tensor_hash
+from .pipelines.load import keyframe_pipeline, tuned_record, unknown_words
+from .sidecar import write_sidecar
+from .training.clips import LR, clip_batches, fit_clip, tune
+from .tuning import MODES
+from .world import UnknownWordsError
+
+DEFAULT_MODE, DEFAULT_TUNE_STEPS = MODE, TUNE_STEPS
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("FLIPBOOK_CACHE"):
+        return Path(os.environ["FLIPBOOK_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flipbook"
+
+
+def one_shot_tune(clip: torch.Tensor, source_prompt: str, mode: str = DEFAULT_MODE, steps: int = DEFAULT_TUNE_STEPS,
+                  model: str | Path | None = None, base_hash: str | None = None, cache_dir: str | Path | None = None,
+                  lr: float = LR, seed: int = 0, batch_size: int = 1, on_step=None) -> Path:
+    """Tune `mode` on one clip (3, F, H, W) in [0, 1] with its source prompt; returns the tuned folder.
+
+    The folder lives under cache_dir/tuned/, keyed by the clip, prompt, mode, steps, lr, seed and base: a second
+    call with the same inputs returns it at once, and one killed midway resumes from its checkpoint."""
+    if mode not in MODES or mode == "zero-shot":
+        raise ValueError(f"choose a mode to tune from: {', '.join(m for m in MODES if m != 'zero-shot')}")
+    base_hash = base_hash or model_hash(load_base(model).unet)
+    key = InversionCache.key(clip=tensor_hash(clip), source=source_prompt, mode=mode, steps=steps, lr=lr, seed=seed,
+                             batch=batch_size, base=base_hash)
+    root = Path(cache_dir or default_cache_dir()) / "tuned"
+    out, work = root / key, root / f"{key}-work"
+    if (out / "mode.json").is_file():
+        return out
+    torch.manual_seed(seed)  # the added modules' initial weights
+    tune(mode, out, clip_batches([clip], source_prompt, batch_size, seed), steps, lr=lr, seed=seed, base=model,
+         work_dir=work, on_step=on_step, checkpoint_every=max(25, steps // 4),
+         record={"one_shot": {"source_prompt": source_prompt, "clip": tensor_hash(clip), "batch_size": batch_size}})
+    shutil.rmtree(work, ignore_errors=True)  # the optimizer state is no longer needed
+    return out
+
+
+def edit_pipeline(mode: str, tuned: str | Path | None = None, model: str | Path | None = None, device: str = "cpu",
+                  dtype: str = "fp32") -> tuple[EditPipeline, dict]:
+    """The editing pipeline for a tuned folder (or zero-shot) on `model`, and its model hashes."""
+    pipe, hashes = keyframe_pipeline(mode, "ddim", model, tuned, device, dtype)
+    edit = EditPipeline(**pipe.components)
+    edit.set_progress_bar_config(disable=True)
+    return edit, hashes
+
+
+def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Path, mode: str = DEFAULT_MODE,
+               tune_steps: int = DEFAULT_TUNE_STEPS, tuned: str | Path | None = None, strength: float = DEFAULT_STRENGTH,
+               steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, negative_prompt: str | None = None,
+               frames: int = 8, seed: int = 0, fps: float | None = None, model: str | Path | None = None,
+               cache_dir: str | Path | None = None, lr: float = LR, device: str = "cpu", dtype: str = "fp32",
+               on_tune_step=None) -> tuple[Path, torch.Tensor]:
+    """Edit `input` from `source_prompt` to `prompt`; write `out` (at the model's resolution) and its sidecar.
+    `tuned`: a folder from `flipbook tune` (skips one-shot tuning); `mode="zero-shot"` or `tune_steps=0`: no tuning.
+    Returns the path and the frames (F, 3, H, W) in [0, 1]."""
+    out = Path(out)
+    if out.suffix.lower() not in (".mp4", ".gif"):
+        raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
+    if not out.parent.exists():
+        raise FileNotFoundError(f"the folder {out.parent} does not exist")
+    if tuned is not None:
+        mode = tuned_record(tuned).get("mode") or _not_tuned(tuned)
+    elif mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if not 2 <= frames <= 64:
+        raise ValueError(f"frames must be between 2 and 64, got {frames}")
+    timings, start = {}, time.perf_counter()
+    base = load_base(model)
+    for p in (source_prompt, prompt):
+        if not isinstance(p, str) or not p.strip():
+            raise ValueError("give both --source-prompt (what the clip shows) and --prompt (what it should show)")
+        if unknown_words(base.tokenizer, p):
+            raise UnknownWordsError(unknown_words(base.tokenizer, p))
+    video, in_fps = read_video(input)
+    size = base.unet.config.sample_size * base.vae_scale_factor
+    clip = fit_clip(video, size, frames)  # (3, F, size, size): centre-cropped square, evenly spaced frames
+    timings["read"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    tuning = tuned is None and mode != "zero-shot" and tune_steps > 0
+    if tuning:
+        tuned = one_shot_tune(clip, source_prompt, mode, tune_steps, model, model_hash(base.unet), cache_dir, lr, seed,
+                              on_step=on_tune_step)
+    elif tuned is None:
+        mode = "zero-shot"
+    timings["tune"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    pipe, hashes = edit_pipeline(mode, tuned, model, device, dtype)
+    cache = InversionCache(cache_dir or default_cache_dir())
+    edited = pipe(clip[None], source_prompt, prompt, negative_prompt, steps, strength, guidance,
+                  torch.Generator().manual_seed(int(seed)), cache).frames[0]
+    timings["edit"] = time.perf_counter() - start
+    write_video(out, edited, fps or in_fps)
+    write_sidecar(out, {"kind": "edit", "input": str(input), "input_hash": tensor_hash(clip),
+                        "source_prompt": source_prompt, "prompt": prompt, "negative_prompt": negative_prompt,
+                        "mode": mode, "tune_steps": tune_steps if tuning else 0, "tuned": str(tuned) if tuned else None,
+                        "lr": lr, "strength": strength, "steps": steps, "guidance": guidance, "frames": frames,
+                        "seed": int(seed), "fps": fps or in_fps, "model": str(model) if model else None,
+                        "size": [size, size], "note": "the edit is at the model's resolution (the clip is centre-"
+                        "cropped to a square and resized)", "inversion": pipe.last_inversion,
+                        "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
+    return out, edited
+
+
+def _not_tuned(folder) -> str:
+    raise FileNotFoundError(f"{folder} is not a tuned folder (no mode.json); make one with `flipbook tune`")
