@@ -18,14 +18,17 @@ from engine.models.temporal import FrameContext
 from step_bench import timed
 
 
-
 def self_attention_layers(unet, size: int) -> list[tuple[int, int]]:
     """(tokens per frame, channels) of every spatial self-attention layer of a UNet at a size² input."""
     from diffusers.models.attention import BasicTransformerBlock
 
     layers, shapes = [], {}
-    hooks = [m.attn1.register_forward_pre_hook(lambda mod, args, kw: shapes.setdefault(id(mod), args[0].shape[1:]),
-                                               with_kwargs=True)
+
+    def record(mod, args, kwargs):
+        hidden = args[0] if args else kwargs["hidden_states"]
+        shapes.setdefault(id(mod), hidden.shape[1:])  # returns None: the inputs pass on unchanged
+
+    hooks = [m.attn1.register_forward_pre_hook(record, with_kwargs=True)
              for m in unet.modules() if isinstance(m, BasicTransformerBlock)]
     with torch.no_grad():
         c = unet.config

@@ -12,7 +12,7 @@ from .pipelines.memory import MemoryOptions
 from .sidecar import write_sidecar
 from .world import UnknownWordsError
 
-DEFAULT_MODE_ORDER = ("temporal", "simda", "ff-conv1d-attn1d-blocks", "full", "zero-shot")
+DEFAULT_MODE_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-attn1d-blocks", "full", "zero-shot")
 
 
 def default_mode() -> str:

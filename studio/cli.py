@@ -128,11 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--mode", required=True)
     m.add_argument("--steps", type=_positive_int, default=600)
     m.add_argument("--batch-size", type=_positive_int, default=4)
-    m.add_argument("--lr", type=_positive_float, default=1e-3)
+    m.add_argument("--lr", type=_positive_float, default=5e-4)
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--snr-gamma", type=_positive_float, default=None,
-                   help="Min-SNR-γ loss weighting (default: none; for v-prediction it mutes the noisy timesteps "
-                        "where motion is laid out)")
+    m.add_argument("--snr-gamma", type=_positive_float, default=5.0, help="Min-SNR-γ loss weighting")
+    m.add_argument("--motion-weight", type=_positive_float, default=1.0,
+                   help="weight of the part of the error that differs between frames (1: plain MSE)")
+    m.add_argument("--noise-share", type=float, default=0.0,
+                   help="share of one noise draw mixed into every frame, in [0, 1] (PYoCo's mixed prior)")
+    m.add_argument("--tune-text", action="store_true", help="also tune the text encoder (saved with the mode)")
     m.add_argument("--ablate", default="", help="parts to switch off: text (temporal attention's prompt reading); "
                                                  "SimDA's lsa,ta,attn_adapter,ffn_adapter")
     _model_options(m, generation=False)

@@ -168,3 +168,36 @@ def test_motion_weight_scales_only_what_differs_between_frames():
             pytest.approx(common.pow(2).mean().item(), rel=1e-5)
         assert diffusion_loss(off_by_wobble, None, x0, sched, seed=3, motion_weight=lam).item() == \
             pytest.approx(lam * wobble.pow(2).mean().item(), rel=1e-5)
+
+
+def test_frame_noise_mixes_one_draw_into_every_frame():
+    from engine.diffusion.noise import frame_noise
+
+    g = torch.Generator().manual_seed(0)
+    z = frame_noise((4000, 1, 3, 2, 2), g, share=0.5)  # b c f h w
+    flat = z[:, 0, :, 0, 0]  # 4000 samples of 3 frames
+    cov = flat.T @ flat / len(flat)
+    torch.testing.assert_close(cov.diagonal(), torch.ones(3), atol=0.08, rtol=0)  # each frame still N(0, 1)
+    off = cov[~torch.eye(3, dtype=torch.bool)]
+    torch.testing.assert_close(off, torch.full_like(off, 0.5), atol=0.08, rtol=0)  # two frames correlate by ρ
+    plain = frame_noise((2, 3, 4, 8, 8), torch.Generator().manual_seed(1))
+    torch.testing.assert_close(plain, torch.randn(2, 3, 4, 8, 8, generator=torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError, match="noise share"):
+        frame_noise((1, 1, 2, 2, 2), None, share=1.5)
+
+
+def test_a_mode_that_tuned_the_text_encoder_brings_it_and_its_noise(base_dir, tmp_path):
+    from engine.models.tuned import load_text_encoder
+    from engine.training.video import train_mode
+
+    train_mode("temporal", tmp_path / "t", steps=2, base=base_dir, work_dir=tmp_path / "w", tune_text=True,
+               noise_share=0.5, clip={"size": 16, "fps": 2.0, "frames": 4})
+    assert (tmp_path / "t" / "text_encoder.safetensors").is_file()
+    pipe, _ = keyframe_pipeline("temporal", "ddim", model=base_dir, tuned=tmp_path / "t")
+    assert pipe.unet.noise_share == 0.5
+    base_table = load_base(base_dir).text_encoder.get_input_embeddings().weight
+    assert not torch.equal(pipe.text_encoder.get_input_embeddings().weight, base_table)  # the tuned encoder is in
+    from engine.models.text import build_text_encoder, build_tokenizer
+
+    with pytest.raises(ValueError, match="another base"):
+        load_text_encoder(build_text_encoder(build_tokenizer(), hidden=8, layers=1, heads=2), tmp_path / "t")

@@ -34,8 +34,13 @@ def trainable_state(video: VideoUNet) -> dict[str, torch.Tensor]:
     return {n: p.detach() for n, p in video.named_parameters() if p.requires_grad}
 
 
-def save_tuned(video: VideoUNet, out: str | Path, base_hash: str, extra: dict | None = None, ablate=()):
-    """Write the folder whole or not at all (a temporary folder renamed into place)."""
+TEXT_ENCODER = "text_encoder.safetensors"
+
+
+def save_tuned(video: VideoUNet, out: str | Path, base_hash: str, extra: dict | None = None, ablate=(),
+               text_encoder: torch.nn.Module | None = None):
+    """Write the folder whole or not at all (a temporary folder renamed into place). `text_encoder`: saved too
+    (fp16) when the mode tuned it (see `train_mode`)."""
     if video.mode is None:
         raise ValueError("this video UNet has no mode; apply_mode first")
     out = Path(out)
@@ -45,6 +50,9 @@ def save_tuned(video: VideoUNet, out: str | Path, base_hash: str, extra: dict | 
     tensors = {k: v.to(torch.float16).contiguous().cpu() for k, v in trainable_state(video).items()}
     if tensors:
         save_file(tensors, str(tmp / "tuned.safetensors"))
+    if text_encoder is not None:
+        save_file({k: v.detach().to(torch.float16).contiguous().cpu() for k, v in text_encoder.state_dict().items()},
+                  str(tmp / TEXT_ENCODER))
     record = {"mode": video.mode, "ablate": sorted(ablate), "base_hash": base_hash, **(extra or {})}
     (tmp / "mode.json").write_text(json.dumps(record, indent=1))
     for keep in (out.glob("*.png") if out.exists() else []):
@@ -82,3 +90,18 @@ def load_tuned(unet, folder: str | Path | None, mode: str | None = None) -> Vide
                 raise ValueError(f"{name}: tuned shape {tuple(value.shape)} ≠ base shape {tuple(params[name].shape)}")
             params[name].copy_(value.to(params[name].dtype))
     return video
+
+
+def load_text_encoder(text_encoder, folder: str | Path | None) -> bool:
+    """Put a tuned folder's text-encoder weights into `text_encoder` (True), or leave it (False: none saved)."""
+    path = Path(folder) / TEXT_ENCODER if folder else None
+    if path is None or not path.is_file():
+        return False
+    state = load_file(str(path))
+    own = text_encoder.state_dict()
+    wrong = [k for k in own if k not in state or state[k].shape != own[k].shape]
+    if wrong or len(state) != len(own):
+        raise ValueError(f"{Path(folder).name}: its text encoder does not fit this base's (e.g. {wrong[:2]}): it was "
+                         "tuned on another base")
+    text_encoder.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    return True

@@ -13,7 +13,7 @@ from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, FlowMatchEuler
 from ..models.base import ASSET as BASE_ASSET
 from ..models.base import load_base, resolve_device, resolve_dtype
 from ..models.tuned import ASSET as MODES_ASSET
-from ..models.tuned import load_tuned, model_hash
+from ..models.tuned import load_text_encoder, load_tuned, model_hash
 from ..tuning import MODES
 from .memory import MemoryOptions
 from .text_to_video import TextToVideoPipeline
@@ -71,6 +71,8 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
                          + ("--scheduler flow" if form == "flow" else "ddim or dpm++"))
     if mode != "zero-shot":
         hashes["tuned"] = model_hash(video.added)
+        if load_text_encoder(base.text_encoder, folder):  # the mode taught the text encoder its motion words
+            hashes["text_encoder"] = model_hash(base.text_encoder)
     video = video.to(device=base.unet.device, dtype=dtype).eval()  # added modules to the base's device and dtype
     config = dict(base.scheduler.config)
     if tuned_record(folder).get("pyramid") and form == "ddim":

@@ -39,7 +39,8 @@ def image_batch(step: int, batch_size: int, seed: int = 0, size: int = 32) -> di
 
 def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed: int,
                    snr_gamma: float | None = None, rows: tuple[int, int, int] | None = None,
-                   motion_weight: float = 1.0, noise_share: float = 0.0) -> torch.Tensor:
+                   motion_weight: float = 1.0, noise_share: float = 0.0,
+                   timesteps: tuple[int, int] | None = None) -> torch.Tensor:
     """MSE against the scheduler's target (ε, or v = a·ε − b·x0) at uniformly drawn timesteps (works for image
     and video UNets alike).
 
@@ -59,11 +60,14 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
 
     `noise_share` ρ (videos only): each frame's noise is √ρ·(one draw shared by the clip's frames) + √(1−ρ)·(its
     own draw), PYoCo's mixed noise prior; sampling must start from the same mix (see `frame_noise`).
+
+    `timesteps` = (lo, hi) draws t uniformly from lo..hi−1 instead of the whole schedule.
     """
     g = torch.Generator().manual_seed(seed)
     start, stop, n = rows or (0, x0.shape[0], x0.shape[0])
     noise = frame_noise((n, *x0.shape[1:]), g, noise_share)[start:stop].to(x0.device)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=g)[start:stop].to(x0.device)
+    lo, hi = timesteps or (0, scheduler.config.num_train_timesteps)
+    t = torch.randint(lo, hi, (n,), generator=g)[start:stop].to(x0.device)
     noisy = scheduler.add_noise(x0, noise, t)
     v = scheduler.config.prediction_type == "v_prediction"
     target = scheduler.get_velocity(x0, noise, t) if v else noise

@@ -33,16 +33,19 @@ def video_batch(step: int, batch_size: int, seed: int = 0, size: int = 32, fps: 
     return {"pixels": torch.stack(clips) * 2 - 1, "captions": captions, "seed": int(rng.integers(2**31))}
 
 
-def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 1e-3, seed: int = 0,
+def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 5e-4, seed: int = 0,
                base: str | Path | None = None, work_dir: str | Path | None = None, ablate=(), checkpoint_every: int = 100,
-               clip=KEYFRAMES, snr_gamma: float | None = None, objective=None, record: dict | None = None,
-               batches=None, on_step=None, motion_weight: float = 1.0, noise_share: float = 0.0) -> dict:
+               clip=KEYFRAMES, snr_gamma: float | None = 5.0, objective=None, record: dict | None = None,
+               batches=None, on_step=None, motion_weight: float = 1.0, noise_share: float = 0.0,
+               timesteps: tuple[int, int] | None = None, tune_text: bool = False) -> dict:
     """Tune `mode` on world clips, or on `batches(step)` ({"pixels": (B, 3, F, H, W) in [-1, 1], "captions",
     "seed"}: a user's clips). `objective(video, text_states, pixels, seed) -> loss` replaces the ordinary
     diffusion loss (the temporal pyramid's stage-wise loss does); `record` adds to mode.json; `on_step(step,
     loss)` sees every step (see train_loop); `motion_weight` weights the part of the error that differs between
     frames, and `noise_share` mixes one noise draw into every frame (see diffusion_loss); the tuned folder
-    records it, and sampling starts from the same mix."""
+    records it, and sampling starts from the same mix. `tune_text` also tunes the text encoder (saved beside the
+    mode): one trained with an image base on stills maps motion words, which say nothing about a still, to
+    nearly one state, so no temporal module could read them."""
     from ..distributed import process_state
 
     b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
@@ -55,8 +58,15 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
     base_hash = model_hash(b.unet)
     cache: dict[str, torch.Tensor] = {}
 
-    @torch.no_grad()
+    b.text_encoder.requires_grad_(tune_text)
+
     def text(captions):
+        if tune_text:  # the text encoder trains: encode every step
+            return encode_prompts(b.tokenizer, b.text_encoder, captions)
+        with torch.no_grad():
+            return cached(captions)
+
+    def cached(captions):
         missing = [c for c in set(captions) if c not in cache]
         if missing:
             for c, s in zip(missing, encode_prompts(b.tokenizer, b.text_encoder, missing)):
@@ -69,15 +79,19 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
         if objective is not None:
             return objective(video, text(batch["captions"]), x0, batch["seed"])
         return diffusion_loss(video, text(batch["captions"]), x0, scheduler, batch["seed"], snr_gamma, batch.get("rows"),
-                              motion_weight, noise_share)
+                              motion_weight, noise_share, timesteps)
 
     world = batches is None
     batches = batches or (lambda s: video_batch(s, batch_size, seed, **clip))
-    state = train_loop({"video": video}, batches, loss, steps, work_dir, lr=lr, checkpoint_every=checkpoint_every,
+    models = {"video": video, **({"text_encoder": b.text_encoder} if tune_text else {})}
+    state = train_loop(models, batches, loss, steps, work_dir, lr=lr, checkpoint_every=checkpoint_every,
                        title=f"mode {mode}", on_step=on_step)
     if process_state().is_main_process:  # every process holds the same weights; one writes them
         data = {"batch_size": batch_size, "clip": clip, "motion_weight": motion_weight} if world else {"data": "given clips"}
         save_tuned(video, out, base_hash, {"steps": steps, "lr": lr, **data, "noise_share": noise_share,
-                                           "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate)
+                                           "timesteps": list(timesteps) if timesteps else None,
+                                           "tune_text": tune_text,
+                                           "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate,
+                   b.text_encoder if tune_text else None)
     process_state().wait_for_everyone()
     return state
