@@ -24,7 +24,7 @@ as it is). Raise `TUNE_STEPS` and `STEPS` to see more.
 '''),
 ("code", r'''
 FRAMES = 8          # frames per clip: keyframes at 2 fps, as the tuned modes use
-STEPS = 10          # DDIM steps per generation (the studio uses 25)
+STEPS = 10          # DPM-Solver++ steps per generation (the studio uses 25)
 GUIDANCE = 4.0      # classifier-free guidance
 TUNE_STEPS = 40     # temporal-adapter tuning steps in this notebook (a real tuning run takes thousands)
 TUNE_LR = 2e-3
@@ -59,6 +59,7 @@ from engine.models.inflate import inflate
 from engine.models.temporal import TemporalAttention
 from engine.models.text import encode_prompts
 from engine.models.tuned import ASSET as MODES_ASSET, load_tuned
+from engine.pipelines.load import available_modes
 from engine.pipelines.load import SCHEDULERS
 from engine.pipelines.text_to_video import TextToVideoPipeline
 from engine.training.video import KEYFRAMES
@@ -235,7 +236,7 @@ assert per_frame[others].max() == 0 and per_frame[3] > 0, "zero-shot frames must
 ("code", r'''
 def pipeline(video_unet):
     pipe = TextToVideoPipeline(video_unet.eval(), base.text_encoder, base.tokenizer,
-                               SCHEDULERS["ddim"](base.scheduler.config, pixel=True))
+                               SCHEDULERS["dpm++"](base.scheduler.config, pixel=True))
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -262,7 +263,7 @@ still = clips["zero-shot, shared noise"]
 print("shared noise: max |frame i − frame 0| =", (still - still[:1]).abs().max().item())
 assert torch.allclose(still, still[:1].expand_as(still), atol=1e-5), "zero-shot with shared noise must be a still"
 for name, clip in clips.items():
-    print(f"{name:26} frame-to-frame change {frame_change(clip):.4f}")
+    print(f"{name:34} frame-to-frame change {frame_change(clip):.4f}")
 strip(clips, title="zero-shot: independent samples (flicker) or one sample (a still)")
 '''),
 ("md", r'''
@@ -360,17 +361,18 @@ more (background, colour, size) rather than for motion.
 '''),
 ("code", r'''
 clips[f"temporal, {TUNE_STEPS} steps"] = generate(tuned)
-asset = Path(MODES_ASSET) / "temporal"
-if (asset / "mode.json").is_file():
+shipped = [m for m in available_modes() if m != "zero-shot"]  # the embedded tuned modes, if any
+if shipped:
+    asset = Path(MODES_ASSET) / shipped[0]
     try:
-        clips["temporal (asset)"] = generate(load_tuned(copy.deepcopy(unet), asset))
+        clips[f"{shipped[0]} (asset)"] = generate(load_tuned(copy.deepcopy(unet), asset))
     except Exception as err:  # an asset from another engine version: say so, and go on
-        print("could not load assets/modes/temporal:", err)
+        print(f"could not load {asset}:", err)
 else:
-    print("no assets/modes/temporal yet: only the few-step tuning is shown")
+    print("no tuned mode in assets/modes yet: only the few-step tuning is shown")
 for name, clip in clips.items():
     score = tcc(clip.permute(1, 0, 2, 3), truth.permute(1, 0, 2, 3)).item()
-    print(f"{name:26} frame-to-frame change {frame_change(clip):.4f}   TCC vs ground truth {score:.3f}")
+    print(f"{name:34} frame-to-frame change {frame_change(clip):.4f}   TCC vs ground truth {score:.3f}")
 strip(clips, title="same seed, same noise")
 '''),
 ("md", r'''
