@@ -6,11 +6,9 @@ from pathlib import Path
 
 import json
 
-import torch
 
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
 
-from ..models.base import ASSET as BASE_ASSET
 from ..models.base import load_base, resolve_device, resolve_dtype
 from ..models.tuned import ASSET as MODES_ASSET
 from ..models.tuned import load_text_encoder, load_tuned, model_hash

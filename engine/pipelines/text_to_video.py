@@ -15,7 +15,6 @@ from diffusers import DiffusionPipeline
 from diffusers.models.attention_processor import (Attention, AttnAddedKVProcessor2_0, AttnProcessor2_0,
                                                   SlicedAttnAddedKVProcessor, SlicedAttnProcessor)
 from diffusers.utils import BaseOutput
-from diffusers.utils.torch_utils import randn_tensor
 
 from ..diffusion.noise import frame_noise
 from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample

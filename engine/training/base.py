@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from diffusers import DDIMScheduler
 
 from ..models.base import base_unet, model_output, train_scheduler
