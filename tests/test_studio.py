@@ -192,7 +192,7 @@ def test_cost_table_comes_from_the_bench(tmp_path):
 
     rows = cost_rows()
     if not rows:
-        pytest.skip("bench/results/compare_modes.md is not here")
+        pytest.skip("bench/results/cost.md is not here")
     assert {r[0] for r in rows} >= {"full", "temporal", "simda"} and all(r[1] >= 0 and r[3] > 0 for r in rows)
     assert Path(cost_chart(rows, tmp_path / "cost.png")).stat().st_size > 1000
 

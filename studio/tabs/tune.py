@@ -14,7 +14,7 @@ from ..work import history_entry, in_background, number, user_errors
 
 WORLD = "world clips (train split)"
 UPLOADED = "my clips, one caption"
-COST_MD = Path(__file__).resolve().parents[2] / "bench" / "results" / "compare_modes.md"
+COST_MD = Path(__file__).resolve().parents[2] / "bench" / "results" / "cost.md"
 COST_HEADERS = ["mode", "tunable params (M)", "share", "s / step", "peak MB"]
 
 
@@ -203,7 +203,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                                 file_count="multiple", interactive=False)
         with gr.Accordion("What each mode costs to train", open=True):
             rows = cost_rows()
-            source = ("from `bench/results/compare_modes.md` (`python bench/compare_modes.py`): the embedded UNet, "
+            source = ("from `bench/results/cost.md` (`python bench/compare_modes.py`): the embedded UNet, "
                       "4 clips × 8 frames, 2 CPU cores" if rows else
                       "no bench results here yet; press Measure to time each mode on this machine (about a minute)")
             note = gr.Markdown(source)
