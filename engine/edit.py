@@ -21,6 +21,7 @@ from .pipelines.edit import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH, E
 from .pipelines.load import keyframe_pipeline, tuned_record, unknown_words
 from .sidecar import write_sidecar
 from .training.clips import LR, clip_batches, fit_clip, tune
+from .validate import check_number, check_output, check_prompt, check_seed
 from .tuning import MODES
 from .world import UnknownWordsError
 
@@ -75,11 +76,13 @@ def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Pa
     """Edit `input` from `source_prompt` to `prompt`; write `out` (at the model's resolution) and its sidecar.
     `tuned`: a folder from `flipbook tune` (skips one-shot tuning); `mode="zero-shot"` or `tune_steps=0`: no tuning.
     Returns the path and the frames (F, 3, H, W) in [0, 1]."""
-    out = Path(out)
-    if out.suffix.lower() not in (".mp4", ".gif"):
-        raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
-    if not out.parent.exists():
-        raise FileNotFoundError(f"the folder {out.parent} does not exist")
+    out = check_output(out)
+    if not (isinstance(source_prompt, str) and source_prompt.strip() and isinstance(prompt, str) and prompt.strip()):
+        raise ValueError("give both --source-prompt (what the clip shows) and --prompt (what it should show)")
+    source_prompt, prompt = check_prompt(source_prompt, "the source prompt"), check_prompt(prompt)
+    negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
+    seed, guidance = check_seed(seed), check_number(guidance, "guidance", 0, 50)
+    strength, steps = check_number(strength, "strength", 1e-3, 1), check_number(steps, "steps", 1, 1000, whole=True)
     if tuned is not None:
         mode = tuned_record(tuned).get("mode") or _not_tuned(tuned)
     elif mode not in MODES:
@@ -89,8 +92,6 @@ def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Pa
     timings, start = {}, time.perf_counter()
     base = load_base(model)
     for p in (source_prompt, prompt):
-        if not isinstance(p, str) or not p.strip():
-            raise ValueError("give both --source-prompt (what the clip shows) and --prompt (what it should show)")
         if unknown_words(base.tokenizer, p):
             raise UnknownWordsError(unknown_words(base.tokenizer, p))
     video, in_fps = read_video(input)

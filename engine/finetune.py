@@ -23,6 +23,7 @@ from .training.checkpoint import atomic_path
 from .training.clips import LR, clip_batches, load_clips, tune
 from .training.loop import save_loss_plot
 from .tuning import MODES
+from .validate import check_folder, check_prompt, check_seed
 from .world import UnknownWordsError
 
 CAPTIONS_FILE = "captions.json"
@@ -54,7 +55,7 @@ def collect_clips(data: str | Path, caption: str | None = None) -> tuple[list[Pa
     if caption is not None:
         if not caption.strip():
             raise ValueError("--caption is empty; describe the clips in the world's words")
-        return paths, [caption.strip()] * len(paths)
+        return paths, [check_prompt(caption, "--caption")] * len(paths)
     table = _json(paths[0].parent / CAPTIONS_FILE) if (paths[0].parent / CAPTIONS_FILE).is_file() else {}
     captions, missing = [], []
     for p in paths:
@@ -63,6 +64,8 @@ def collect_clips(data: str | Path, caption: str | None = None) -> tuple[list[Pa
             text = _json(p.with_suffix(".json")).get("prompt")
         if not isinstance(text, str) or not text.strip():
             missing.append(p.name)
+        else:
+            check_prompt(text, f"the caption of {p.name}")
         captions.append((text or "").strip())
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
@@ -79,10 +82,12 @@ def finetune(data: str | Path, mode: str, steps: int, out: str | Path, caption: 
         raise ValueError(f"choose a mode to tune from: {', '.join(m for m in MODES if m != 'zero-shot')}")
     if not 2 <= frames <= 64:
         raise ValueError(f"frames must be between 2 and 64, got {frames}")
+    seed = check_seed(seed)
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + "-work")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"the folder {out.parent} does not exist; create it or choose another --out")
+    check_folder(out.parent)
+    if work_dir:
+        check_folder(work.parent, "--work-dir")
     if out.exists() and not (out / "mode.json").is_file():
         raise ValueError(f"{out} exists and is not a tuned folder; choose another --out")
     if not resume and (work.exists() or out.exists()):

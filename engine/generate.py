@@ -10,6 +10,7 @@ from .io import write_video
 from .pipelines.load import available_modes, keyframe_pipeline, tuned_record, unknown_words
 from .pipelines.memory import MemoryOptions
 from .sidecar import write_sidecar
+from .validate import check_number, check_output, check_prompt, check_seed
 from .world import UnknownWordsError
 
 DEFAULT_MODE_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-attn1d-blocks", "full", "zero-shot")
@@ -29,13 +30,14 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
 
     `model`: a diffusers-format folder or hub id (default: the embedded base); `dtype`: fp32, fp16 or bf16;
     `memory`: MemoryOptions (or their dict) for real checkpoints."""
-    out = Path(out)
-    if out.suffix.lower() not in (".mp4", ".gif"):
-        raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
-    if not out.parent.exists():
-        raise FileNotFoundError(f"the folder {out.parent} does not exist")
+    out = check_output(out)
+    prompt = check_prompt(prompt)
+    negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
+    seed, fps = check_seed(seed), check_number(fps, "fps", 0.1, 120)
+    frames, steps = check_number(frames, "frames", 1, 64, whole=True), check_number(steps, "steps", 1, 1000, whole=True)
+    guidance = check_number(guidance, "guidance", 0, 50)
     if mode is None:  # a tuned folder names its mode; a model of one's own starts zero-shot
-        mode = tuned_record(tuned).get("mode", "zero-shot") if tuned else default_mode() if model is None else "zero-shot"
+        mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
     memory = MemoryOptions(**memory) if isinstance(memory, dict) else (memory or MemoryOptions())
     dtype, device = dtype or "fp32", device or "cpu"
     timings = {}

@@ -17,7 +17,7 @@ Every temporal attention reads the prompt (cross-attention to the text states); 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn

@@ -1,8 +1,8 @@
 """The Flipbook studio: a gradio Blocks app, bound to 127.0.0.1 unless told otherwise.
 
-Tabs: Generate, Compare, Tune, World (ground truth) and History; each action has a stable API name
-(`/generate`, `/compare`, `/tune`, `/render`, `/restore`, `/stop`) for `gradio_client`. Interpolation,
-upscaling and editing join when the engine has them. Every output lives in this app's own temporary folder
+Tabs: Generate, Compare, Edit, Tune, World (ground truth) and History; each action has a stable API name
+(`/generate`, `/compare`, `/edit`, `/tune`, `/render`, `/restore`, `/stop`) for `gradio_client`. Interpolation
+and upscaling join when the engine has them. Every output lives in this app's own temporary folder
 under names the app makes, never a user's string.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 from .context import Outputs, Studio
 from .media import enlarge as _display  # noqa: F401 - the name older callers import
 from .tabs import compare as compare_tab
+from .tabs import edit as edit_tab
 from .tabs import generate as generate_tab
 from .tabs import history as history_tab
 from .tabs import tune as tune_tab
@@ -43,15 +44,21 @@ def generate_clip(prompt, negative, seed, frames, steps, guidance, scheduler, mo
     return result[:3]
 
 
-def build_app(outputs: Outputs | None = None, model: dict | None = None) -> gr.Blocks:
+QUEUE_SIZE = 32  # requests waiting at once; more are refused with gradio's "Queue is full" message
+MAX_SESSIONS = 64  # sessions whose state (History) is kept; gradio copies the page's config into each (~1 MB)
+MAX_UPLOAD_MB = 64  # an uploaded file (clips, sidecars); uploads land in the app's own temp folder
+
+
+def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     studio = Studio(outputs, model)
     with gr.Blocks(title="Flipbook", analytics_enabled=False) as app:
         gr.Markdown("# Flipbook\nImage diffusion models made into video models, on a synthetic world. "
-                    "Interpolation, upscaling and editing arrive with the cascade and editing work.")
+                    "Interpolation and upscaling arrive with the cascade work.")
         history = gr.State([])
         with gr.Tabs() as tabs:
             gen = generate_tab.build(studio, history)
             cmp = compare_tab.build(studio, history)
+            edit_tab.build(studio, history)
             tune = tune_tab.build(studio, history)
             world_tab.build(studio.outputs)
             history_tab.build(studio, history, tabs, gen["inputs"], cmp["inputs"])
@@ -70,13 +77,14 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None) -> gr.B
                               api_visibility="private", queue=False)
         app.load(refresh_choices, None, [gen["mode"], cmp["models"]], api_visibility="private", queue=False)
         app.load(tune["show_chart"], None, tune["chart"], api_visibility="private", queue=False)
-    app.queue(default_concurrency_limit=2, max_size=32)
+    app.queue(default_concurrency_limit=2, max_size=queue_size)
     app.studio = studio
     return app
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth: str | None = None,
-           model: dict | None = None):
+           model: dict | None = None, queue_size: int = QUEUE_SIZE, max_sessions: int = MAX_SESSIONS,
+           max_upload_mb: float = MAX_UPLOAD_MB):
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
     credentials = None
     if auth:
@@ -88,7 +96,10 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth:
 
         resolve_device(model.get("device"))
         resolve_dtype(model.get("dtype"))
-    app = build_app(model=model)
+    outputs = Outputs()  # private (0700): outputs, and gradio's uploads and cached copies, live under it
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.root / "gradio"))  # unless the user chose a folder
+    app = build_app(outputs, model=model, queue_size=queue_size)
     threading.Thread(target=app.studio.warm, daemon=True).start()
-    print(f"Flipbook studio on http://{host}:{port} (outputs in a private temp folder)")
-    app.launch(server_name=host, server_port=port, share=share, auth=credentials, show_error=True, css=CSS)
+    print(f"Flipbook studio on http://{host}:{port} (outputs in {outputs.root})", flush=True)
+    app.launch(server_name=host, server_port=port, share=share, auth=credentials, show_error=True, css=CSS,
+               max_file_size=int(max_upload_mb * 2**20), state_session_capacity=max_sessions)

@@ -36,11 +36,27 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    from engine.validate import check_seed
+
+    try:
+        return check_seed(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("seed ")) from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _training(parser: argparse.ArgumentParser, steps: int, batch_size: int, name: str) -> argparse.ArgumentParser:
     """The arguments every asset trainer shares; the defaults rebuild the embedded asset."""
     parser.add_argument("--steps", type=_positive_int, default=steps)
     parser.add_argument("--batch-size", type=_positive_int, default=batch_size)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_seed, default=0)
     parser.add_argument("--out", default=f"assets/{name}")
     parser.add_argument("--work-dir", default=f"runs/{name}", help="checkpoints; an interrupted run resumes from here")
     return parser
@@ -76,18 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--size", type=_positive_int, default=64)
     r.add_argument("--fps", type=_positive_float, default=8.0)
     r.add_argument("--frames", type=_positive_int, default=16)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--t0", type=float, default=0.0, help="start time in seconds")
+    r.add_argument("--seed", type=_seed, default=0)
+    r.add_argument("--t0", type=_finite_float, default=0.0, help="start time in seconds")
     r.add_argument("--out", required=True, help="an .mp4 or .gif path; a .json sidecar is written beside it")
     r.set_defaults(run=commands.render)
 
     g = sub.add_parser("generate", help="generate a video from a prompt with the keyframe model")
     g.add_argument("--prompt")
     g.add_argument("--negative-prompt", default=None)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--frames", type=_positive_int, default=8)
     g.add_argument("--steps", type=_positive_int, default=25)
-    g.add_argument("--guidance", type=float, default=4.0)
+    g.add_argument("--guidance", type=_finite_float, default=4.0)
     g.add_argument("--mode", default=None, help="tuning mode (default: the best embedded one)")
     g.add_argument("--scheduler", default="dpm++", help="dpm++ (default), ddim, or flow (flow-matching models)")
     g.add_argument("--pyramid", type=_positive_int, default=None,
@@ -129,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--steps", type=_positive_int, default=600)
     m.add_argument("--batch-size", type=_positive_int, default=4)
     m.add_argument("--lr", type=_positive_float, default=5e-4)
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=_seed, default=0)
     m.add_argument("--snr-gamma", type=_positive_float, default=5.0, help="Min-SNR-γ loss weighting")
     m.add_argument("--motion-weight", type=_positive_float, default=1.0,
                    help="weight of the part of the error that differs between frames (1: plain MSE)")
@@ -142,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", default=None, help="default: assets/modes/MODE")
     m.add_argument("--work-dir", default=None, help="checkpoints (default runs/modes/MODE); resumes from here")
     m.set_defaults(run=commands.train_mode)
+
+    py = sub.add_parser("train-pyramid", help="train a keyframe model for TPDiff's temporal pyramid, or its vanilla "
+                                              "baseline (--stages 1), on 16-frame world clips")
+    py.add_argument("--form", required=True, choices=["ddim", "flow"],
+                    help="ddim (the base's own diffusion) or flow (the base read as a flow-matching model)")
+    py.add_argument("--stages", type=_positive_int, default=3, help="pyramid stages (1: the vanilla baseline)")
+    py.add_argument("--no-align", dest="align", action="store_false", help="train without data-noise alignment")
+    py.add_argument("--mode", default="ff-conv1d-attn1d-blocks", help="the mode whose modules train")
+    py.add_argument("--steps", type=_positive_int, default=600)
+    py.add_argument("--batch-size", type=_positive_int, default=4)
+    py.add_argument("--lr", type=_positive_float, default=5e-4)
+    py.add_argument("--seed", type=_seed, default=0)
+    _model_options(py, generation=False)
+    py.add_argument("--out", required=True, help="the tuned folder (e.g. assets/modes/pyramid-ddim)")
+    py.add_argument("--work-dir", default=None, help="checkpoints (default runs/pyramid/NAME); resumes from here")
+    py.set_defaults(run=commands.train_pyramid)
 
     ed = sub.add_parser("edit", help="edit a clip by prompt: one-shot tune on it, DDIM-invert it, sample the edit",
                         description="One-shot video editing (Tune-A-Video, SimDA): tune a mode on the clip with its "
@@ -163,11 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "the clip, more lets the prompt change more)" % edit_settings.STRENGTH)
     ed.add_argument("--steps", type=_positive_int, default=None,
                     help="DDIM steps for the whole schedule (default %d)" % edit_settings.STEPS)
-    ed.add_argument("--guidance", type=float, default=None,
+    ed.add_argument("--guidance", type=_finite_float, default=None,
                     help="classifier-free guidance of the edited prompt (default %.1f)" % edit_settings.GUIDANCE)
     ed.add_argument("--frames", type=_positive_int, default=8, help="frames taken evenly from the clip (default 8)")
     ed.add_argument("--fps", type=_positive_float, default=None, help="frame rate of the written file (default: the input's)")
-    ed.add_argument("--seed", type=int, default=0)
+    ed.add_argument("--seed", type=_seed, default=0)
     ed.add_argument("--lr", type=_positive_float, default=None, help="one-shot tuning learning rate")
     ed.add_argument("--cache-dir", default=None, help="where tuned weights and inverted latents are cached "
                                                      "(default $FLIPBOOK_CACHE or ~/.cache/flipbook)")
@@ -193,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--batch-size", type=_positive_int, default=4)
     tu.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: train-mode's)")
     tu.add_argument("--frames", type=_positive_int, default=8, help="frames taken evenly from each clip")
-    tu.add_argument("--seed", type=int, default=0)
+    tu.add_argument("--seed", type=_seed, default=0)
     tu.add_argument("--work-dir", default=None, help="checkpoints (default OUT-work)")
     _model_options(tu, generation=False)
     tu.add_argument("--out", required=True, help="the tuned folder to write")
@@ -212,10 +244,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=7860)
     s.add_argument("--share", action="store_true", help="also open a public gradio share link")
     s.add_argument("--auth", default=None, help="USER:PASSWORD required to open the studio")
+    s.add_argument("--queue-size", type=_positive_int, default=32,
+                   help="requests that may wait at once; more are refused with 'Queue is full' (default 32)")
+    s.add_argument("--max-sessions", type=_positive_int, default=64,
+                   help="browser sessions whose state (History) is kept in memory, the oldest dropped (default 64)")
+    s.add_argument("--max-upload-mb", type=_positive_float, default=64, help="largest upload accepted (default 64)")
     _model_options(s)
     s.add_argument("--modes", default=None, metavar="DIR",
                    help="folder of tuned modes (DIR/MODE/mode.json) for --model (default: assets/modes)")
     s.set_defaults(run=commands.studio)
+
+    from . import sr_commands  # train-sr, train-sr-video, upscale
+
+    sr_commands.add_parsers(sub)
+
+    from . import interp_commands  # train-interp, interpolate
+
+    interp_commands.add_parsers(sub)
     return p
 
 

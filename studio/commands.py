@@ -15,10 +15,14 @@ def _threads():
 def render(args) -> int:
     from engine.io import write_video
     from engine.sidecar import write_sidecar
+    from engine.validate import check_output, check_prompt
     from engine.world import prompt_to_spec
     from engine.world import render as render_clip
 
-    out = Path(args.out)
+    out = check_output(args.out)
+    check_prompt(args.prompt)
+    if not 0 < args.fps <= 120:
+        raise ValueError(f"fps must be in (0, 120], got {args.fps}")
     start = time.perf_counter()
     spec = prompt_to_spec(args.prompt, args.seed)
     video = render_clip(spec, args.size, args.fps, args.frames, args.t0)
@@ -49,8 +53,11 @@ def generate(args) -> int:
     params = {k: getattr(args, k) for k in GENERATE_KEYS if k != "memory"}
     params["memory"] = memory_options(args)
     if args.from_json:
+        if not Path(args.from_json).is_file():
+            raise FileNotFoundError(f"no sidecar at {args.from_json}; give --from the .json written beside a "
+                                    "generated clip")
         record = read_sidecar(args.from_json)
-        if record is None or record.get("kind") != "generate":
+        if not isinstance(record, dict) or record.get("kind") != "generate":
             raise ValueError(f"{args.from_json} is not a generate sidecar")
         params = {k: record.get(k, SIDECAR_DEFAULTS.get(k)) for k in GENERATE_KEYS}
     if not params["prompt"]:
@@ -63,7 +70,10 @@ def generate(args) -> int:
 def evaluate(args) -> int:
     _threads()
     from engine.evaluate import evaluate_folder
+    from engine.validate import check_output
 
+    if args.out:
+        check_output(args.out, suffixes=())
     table = evaluate_folder(args.videos, args.prompts, args.judge)
     print(table)
     if args.out:
@@ -121,6 +131,22 @@ def train_mode(args) -> int:
 
     if process_state().is_main_process:
         print(f"{args.mode} written to {out}")
+    return 0
+
+
+def train_pyramid(args) -> int:
+    _threads()
+    from engine.training.pyramid import train_pyramid as train
+    from engine.tuning import MODES
+
+    if args.mode not in MODES or args.mode == "zero-shot":
+        raise ValueError(f"choose a mode to train from: {', '.join(m for m in MODES if m != 'zero-shot')}")
+    train(args.form, args.out, count=args.stages, align=args.align, mode=args.mode, steps=args.steps,
+          batch_size=args.batch_size, lr=args.lr, seed=args.seed, base=args.model, work_dir=args.work_dir)
+    from engine.distributed import process_state
+
+    if process_state().is_main_process:
+        print(f"{args.form} {'pyramid' if args.stages > 1 else 'vanilla'} model written to {args.out}")
     return 0
 
 
@@ -190,5 +216,6 @@ def studio(args) -> int:
 
     model = {"model": args.model, "modes": args.modes, "dtype": args.dtype, "device": args.device,
              "memory": memory_options(args)}
-    launch(host=args.host, port=args.port, share=args.share, auth=args.auth, model=model)
+    launch(host=args.host, port=args.port, share=args.share, auth=args.auth, model=model, queue_size=args.queue_size,
+           max_sessions=args.max_sessions, max_upload_mb=args.max_upload_mb)
     return 0

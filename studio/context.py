@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import tempfile
 import threading
 import time
@@ -32,6 +33,8 @@ class Outputs:
         self._lock = threading.Lock()
 
     def new(self, kind: str, suffix: str = ".mp4") -> Path:
+        if not re.fullmatch(r"\w[\w+-]*", kind, re.ASCII) or not re.fullmatch(r"(\.\w+)?", suffix, re.ASCII):
+            raise ValueError(f"an output name is a word and a suffix, never a path; got {kind!r} and {suffix!r}")
         with self._lock:
             n = next(self._count)
         return self.root / f"{kind}-{n:05d}-{int(time.time())}{suffix}"

@@ -28,6 +28,22 @@ def preview_strip(latents: torch.Tensor, height: int = 96) -> np.ndarray | None:
     return (strip.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
+def save_preview(strip: np.ndarray | None, path) -> str | None:
+    """Write a preview strip to `path` whole (a temporary file renamed into place) and return the path.
+
+    The page gets a file of this run's own, not an array: gradio caches an array under a name made from its
+    content and rewrites that file in place, so two sessions with the same preview could read a torn file."""
+    if strip is None:
+        return None
+    from PIL import Image
+
+    from engine.training.checkpoint import atomic_path
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(strip).save(tmp, format="PNG")
+    return str(path)
+
+
 def _label(text: str, width: int) -> torch.Tensor:
     """A dark strip (3, LABEL_HEIGHT, width) with `text` in white, cut to fit."""
     from PIL import Image, ImageDraw, ImageFont

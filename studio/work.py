@@ -14,7 +14,7 @@ import gradio as gr
 import torch
 
 from .context import Stopped, Studio, Variant
-from .media import enlarge, preview_strip
+from .media import enlarge, preview_strip, save_preview
 
 LIMITS = {"frames": (2, 16), "steps": (1, 100), "guidance": (0.0, 20.0)}
 
@@ -49,11 +49,9 @@ def number(value, name: str, kind=int, low=None, high=None):
 
 
 def check_prompt(prompt) -> str:
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("the prompt is empty; describe a clip, e.g. 'a red circle moving left on a black background'")
-    if len(prompt) > 500:
-        raise ValueError(f"the prompt has {len(prompt)} characters; keep it under 500")
-    return prompt.strip()
+    from engine.validate import check_prompt as check
+
+    return check(prompt)
 
 
 def check_seed(seed) -> int:
@@ -122,11 +120,13 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
     elif variant.form != "flow" and scheduler == "flow":
         raise ValueError(f"{variant.label} was trained for DDIM-style noise; sample it with dpm++ or ddim")
 
+    preview = studio.outputs.new(f"{kind}-preview", ".png")  # one file a run, rewritten whole at each step
+
     def callback(pipe, i, t, kw):
         if stop is not None and stop.is_set():
             raise Stopped(i + 1, steps)
         if emit is not None:
-            emit("step", i + 1, steps, preview_strip(kw["latents"]))
+            emit("step", i + 1, steps, save_preview(preview_strip(kw["latents"]), preview))
 
     m = studio.model
     native = studio.outputs.new(kind)

@@ -1,4 +1,5 @@
 """The temporal pyramid's math (TPDiff §3, DESIGN.md §5): stages, stage-wise targets, renoising, alignment."""
+import json
 import math
 
 import pytest
@@ -155,3 +156,50 @@ def test_epsilon_from_v_recovers_the_noise_for_the_pyramids_ddim_steps():
     t = torch.tensor([10, 500, 990])
     x_t, v = s.add_noise(x0, eps, t), s.get_velocity(x0, eps, t)
     torch.testing.assert_close(epsilon_from_v(s.alphas_cumprod, x_t, t, v), eps, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+def test_a_diffusion_model_read_as_a_flow_gives_the_exact_velocity(prediction):
+    """For data that is one clip x0, the exact ε- or v-model is known in closed form; read as a flow model it
+    must return the flow's velocity ε − x0 at every σ (the change of variables, not an approximation)."""
+    from engine.diffusion.reparam import FlowFromDiffusion
+    from engine.models.base import train_scheduler
+
+    ac = train_scheduler().alphas_cumprod
+    x0 = torch.rand(1, 3, 4, 8, 8) * 2 - 1
+
+    def exact(x_t, t, text):
+        a = ac[t.long().clamp(max=999)].sqrt().view(-1, 1, 1, 1, 1)  # the wrapper asks at fractional t:
+        frac = (t - t.floor()).view(-1, 1, 1, 1, 1)  # interpolate ᾱ in log-SNR as it does
+        lo, hi = ac[t.floor().long()], ac[t.ceil().long()]
+        ls = torch.lerp((lo / (1 - lo)).log(), (hi / (1 - hi)).log(), frac.flatten()).view(-1, 1, 1, 1, 1)
+        a2 = torch.sigmoid(ls)
+        a, b = a2.sqrt(), (1 - a2).sqrt()
+        eps = (x_t - a * x0) / b
+        return eps if prediction == "epsilon" else a * eps - b * x0
+
+    flow = FlowFromDiffusion(exact, ac, prediction)
+    eps = torch.randn(3, 3, 4, 8, 8)
+    sigma = torch.tensor([0.2, 0.5, 0.9])
+    x = (1 - sigma.view(-1, 1, 1, 1, 1)) * x0 + sigma.view(-1, 1, 1, 1, 1) * eps
+    torch.testing.assert_close(flow(x, sigma * 1000, None), eps - x0, atol=2e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="epsilon or v"):
+        FlowFromDiffusion(exact, ac, "sample")
+
+
+@pytest.mark.parametrize("form", ["ddim", "flow"])
+def test_pyramid_training_writes_a_folder_the_pipeline_samples_through_the_pyramid(base_dir, tmp_path, form):
+    from engine.pipelines.load import keyframe_pipeline
+    from engine.training.pyramid import train_pyramid
+
+    out = tmp_path / f"pyramid-{form}"
+    train_pyramid(form, out, count=2, steps=2, batch_size=2, base=base_dir, work_dir=tmp_path / "work")
+    record = json.loads((out / "mode.json").read_text())
+    assert record["form"] == form and record["pyramid"] == 2 and record["align"] is True
+    assert record["prediction_type"] == "epsilon"  # the tiny base's own
+    pipe, _ = keyframe_pipeline(record["mode"], "flow" if form == "flow" else "ddim", model=base_dir, tuned=out)
+    frames = pipe("a red circle moving left", num_frames=4, num_inference_steps=4, guidance_scale=2.0, pyramid=2,
+                  generator=torch.Generator().manual_seed(0)).frames
+    assert frames.shape == (1, 4, 3, 16, 16) and torch.isfinite(frames).all()
+    with pytest.raises(ValueError, match="trained for"):
+        keyframe_pipeline(record["mode"], "ddim" if form == "flow" else "flow", model=base_dir, tuned=out)

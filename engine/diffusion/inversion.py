@@ -29,14 +29,24 @@ def inversion_steps(num_inference_steps: int, strength: float) -> int:
     return max(1, min(num_inference_steps, round(num_inference_steps * strength)))
 
 
+def clips_estimate(config: dict, pixel: bool) -> bool:
+    """Whether DDIM clips its x₀ estimate to [−1, 1]: for ε-predicting pixel models, as IF does (x̂₀ = (x − b·ε̂)/a
+    explodes where ᾱ is ~1e-9). Not for v-prediction, whose x̂₀ = a·x − b·v̂ is well conditioned: there
+    clipping x̂₀ while DDIM keeps the unclipped ε̂ breaks the step's consistency, and the embedded base sampled
+    noisy, flickering frames with it (clean ones without)."""
+    return pixel and config.get("prediction_type", "epsilon") == "epsilon"
+
+
 def inverse_scheduler(config: dict, pixel: bool) -> DDIMInverseScheduler:
-    """The inverse of the sampler `DDIMScheduler.from_config(config, timestep_spacing="trailing", clip_sample=pixel)`."""
-    return DDIMInverseScheduler.from_config(config, timestep_spacing="trailing", clip_sample=pixel, set_alpha_to_one=True)
+    """The inverse of `sampler(config, pixel)`."""
+    return DDIMInverseScheduler.from_config(config, timestep_spacing="trailing", clip_sample=clips_estimate(config, pixel),
+                                            set_alpha_to_one=True)
 
 
 def sampler(config: dict, pixel: bool) -> DDIMScheduler:
-    """Deterministic DDIM (η = 0) on trailing timesteps; pixel models clip their x₀ estimate (as IF does)."""
-    return DDIMScheduler.from_config(config, timestep_spacing="trailing", clip_sample=pixel, set_alpha_to_one=True)
+    """Deterministic DDIM (η = 0) on trailing timesteps (see `clips_estimate`)."""
+    return DDIMScheduler.from_config(config, timestep_spacing="trailing", clip_sample=clips_estimate(config, pixel),
+                                     set_alpha_to_one=True)
 
 
 @torch.no_grad()

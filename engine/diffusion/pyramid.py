@@ -228,8 +228,8 @@ def split_steps(total: int, count: int) -> list[int]:
 def stage_step(form: NoiseForm, x: torch.Tensor, pred: torch.Tensor, t, t_next, clip: bool = False) -> torch.Tensor:
     """One solver step inside a stage, from t to t_next (which need not reach clean).
 
-    DDIM: x̂ = (x − b·ε)/a, then x' = a'·x̂ + b'·ε (x̂ clipped to [−1, 1] where it estimates the data, as
-    pixel models do); flow: an Euler step of the predicted dx/dσ. These are the updates diffusers' DDIM and
+    DDIM: x̂ = (x − b·ε)/a, then x' = a'·x̂ + b'·ε (with `clip`, x̂ clipped to [−1, 1] and ε recomputed from it,
+    diffusers' `use_clipped_model_output`); flow: an Euler step of the predicted dx/dσ. These are the updates diffusers' DDIM and
     flow-Euler schedulers take; they are written out because those schedulers only step along their own grids
     to t = 0, and a stage ends part-way.
     """
@@ -237,8 +237,9 @@ def stage_step(form: NoiseForm, x: torch.Tensor, pred: torch.Tensor, t, t_next, 
         return x + (t_next - t) * pred
     (a, b), (a2, b2) = form.ab(t), form.ab(t_next)
     x_hat = (x - b * pred) / a
-    if clip:
+    if clip:  # and the ε that goes with the clipped estimate, so that the step stays on one DDIM path
         x_hat = x_hat.clamp(-1, 1)
+        pred = (x - a * x_hat) / b
     return a2 * x_hat + b2 * pred
 
 

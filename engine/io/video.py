@@ -16,6 +16,7 @@ from ..training.checkpoint import atomic_path
 
 WRITABLE = (".mp4", ".gif")
 READABLE = (".mp4", ".gif", ".webm", ".mov", ".mkv", ".avi")
+MAX_BYTES = 256 * 2**20  # a clip file read for editing or tuning (uploads are limited further by the studio)
 
 
 class VideoReadError(ValueError):
@@ -66,7 +67,8 @@ def write_video(path: str | Path, video: torch.Tensor, fps: float = 8.0) -> Path
     return path
 
 
-def read_video(path: str | Path, max_frames: int = 512, max_pixels: int = 1024 * 1024) -> tuple[torch.Tensor, float]:
+def read_video(path: str | Path, max_frames: int = 512, max_pixels: int = 1024 * 1024,
+               max_bytes: int = MAX_BYTES) -> tuple[torch.Tensor, float]:
     """A user's video -> ((F, 3, H, W) float32 in [0, 1], fps). Raises VideoReadError with what to fix."""
     path = Path(path)
     if not path.is_file():
@@ -75,6 +77,9 @@ def read_video(path: str | Path, max_frames: int = 512, max_pixels: int = 1024 *
         raise VideoReadError(f"{path.name}: not a video file name; use one of {', '.join(READABLE)}")
     if path.stat().st_size == 0:
         raise VideoReadError(f"{path.name} is empty")
+    if path.stat().st_size > max_bytes:
+        raise VideoReadError(f"{path.name} is {path.stat().st_size / 2**20:,.0f} MB; the limit is "
+                             f"{max_bytes / 2**20:,.0f} MB: trim or compress it first")
     frames, fps = [], None
     try:
         fmt = "GIF" if path.suffix.lower() == ".gif" else "FFMPEG"

@@ -142,5 +142,9 @@ def load_judge(path: str | Path | None = None, device: str = "cpu") -> Judge:
     path = Path(path or ASSET)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"no judge at {path}; train one with `flipbook train-judge --out {path}`")
-    judge = Judge.from_pretrained(path, torch_dtype=torch.float32, use_safetensors=True)
+    try:
+        judge = Judge.from_pretrained(path, torch_dtype=torch.float32, use_safetensors=True)
+    except (OSError, ValueError) as e:  # no safetensors weights (a pickle is never loaded), or damaged ones
+        raise FileNotFoundError(f"cannot load the judge at {path}: {str(e).splitlines()[0][:160]} (Flipbook loads "
+                                "safetensors weights only)") from None
     return judge.to(device).eval()

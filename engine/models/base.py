@@ -103,7 +103,10 @@ def resolve_dtype(dtype) -> torch.dtype:
 
 def resolve_device(device) -> torch.device:
     """'cpu' | 'cuda' | 'cuda:N' | a torch device | None (cpu), checked against what this torch can see."""
-    device = torch.device(device or "cpu")
+    try:
+        device = torch.device(device or "cpu")
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use cpu or cuda") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         build = "this torch build is CPU-only" if torch.version.cuda is None else "no CUDA GPU is visible"
         raise ValueError(f"--device cuda: {build}; install a CUDA build of torch on a machine with a GPU, "

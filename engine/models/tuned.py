@@ -13,9 +13,10 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ..tuning import apply_mode
+from ..validate import read_safetensors
 from .inflate import VideoUNet, inflate
 
 ASSET = Path(__file__).resolve().parents[2] / "assets" / "modes"
@@ -69,25 +70,25 @@ def load_tuned(unet, folder: str | Path | None, mode: str | None = None) -> Vide
     folder = Path(folder)
     if not (folder / "mode.json").is_file():
         raise FileNotFoundError(f"{folder} is not a tuned mode (no mode.json); train one with `flipbook tune`")
-    record = json.loads((folder / "mode.json").read_text())
+    from ..pipelines.load import tuned_record
+
+    record = tuned_record(folder)
     video = apply_mode(inflate(unet), record["mode"], set(record.get("ablate", ())))
     video.noise_share = float(record.get("noise_share", 0.0))  # trained on mixed noise: sample from it too
     expected = trainable_state(video)
     if not expected:
         return video
-    weights = folder / "tuned.safetensors"
-    if not weights.is_file():
-        raise FileNotFoundError(f"{folder} has no tuned.safetensors")
-    tensors = load_file(str(weights))
+    tensors = read_safetensors(folder / "tuned.safetensors", "tuned weights")
     missing, unexpected = set(expected) - set(tensors), set(tensors) - set(expected)
-    if missing or unexpected:
-        raise ValueError(f"{folder.name} does not fit this base: {len(missing)} tensors missing "
-                         f"(e.g. {sorted(missing)[:2]}), {len(unexpected)} unexpected (e.g. {sorted(unexpected)[:2]})")
     params = dict(video.named_parameters())
+    wrong = [n for n in set(tensors) & set(expected) if params[n].shape != tensors[n].shape]
+    if missing or unexpected or wrong:
+        example = (sorted(missing) or sorted(wrong) or sorted(unexpected))[0]
+        raise ValueError(f"{folder.name} does not fit this base ({len(missing)} tensors missing, {len(unexpected)} "
+                         f"unexpected, {len(wrong)} of another shape, e.g. {example}): it was tuned on another base "
+                         "or by another version; use it with its own base, or tune again")
     with torch.no_grad():
         for name, value in tensors.items():
-            if params[name].shape != value.shape:
-                raise ValueError(f"{name}: tuned shape {tuple(value.shape)} ≠ base shape {tuple(params[name].shape)}")
             params[name].copy_(value.to(params[name].dtype))
     return video
 
@@ -97,7 +98,7 @@ def load_text_encoder(text_encoder, folder: str | Path | None) -> bool:
     path = Path(folder) / TEXT_ENCODER if folder else None
     if path is None or not path.is_file():
         return False
-    state = load_file(str(path))
+    state = read_safetensors(path, "text-encoder weights")
     own = text_encoder.state_dict()
     wrong = [k for k in own if k not in state or state[k].shape != own[k].shape]
     if wrong or len(state) != len(own):

@@ -7,8 +7,10 @@ from pathlib import Path
 import json
 
 
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
+from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
 
+from ..diffusion.inversion import sampler
+from ..diffusion.reparam import FlowFromDiffusion
 from ..models.base import load_base, resolve_device, resolve_dtype
 from ..models.tuned import ASSET as MODES_ASSET
 from ..models.tuned import load_text_encoder, load_tuned, model_hash
@@ -18,7 +20,7 @@ from .text_to_video import TextToVideoPipeline
 
 SCHEDULERS = {  # pixel-space models clip (DDIM) or dynamically threshold (DPM-Solver++) their x0 estimate, as
     # IF does: with a cosine schedule ᾱ at the first step is ~1e-9, and x0 = (x - √(1-ᾱ)ε)/√ᾱ explodes otherwise
-    "ddim": lambda config, pixel: DDIMScheduler.from_config(config, timestep_spacing="trailing", clip_sample=pixel),
+    "ddim": lambda config, pixel: sampler(config, pixel),
     "dpm++": lambda config, pixel: DPMSolverMultistepScheduler.from_config(
         config, algorithm_type="dpmsolver++", timestep_spacing="trailing", thresholding=pixel, sample_max_value=1.0),
     "flow": lambda config, pixel: FlowMatchEulerDiscreteScheduler(num_train_timesteps=config["num_train_timesteps"]),
@@ -28,7 +30,15 @@ SCHEDULERS = {  # pixel-space models clip (DDIM) or dynamically threshold (DPM-S
 def tuned_record(folder: str | Path | None) -> dict:
     """A tuned folder's mode.json ({} for none): its mode, and for pyramid-trained models its form and stages."""
     path = Path(folder) / "mode.json" if folder else None
-    return json.loads(path.read_text()) if path and path.is_file() else {}
+    if not (path and path.is_file()):
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); the tuned folder is damaged: tune it again") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} must hold a JSON object naming the mode; the tuned folder is damaged: tune it again")
+    return record
 
 
 def available_modes(modes_dir: str | Path | None = None) -> list[str]:
@@ -45,6 +55,14 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
     `model`: a diffusers-format folder or hub id (default: the embedded base), pixel (IF-style) or latent
     (SD-style); `tuned`: a tuned-mode folder trained on that base; `dtype`: 'fp32', 'fp16' or 'bf16'.
     """
+    if tuned is not None:
+        found = tuned_record(tuned).get("mode")
+        if found is None:
+            raise FileNotFoundError(f"{tuned} is not a tuned folder (no mode.json naming a mode); give --tuned a "
+                                    "folder made by `flipbook tune` or `flipbook train-mode`")
+        if found != mode:
+            raise ValueError(f"{tuned} holds a tuned {found!r} mode, not {mode!r}: drop --mode (the folder names its "
+                             f"mode) or pass --mode {found}")
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose one of: {', '.join(SCHEDULERS)}")
     if mode not in MODES:
@@ -73,8 +91,11 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
             hashes["text_encoder"] = model_hash(base.text_encoder)
     video = video.to(device=base.unet.device, dtype=dtype).eval()  # added modules to the base's device and dtype
     config = dict(base.scheduler.config)
-    if tuned_record(folder).get("pyramid") and form == "ddim":
-        config["prediction_type"] = "epsilon"  # pyramid-trained DDIM models regress the stage-wise ε_k
+    record = tuned_record(folder) if mode != "zero-shot" else {}
+    if record.get("pyramid") and form == "ddim":  # the model's own output form (older pyramid folders: ε_k)
+        config["prediction_type"] = record.get("prediction_type", "epsilon")
+    if form == "flow" and "prediction_type" in record:  # the base read as a flow model, the modules tuned on that
+        video = FlowFromDiffusion(video, base.noise_scheduler().alphas_cumprod, record["prediction_type"])
     pipe = TextToVideoPipeline(video, base.text_encoder, base.tokenizer,
                                SCHEDULERS[scheduler](config, pixel=not base.latent), base.vae)
     pipe.set_progress_bar_config(disable=True)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 
 @contextmanager
@@ -78,8 +78,15 @@ def load_checkpoint(directory: str | Path, model, optimizer=None) -> dict | None
     if directory is None:
         return None
     models = model if isinstance(model, dict) else {"model": model}
+    from ..validate import read_safetensors
+
     for name, m in models.items():
-        m.load_state_dict(load_file(str(directory / f"{name}.safetensors")))
+        m.load_state_dict(read_safetensors(directory / f"{name}.safetensors", "checkpoints"))
     if optimizer is not None and (directory / "optimizer.pt").exists():
-        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
+        try:  # weights_only: tensors and plain containers, never arbitrary objects
+            state = torch.load(directory / "optimizer.pt", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - an UnpicklingError for anything but tensors, or a damaged file
+            raise ValueError(f"{directory / 'optimizer.pt'} is not optimizer state this program wrote "
+                             f"({type(e).__name__}); delete {directory.parent} to start the run again") from None
+        optimizer.load_state_dict(state)
     return json.loads((directory / "state.json").read_text())

@@ -62,6 +62,13 @@ def measure(mode: str, config: str, frames: int, batch: int, steps: int, size: i
             opt.step()
             opt.zero_grad(set_to_none=True)
 
+    counts = video.count_parameters()
+    return {"mode": mode, "config": config, "frames": frames, "batch": batch, "size": size,
+            "params_total": counts["total"], "params_trainable": counts["trainable"], **time_steps(step, steps)}
+
+
+def time_steps(step, steps: int) -> dict:
+    """Median seconds of `step()` over `steps` calls and the peak memory they add to the loaded model (MB)."""
     rss = _status("VmRSS")  # the loaded model: what training adds is measured from here
     _reset_peak()
     step()  # warm-up: allocator, kernels, and the optimizer state, which counts as training memory
@@ -70,10 +77,7 @@ def measure(mode: str, config: str, frames: int, batch: int, steps: int, size: i
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    counts = video.count_parameters()
-    return {"mode": mode, "config": config, "frames": frames, "batch": batch, "size": size,
-            "params_total": counts["total"], "params_trainable": counts["trainable"],
-            "step_s": statistics.median(times), "peak_mb": (_status("VmHWM") - rss) / 2**20}
+    return {"step_s": statistics.median(times), "peak_mb": (_status("VmHWM") - rss) / 2**20}
 
 
 def measure_in_subprocess(mode: str, config: str = "embedded", frames: int = 8, batch: int = 4, steps: int = 5,

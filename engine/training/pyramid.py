@@ -4,32 +4,53 @@ Each step draws one stage for the batch (uniformly), brings the clips to that st
 noise per clip (optionally aligned to the clips, TPDiff Alg. 1), a time inside the stage per clip, and
 regresses the stage target of `engine.diffusion.pyramid.stage_target`. With one stage this is ordinary
 training: the vanilla baseline of the comparison, trained by the same code with the same budget.
+
+Both forms keep the base as it is and tune only a mode's added modules (temporal by default):
+- DDIM: the target is the stage's ε_k. A v-predicting base's output is read as ε̂ = a·v̂ + b·x_t, and the loss
+  is weighted by Min-SNR-γ (min(SNR, γ)/SNR on ε, which is the same loss as v-prediction's Min-SNR-γ).
+- Flow matching: the base is read as a flow model (`engine.diffusion.reparam.FlowFromDiffusion`: no retraining;
+  a v-prediction base is a flow model up to a change of variables), and the temporal modules learn the stage
+  velocities (x̂_e − x̂_s)/(σ_e − σ_s) on top of it. So the flow model is a fine-tune of the base, not a model
+  trained as flow from the start.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from diffusers import DDPMScheduler
 
 from ..diffusion.align import align_noise
-from ..diffusion.pyramid import DDIMForm, FlowForm, down, stage_target, stages
-from ..models.base import model_output, train_scheduler
+from ..diffusion.pyramid import DDIMForm, FlowForm, down, epsilon_from_v, stage_target, stages
+from ..diffusion.reparam import FlowFromDiffusion
+from ..models.base import ASSET, model_output
 from .video import train_mode
 
 PYRAMID_CLIPS = {"size": 32, "fps": 4.0, "frames": 16}  # 16 frames over the 4 s clip: TPDiff's 3 stages run 4, 8, 16
+PYRAMID_MODE = "ff-conv1d-attn1d-blocks"
 
 
-def make_form(name: str):
+def base_scheduler(base: str | Path | None = None) -> DDPMScheduler:
+    """The base's training schedule (ᾱ and prediction type), from its folder or hub id."""
+    return DDPMScheduler.from_pretrained(str(base or ASSET), subfolder="scheduler")
+
+
+def make_form(name: str, scheduler: DDPMScheduler):
     if name == "ddim":
-        return DDIMForm(train_scheduler().alphas_cumprod)
+        return DDIMForm(scheduler.alphas_cumprod)
     if name == "flow":
         return FlowForm()
     raise ValueError(f"unknown diffusion form {name!r}; choose ddim or flow")
 
 
-def pyramid_objective(form, count: int, align: bool):
+def _per_sample(err: torch.Tensor) -> torch.Tensor:
+    return err.pow(2).flatten(1).mean(1)
+
+
+def pyramid_objective(form, count: int, align: bool, scheduler: DDPMScheduler, snr_gamma: float | None = 5.0):
+    """objective(video, text_states, x0, seed) -> loss, for `train_mode`."""
     plan = stages(form, count)
+    ac, prediction = scheduler.alphas_cumprod, scheduler.config.prediction_type
 
     def objective(video, text_states, x0, seed):
         g = torch.Generator().manual_seed(seed)
@@ -44,21 +65,30 @@ def pyramid_objective(form, count: int, align: bool):
         else:
             t = lo + (hi - lo) * torch.rand(len(x0), generator=g)
         x_t, target = stage_target(form, stage, x0, noise, t, top=stage is plan[0])
-        return F.mse_loss(model_output(video(x_t, form.timestep(t).to(x0.device), text_states), x0.shape[1]), target)
+        if form.name == "flow":
+            model = FlowFromDiffusion(video, ac, prediction)
+            return _per_sample(model(x_t, form.timestep(t).to(x0.device), text_states) - target).mean()
+        pred = model_output(video(x_t, form.timestep(t).to(x0.device), text_states), x0.shape[1])
+        if prediction == "v_prediction":
+            pred = epsilon_from_v(ac, x_t, t.to(x0.device), pred)
+        err = _per_sample(pred - target)
+        if snr_gamma:
+            snr = torch.stack([torch.tensor(form.snr(int(u))) for u in t]).to(err)
+            err = err * snr.clamp(max=snr_gamma) / snr
+        return err.mean()
 
     return objective
 
 
-def train_pyramid(form: str, out: str | Path, count: int = 3, align: bool = True, mode: str = "full",
-                  steps: int = 1000, batch_size: int = 4, lr: float = 2e-4, seed: int = 0, base=None,
-                  work_dir: str | Path | None = None) -> dict:
-    """Train a keyframe model for the pyramid (count ≥ 2) or its vanilla baseline (count = 1).
-
-    The flow model is a fine-tune of the ε-prediction base (mode `full`: every weight must move to predict
-    velocities instead of noise), not a flow model trained from scratch.
-    """
-    objective = pyramid_objective(make_form(form), count, align)
-    record = {"form": form, "pyramid": count, "align": align}
+def train_pyramid(form: str, out: str | Path, count: int = 3, align: bool = True, mode: str = PYRAMID_MODE,
+                  steps: int = 600, batch_size: int = 4, lr: float = 5e-4, seed: int = 0, base=None,
+                  work_dir: str | Path | None = None, snr_gamma: float | None = 5.0, on_step=None) -> dict:
+    """Train a keyframe model for the pyramid (count ≥ 2) or its vanilla baseline (count = 1), on 16-frame
+    clips at 4 fps. The folder records its form, stage count and alignment; `keyframe_pipeline` reads them."""
+    scheduler = base_scheduler(base)
+    objective = pyramid_objective(make_form(form, scheduler), count, align, scheduler, snr_gamma)
+    record = {"form": form, "pyramid": count, "align": align, "prediction_type": scheduler.config.prediction_type,
+              "snr_gamma": snr_gamma if form == "ddim" else None}
     return train_mode(mode, out, steps=steps, batch_size=batch_size, lr=lr, seed=seed, base=base,
                       work_dir=work_dir or f"runs/pyramid/{Path(out).name}", clip=PYRAMID_CLIPS,
-                      objective=objective, record=record)
+                      objective=objective, record=record, on_step=on_step)

@@ -124,12 +124,16 @@ def parse_prompt(prompt: str) -> Prompt:
     if len(prompt) > 500:
         raise SpecError(f"the prompt has {len(prompt)} characters; keep it under 500")
     text = _normalise(prompt)
+    if not text.strip():
+        raise SpecError("the prompt is empty (it has no words); describe a clip, e.g. "
+                        "'a red circle moving left on a black background'")
+    symbols = [w for w in prompt.split() if any(not c.isascii() and not c.isalpha() for c in w)]  # emoji, signs
     obj_text, bg_text = text, ""
     cut = min((text.find(m) for m in BACKGROUND_MARKERS if m in text), default=-1)
     if cut >= 0:
         marker = next(m for m in BACKGROUND_MARKERS if text.find(m) == cut)
         obj_text, bg_text = text[:cut] + " ", text[cut + len(marker):]
-    unknown, objects = [], []
+    unknown, objects = symbols, []
     for clause in OBJECT_SPLIT.split(obj_text.strip() + " "):
         found, bad = _match(clause.split(), _OBJECT_TABLES, FILLERS)
         unknown += bad

@@ -16,6 +16,7 @@ SQUARE_HALF = 0.75   # half side / radius
 RING_WIDTH = 0.28    # ring thickness / radius
 DIAMOND_HALF_W = 0.6 # half width / radius (half height is the radius)
 CHECK_CELLS = 12     # checkerboard cells per frame height
+MAX_FRAMES, MAX_PIXELS = 1024, 2**26  # a clip at most (frames × height × width); 2**26 float RGB pixels are 0.8 GB
 
 
 def _clip(x, lo, hi):
@@ -144,9 +145,15 @@ def render_at(spec: ClipSpec, times: torch.Tensor, height: int, width: int | Non
 def render(spec: ClipSpec, size: int | tuple[int, int] = 64, fps: float = 8.0, frames: int = 16,
            t0: float = 0.0) -> torch.Tensor:
     """Render `frames` frames at `fps` starting at `t0` seconds: (F, 3, H, W) float32 in [0, 1]."""
-    if frames < 1 or fps <= 0:
-        raise ValueError("frames must be ≥ 1 and fps > 0")
+    if not 1 <= frames <= MAX_FRAMES or not 0 < fps < float("inf"):
+        raise ValueError(f"frames must be between 1 and {MAX_FRAMES} and fps a finite number > 0, got {frames} and "
+                         f"{fps}")
+    if not math.isfinite(t0):
+        raise ValueError(f"t0 (--t0) must be a finite number of seconds, got {t0}")
     height, width = (size, size) if isinstance(size, int) else size
     if min(height, width) < 4 or max(height, width) > 2048:
         raise ValueError("size must be between 4 and 2048 pixels")
+    if frames * height * width > MAX_PIXELS:
+        raise ValueError(f"{frames} frames of {height}×{width} are {frames * height * width:,} pixels, over the limit "
+                         f"of {MAX_PIXELS:,}: ask for fewer frames or a smaller size")
     return render_at(spec, frame_times(fps, frames, t0), height, width)

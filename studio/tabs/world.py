@@ -6,7 +6,7 @@ import time
 import gradio as gr
 
 from ..context import Outputs
-from ..fields import Slider
+from ..fields import Number, Slider
 from ..media import enlarge
 from .generate import EXAMPLES, words_markdown
 
@@ -15,17 +15,13 @@ def render_world(prompt: str, seed: float, size: float, fps: float, frames: floa
     """The World tab's action: (display video, [native mp4, sidecar], spec JSON)."""
     from engine.io import write_video
     from engine.sidecar import write_sidecar
+    from engine.validate import check_number, check_prompt, check_seed
     from engine.world import SpecError, UnknownWordsError, prompt_to_spec, render
 
     try:
-        seed, size, frames = int(seed), int(size), int(frames)
-        if not 8 <= size <= 256:
-            raise ValueError(f"size must be between 8 and 256 pixels, got {size}")
-        if not 2 <= frames <= 64:
-            raise ValueError(f"frames must be between 2 and 64, got {frames}")
-        if not 0.5 <= float(fps) <= 30:
-            raise ValueError(f"fps must be between 0.5 and 30, got {fps}")
-        spec = prompt_to_spec(prompt, seed)
+        seed, size = check_seed(seed), check_number(size, "size", 8, 256, whole=True)
+        frames, fps = check_number(frames, "frames", 2, 64, whole=True), check_number(fps, "fps", 0.5, 30)
+        spec = prompt_to_spec(check_prompt(prompt), seed)
     except (SpecError, UnknownWordsError, ValueError, TypeError) as e:
         raise gr.Error(str(e), duration=None)
     start = time.perf_counter()
@@ -45,7 +41,7 @@ def build(outputs: Outputs):
         with gr.Row():
             with gr.Column(scale=1):
                 prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=2)
-                seed = gr.Number(label="Seed (fills what the prompt leaves open)", value=0, precision=0)
+                seed = Number(label="Seed (fills what the prompt leaves open)", value=0, precision=0, minimum=0)
                 size = Slider(8, 256, value=64, step=8, label="Size (pixels)")
                 fps = Slider(1, 24, value=8, step=1, label="Frames per second")
                 frames = Slider(2, 64, value=16, step=1, label="Frames")

@@ -1,0 +1,260 @@
+"""Frame interpolation, T keyframes → 4T−3 frames, with either interpolation model.
+
+- `GroupInterpolationPipeline` (FusionFrames): the T−1 keyframe gaps are the UNet's frames, and each pass
+  predicts the three middle frames of every gap at once.
+- `MaskedInterpolationPipeline` (MPL-Video): the whole 4T−3-frame clip is denoised, keyframes given in the
+  masked input (clips longer than the model was trained on go in windows of `max_keyframes`, batched).
+
+Both use context guidance (FusionFrames Eq. 5): v = (1 + w)·v(keyframes) − w·v(no keyframes), w ≈ 0.25, and
+put the given keyframes back at every 4th frame. Frames are (B, T, 3, H, W) or (T, 3, H, W) in [0, 1], any
+size (padded to the UNet's multiple and cropped back); the output is (B, 4T−3, 3, H, W) in [0, 1].
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+from einops import rearrange
+
+from ..models.base import resolve_device, resolve_dtype
+from ..diffusion.noise import frame_noise
+from ..models.interpolation import (ASSET, FACTOR, MIDDLE, frames_as_slots, join_frames, keyframe_pairs,
+                                    load_interpolator, noise_augment, output_frames)
+from ..models.tuned import model_hash
+from .load import SCHEDULERS
+
+MAX_SKIP = 6  # the largest skip-frame value the group model trains on (engine/training/interpolation.py)
+
+
+@dataclass
+class InterpolationOutput(BaseOutput):
+    frames: torch.Tensor  # (B, 4T−3, 3, H, W) in [0, 1]
+
+
+def skip_for_fps(fps: float) -> int:
+    """The skip-frame value for keyframes at `fps`: output frames 1/32 s × s apart (2 fps → 8 fps is s = 4)."""
+    return int(min(MAX_SKIP, max(1, round(8.0 / fps))))
+
+
+class _InterpolationPipeline(DiffusionPipeline):
+    def __init__(self, unet, scheduler):
+        super().__init__()
+        self.register_modules(unet=unet, scheduler=scheduler)
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** (len(self.unet.config.unet_config["block_out_channels"]) - 1)
+
+    def check_inputs(self, video, num_inference_steps: int, guidance_scale: float, aug_level: int) -> torch.Tensor:
+        """Keyframes (B, C, T, H, W) in [-1, 1]; anything else is a ValueError that says what to give."""
+        if not torch.is_tensor(video):
+            raise ValueError("video must be a tensor of frames (T, 3, H, W) or (B, T, 3, H, W) in [0, 1]")
+        video = video[None] if video.ndim == 4 else video
+        if video.ndim != 5 or video.shape[2] != self.unet.channels:
+            raise ValueError(f"expected frames (T, {self.unet.channels}, H, W) or (B, T, {self.unet.channels}, H, W), "
+                             f"got {tuple(video.shape)}")
+        if video.shape[1] < 2:
+            raise ValueError(f"interpolation needs at least 2 keyframes, got {video.shape[1]}: give a clip of 2 or "
+                             "more frames")
+        if not 1 <= num_inference_steps <= 1000:
+            raise ValueError(f"steps must be between 1 and 1000, got {num_inference_steps}")
+        if not 0 <= guidance_scale <= 10:
+            raise ValueError(f"guidance must be between 0 and 10 (FusionFrames uses 0.25), got {guidance_scale}")
+        if not 0 <= aug_level <= 999:
+            raise ValueError(f"the keyframes' perturbation level must be between 0 and 999, got {aug_level}")
+        return rearrange(video.float(), "b t c h w -> b c t h w").to(self._execution_device) * 2 - 1
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, F, H, W) with H and W padded (edge pixels repeated) to the UNet's multiple."""
+        h, w = x.shape[-2:]
+        m = self.multiple
+        if h % m == 0 and w % m == 0:
+            return x
+        flat = F.pad(rearrange(x, "b c f h w -> b (c f) h w"), (0, -w % m, 0, -h % m), mode="replicate")
+        return rearrange(flat, "b (c f) h w -> b c f h w", c=x.shape[1])
+
+    def augment(self, x: torch.Tensor, level: int, generator) -> torch.Tensor:
+        noise = randn_tensor(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return noise_augment(x, torch.full((x.shape[0],), level), noise, self.scheduler.alphas_cumprod)
+
+    def predict(self, x: torch.Tensor, t, guidance_scale: float, cond: dict, uncond: dict) -> torch.Tensor:
+        """v with context guidance: (1 + w)·v(cond) − w·v(uncond), both halves in one UNet call."""
+        x_in = x.to(self.unet.dtype)
+        if guidance_scale == 0:
+            return self.unet(x_in, t, **cond).to(x.dtype)
+        both = {k: torch.cat([cond[k], uncond[k]]) for k in cond}
+        v_cond, v_uncond = self.unet(torch.cat([x_in, x_in]), t, **both).to(x.dtype).chunk(2)
+        return (1 + guidance_scale) * v_cond - guidance_scale * v_uncond
+
+    def denoise(self, latents: torch.Tensor, steps: int, guidance_scale: float, cond: dict, uncond: dict, generator):
+        self.scheduler.set_timesteps(steps, device=latents.device)
+        latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)
+        for t in self.progress_bar(self.scheduler.timesteps):
+            v = self.predict(self.scheduler.scale_model_input(latents, t), t, guidance_scale, cond, uncond)
+            latents = self.scheduler.step(v, t, latents, generator=generator).prev_sample
+        return latents
+
+    @staticmethod
+    def to_frames(x: torch.Tensor) -> torch.Tensor:
+        return (rearrange(x.float(), "b c f h w -> b f c h w") / 2 + 0.5).clamp(0, 1).cpu()
+
+
+class GroupInterpolationPipeline(_InterpolationPipeline):
+    @torch.no_grad()
+    def __call__(self, video: torch.Tensor, num_inference_steps: int = 20, guidance_scale: float = 0.25,
+                 skip: int = 4, aug_level: int = 0, generator: torch.Generator | None = None, return_dict: bool = True):
+        """`skip`: the skip-frame value (output frames 1/32 s × skip apart; 4 for 2 → 8 fps);
+        `aug_level`: forward-diffusion steps applied to the keyframes (0: as given, as the paper samples)."""
+        # 1. check inputs: keyframes (B, C, T, H, W) in [-1, 1], padded to the UNet's multiple
+        keys = self.check_inputs(video, num_inference_steps, guidance_scale, aug_level)
+        b, c, t, h, w = keys.shape
+        padded = self.pad(keys)
+
+        # 2. each gap's conditioning: its two keyframes on channels, perturbed to aug_level
+        pairs = self.augment(keyframe_pairs(padded), aug_level, generator)
+        level, skip = torch.full((b,), float(aug_level)), torch.full((b,), float(skip))
+        cond = {"keyframes": pairs, "level": level, "skip": skip}
+        uncond = {"keyframes": torch.zeros_like(pairs), "level": torch.zeros(b), "skip": skip}
+
+        # 3. noise for the three middle frames of every gap (shared between them as the model was trained)
+        shape = (b, c, MIDDLE, (t - 1) * padded.shape[-2], padded.shape[-1])
+        noise = frame_noise(shape, generator, self.unet.config.noise_share, keys.device, keys.dtype)
+        latents = frames_as_slots(noise, t - 1)
+
+        # 4. denoise every gap at once, with context guidance
+        latents = self.denoise(latents, num_inference_steps, guidance_scale, cond, uncond, generator)
+
+        # 5. keyframes and middle frames interleaved: 4T−3 frames
+        frames = self.to_frames(join_frames(keys, latents[..., :h, :w]))
+        self.maybe_free_model_hooks()
+        return InterpolationOutput(frames=frames) if return_dict else (frames,)
+
+
+def windows(keyframes: int, size: int) -> list[int]:
+    """First keyframe of each window of `size` keyframes covering 0..keyframes−1, neighbours sharing a keyframe
+    (the last window moved back to end on the last keyframe)."""
+    if keyframes <= size:
+        return [0]
+    starts = list(range(0, keyframes - size, size - 1))
+    return starts + [keyframes - size]
+
+
+class MaskedInterpolationPipeline(_InterpolationPipeline):
+    @torch.no_grad()
+    def __call__(self, video: torch.Tensor, num_inference_steps: int = 20, guidance_scale: float = 0.25,
+                 aug_level: int = 0, max_keyframes: int = 8, generator: torch.Generator | None = None,
+                 return_dict: bool = True):
+        """`max_keyframes`: the longest clip (in keyframes) denoised at once, as trained; longer ones go in
+        overlapping windows, batched. `aug_level`: forward-diffusion steps applied to the keyframes."""
+        # 1. check inputs: keyframes (B, C, T, H, W) in [-1, 1], padded to the UNet's multiple
+        keys = self.check_inputs(video, num_inference_steps, guidance_scale, aug_level)
+        if max_keyframes < 2:
+            raise ValueError(f"max_keyframes must be at least 2, got {max_keyframes}")
+        b, c, t, h, w = keys.shape
+        padded = self.pad(keys)
+
+        # 2. windows of at most max_keyframes keyframes, one batch
+        size = min(t, max_keyframes)
+        starts = windows(t, size)
+        batch = torch.cat([padded[:, :, s:s + size] for s in starts])  # (n b) c k h w
+
+        # 3. the masked clip (keyframes at every 4th frame, zeros between), perturbed, and its mask
+        n, f = batch.shape[0], output_frames(size)
+        context = torch.zeros(n, c, f, *batch.shape[-2:], device=keys.device)
+        context[:, :, ::FACTOR] = self.augment(batch, aug_level, generator)
+        mask = torch.zeros(n, 1, f, 1, 1, device=keys.device)
+        mask[:, :, ::FACTOR] = 1
+        level = torch.full((n,), float(aug_level))
+        cond = {"context": context, "mask": mask, "level": level}
+        uncond = {"context": torch.zeros_like(context), "mask": mask, "level": torch.zeros(n)}
+
+        # 4. noise for every frame
+        latents = randn_tensor(context.shape, generator=generator, device=keys.device, dtype=keys.dtype)
+
+        # 5. denoise the whole clip, with context guidance
+        latents = self.denoise(latents, num_inference_steps, guidance_scale, cond, uncond, generator)
+
+        # 6. the given keyframes back in place; windows joined into 4T−3 frames
+        latents = latents[..., :h, :w]
+        latents[:, :, ::FACTOR] = torch.cat([keys[:, :, s:s + size] for s in starts])
+        clip = torch.zeros(b, c, output_frames(t), h, w, device=keys.device)
+        for i, s in enumerate(starts):
+            clip[:, :, FACTOR * s:FACTOR * s + f] = latents[i * b:(i + 1) * b]
+        frames = self.to_frames(clip)
+        self.maybe_free_model_hooks()
+        return InterpolationOutput(frames=frames) if return_dict else (frames,)
+
+
+PIPELINES = {"group": GroupInterpolationPipeline, "masked": MaskedInterpolationPipeline}
+
+
+def interpolation_pipeline(method: str | None = None, folder: str | Path | None = None, scheduler: str = "dpm++",
+                           device: str = "cpu", dtype=None) -> tuple[_InterpolationPipeline, dict]:
+    """A ready pipeline from an interpolation folder (default assets/interp/METHOD) and its hashes."""
+    if method is not None and method not in PIPELINES:
+        raise ValueError(f"unknown interpolation method {method!r}; choose one of: {', '.join(PIPELINES)}")
+    if scheduler not in ("dpm++", "ddim"):
+        raise ValueError(f"unknown scheduler {scheduler!r}; choose dpm++ or ddim")
+    folder = Path(folder) if folder else ASSET / (method or "group")
+    if not (folder / "interp.json").is_file():
+        raise FileNotFoundError(f"no interpolation model at {folder}; train one with `flipbook train-interp --method "
+                                f"{method or 'group'}` (or pass --interp FOLDER)")
+    device, dtype = resolve_device(device), resolve_dtype(dtype)
+    model, config, record = load_interpolator(folder, dtype)
+    if method is not None and record["method"] != method:
+        raise ValueError(f"{folder} holds a {record['method']} model, not {method}; drop --method or pass another "
+                         "folder")
+    pipe = PIPELINES[record["method"]](model.to(device), SCHEDULERS[scheduler](config, pixel=True))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, {"interp": model_hash(model)}
+
+
+def interpolate_file(input: str | Path, out: str | Path, method: str | None = None, folder: str | Path | None = None,
+                     steps: int = 20, seed: int = 0, guidance: float = 0.25, skip: int | None = None,
+                     aug_level: int = 0, fps: float | None = None, scheduler: str = "dpm++", device: str = "cpu",
+                     dtype: str = "fp32") -> tuple[Path, torch.Tensor]:
+    """Read a clip, interpolate it T → 4T−3 frames, write it (at 4× the frame rate unless `fps`) and its sidecar
+    with the time of each stage. Returns the path and the frames (4T−3, 3, H, W) in [0, 1]."""
+    from ..io import read_video, write_video
+    from ..sidecar import write_sidecar
+
+    out = Path(out)
+    if out.suffix.lower() not in (".mp4", ".gif"):
+        raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
+    if not out.parent.exists():
+        raise FileNotFoundError(f"the folder {out.parent} does not exist")
+    seconds = {}
+    start = time.perf_counter()
+    video, fps_in = read_video(input)
+    if video.shape[0] < 2:
+        raise ValueError(f"{Path(input).name} has {video.shape[0]} frame; interpolation needs at least 2 keyframes")
+    fps = fps or fps_in * FACTOR
+    if not 0 < fps <= 120:
+        raise ValueError(f"the output would play at {fps:g} fps (4× the input's); pass --fps with a rate up to 120")
+    seconds["read"] = time.perf_counter() - start
+    start = time.perf_counter()
+    pipe, hashes = interpolation_pipeline(method, folder, scheduler, device, dtype)
+    method = "group" if isinstance(pipe, GroupInterpolationPipeline) else "masked"
+    seconds["load"] = time.perf_counter() - start
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(int(seed))
+    options = {"skip": skip or skip_for_fps(fps_in)} if method == "group" else {}
+    frames = pipe(video, num_inference_steps=steps, guidance_scale=guidance, aug_level=aug_level,
+                  generator=generator, **options).frames[0]
+    seconds["interpolate"] = time.perf_counter() - start
+    start = time.perf_counter()
+    write_video(out, frames, fps)
+    seconds["write"] = time.perf_counter() - start
+    write_sidecar(out, {"kind": "interpolate", "input": str(input), "method": method, "interp": str(folder or ASSET / method),
+                        "steps": steps, "seed": int(seed), "guidance": guidance, "aug_level": aug_level,
+                        "scheduler": scheduler, **options, "frames_in": int(video.shape[0]),
+                        "frames": int(frames.shape[0]), "fps_in": fps_in, "fps": fps, "size": list(frames.shape[-2:]),
+                        "dtype": dtype, "device": str(device), "model_hashes": hashes,
+                        "seconds": {k: round(v, 3) for k, v in seconds.items()}})
+    return out, frames

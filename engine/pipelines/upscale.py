@@ -1,0 +1,236 @@
+"""Video super-resolution: an inflated SR UNet (`engine.models.sr`) run over a clip in segments.
+
+A clip too long to denoise at once is split into segments of F frames that overlap by one: the last upscaled
+frame of a segment is carried into the next, where it fills the condition channels of that segment's first frame
+in place of the bilinear-upsampled low-resolution frame, and is kept as it was (MPL-Video §3.5; 29 frames make
+four segments of 8). `upscale_file` runs it on any video file: frames larger than the model's budget are scaled
+down first, odd sizes are padded, and the sidecar says what was done.
+"""
+from __future__ import annotations
+
+import math
+import resource
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler, DiffusionPipeline
+from diffusers.utils.torch_utils import randn_tensor
+from einops import rearrange
+
+from ..diffusion.noise import frame_noise
+from ..models.base import model_output
+from ..models.sr import augment, back_project, load_video_sr, side_multiple, sr_forward, upsample
+from ..models.text import encode_prompts
+from .load import SCHEDULERS, unknown_words
+from .text_to_video import VideoOutput
+
+
+def segments(frames: int, size: int) -> list[tuple[int, int]]:
+    """(start, stop) of each segment: `size` frames each (the last may be shorter), consecutive ones sharing a frame."""
+    if size < 2:
+        raise ValueError(f"segments need at least 2 frames (one is carried over), got {size}")
+    spans = [(0, min(size, frames))]
+    while spans[-1][1] < frames:
+        start = spans[-1][1] - 1
+        spans.append((start, min(start + size, frames)))
+    return spans
+
+
+class VideoUpscalePipeline(DiffusionPipeline):
+    _callback_tensor_inputs = ["latents"]
+
+    def __init__(self, unet, text_encoder, tokenizer, scheduler, scale: int = 4, noise_level: int = 0,
+                 residual: bool = True):
+        super().__init__()
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        self.register_to_config(scale=scale, noise_level=noise_level, residual=residual)
+        self.augmenter = DDPMScheduler.from_config(scheduler.config)  # q(x_t | x_0) of the training schedule
+
+    def check_inputs(self, video: torch.Tensor, num_inference_steps: int, segment_frames: int, noise_level: int,
+                     noise_share: float = 1.0, consistency: int = 0):
+        if not torch.is_tensor(video) or video.ndim != 5 or video.shape[2] != 3:
+            raise ValueError(f"video must be a tensor (B, F, 3, h, w) in [0, 1], got "
+                             f"{tuple(video.shape) if torch.is_tensor(video) else type(video).__name__}")
+        if video.numel() == 0 or not torch.isfinite(video).all() or video.min() < 0 or video.max() > 1:
+            raise ValueError("video values must be finite and in [0, 1]")
+        m, s = side_multiple(self.unet), self.config.scale
+        h, w = video.shape[-2:]
+        if (h * s) % m or (w * s) % m:
+            raise ValueError(f"{h}×{w} frames upscale ×{s} to {h * s}×{w * s}; the UNet needs sides that are multiples "
+                             f"of {m}: pad the frames first (upscale_file does)")
+        if not 1 <= num_inference_steps <= 1000:
+            raise ValueError(f"steps must be between 1 and 1000, got {num_inference_steps}")
+        if not 2 <= segment_frames <= 64:
+            raise ValueError(f"segment frames must be between 2 and 64, got {segment_frames}")
+        if not 0 <= noise_share <= 1 or consistency < 0:
+            raise ValueError(f"noise share must be in [0, 1] and consistency iterations ≥ 0, got {noise_share}, "
+                             f"{consistency}")
+        if not 0 <= noise_level < self.augmenter.config.num_train_timesteps:
+            top = self.augmenter.config.num_train_timesteps
+            raise ValueError(f"noise level must be in [0, {top}), got {noise_level}")
+
+    @torch.no_grad()
+    def encode(self, prompts: list[str], guidance_scale: float) -> torch.Tensor:
+        states = encode_prompts(self.tokenizer, self.text_encoder, prompts)
+        if guidance_scale > 1:
+            states = torch.cat([encode_prompts(self.tokenizer, self.text_encoder, [""] * len(prompts)), states])
+        return states.to(self.unet.dtype)
+
+    def predict(self, x, t, cond, text, level, guidance_scale: float) -> torch.Tensor:
+        """ε or v for x given the condition, with classifier-free guidance over the prompt when > 1."""
+        dtype = self.unet.dtype
+        if guidance_scale <= 1:
+            return model_output(sr_forward(self.unet, x.to(dtype), cond, t, text, level), 3).to(x.dtype)
+        pred = sr_forward(self.unet, torch.cat([x] * 2).to(dtype), torch.cat([cond] * 2), t, text, torch.cat([level] * 2))
+        uncond, conditioned = model_output(pred, 3).chunk(2)
+        return (uncond + guidance_scale * (conditioned - uncond)).to(x.dtype)
+
+    def denoise(self, cond, text, level, steps, guidance_scale, generator, callback: Callable | None, share: float = 0.0):
+        """One segment: (B, 3, f, H, W) condition -> (B, 3, f, H, W) in about [-1, 1], from noise that frames share
+        by `share` (PYoCo's mixed prior, engine.diffusion.noise)."""
+        self.scheduler.set_timesteps(steps, device=cond.device)
+        x = frame_noise(cond.shape, generator, share, cond.device, cond.dtype)
+        x = x * getattr(self.scheduler, "init_noise_sigma", 1.0)
+        scale_input = getattr(self.scheduler, "scale_model_input", lambda x, t: x)
+        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+            pred = self.predict(scale_input(x, t), t, cond, text, level, guidance_scale)
+            x = self.scheduler.step(pred, t, x, generator=generator).prev_sample
+            if callback is not None:
+                x = (callback(self, i, t, {"latents": x}) or {}).get("latents", x)
+        return x
+
+    @torch.no_grad()
+    def __call__(self, video: torch.Tensor, prompt: str | list[str] = "", num_inference_steps: int = 20,
+                 guidance_scale: float = 1.0, noise_level: int | None = None, segment_frames: int = 8,
+                 generator: torch.Generator | None = None, callback_on_step_end: Callable | None = None,
+                 noise_share: float = 1.0, consistency: int = 3, return_dict: bool = True):
+        """Upscale `video` (B, F, 3, h, w) in [0, 1] by the model's scale: frames (B, F, 3, s·h, s·w) in [0, 1].
+        `noise_level`: the condition's augmentation level (default: the model's); `segment_frames`: F;
+        `noise_share`: how much of the initial noise the frames share (1: one draw for all, so that what the model
+        fails to remove is the same in every frame instead of flickering); `consistency`: back-projection
+        iterations that make each frame average back to its low-resolution frame (0: none)."""
+        # 1. check inputs
+        noise_level = self.config.noise_level if noise_level is None else int(noise_level)
+        self.check_inputs(video, num_inference_steps, segment_frames, noise_level, noise_share, consistency)
+        device, dtype = self._execution_device, self.unet.dtype
+        b, n = video.shape[:2]
+        prompts = [prompt] * b if isinstance(prompt, str) else list(prompt)
+        if len(prompts) != b:
+            raise ValueError(f"{len(prompts)} prompts for {b} clips")
+
+        # 2. encode the prompt
+        text = self.encode(prompts, guidance_scale)
+
+        # 3. the condition: low-resolution frames upsampled bilinearly, in [-1, 1]
+        low = rearrange(video.to(device, torch.float32) * 2 - 1, "b f c h w -> b c f h w")
+        size = (low.shape[-2] * self.config.scale, low.shape[-1] * self.config.scale)
+        cond, base = upsample(low, size), upsample(low, size, "bicubic")  # a residual model adds to the bicubic
+        level = torch.full((b,), noise_level, device=device, dtype=torch.long)
+
+        # 4. segments of F frames; each after the first starts from the carried last frame of the one before
+        out, carried = torch.empty_like(cond), None
+        for start, stop in segments(n, segment_frames):
+            seg, seg_base = cond[:, :, start:stop].clone(), base[:, :, start:stop].clone()
+            if carried is not None:
+                seg[:, :, 0], seg_base[:, :, 0] = carried, carried
+            noise = randn_tensor(seg.shape, generator=generator, device=device, dtype=seg.dtype)
+            augmented = augment(seg, level, self.augmenter, noise) if noise_level > 0 else seg
+            x = self.denoise(augmented.to(dtype), text, level, num_inference_steps, guidance_scale, generator,
+                             callback_on_step_end, noise_share).float()
+            x = (x + seg_base if self.config.residual else x).clamp(-1, 1)  # a residual model adds what bicubic missed
+            x = back_project(x, low[:, :, start:stop], consistency) if consistency else x
+            if carried is not None:
+                x[:, :, 0] = carried  # the carried frame stays as the last segment made it
+            out[:, :, start:stop] = x
+            carried = x[:, :, -1]
+
+        # 5. frames in [0, 1]
+        frames = rearrange(out / 2 + 0.5, "b c f h w -> b f c h w").clamp(0, 1).cpu()
+        self.maybe_free_model_hooks()
+        return VideoOutput(frames=frames) if return_dict else (frames,)
+
+
+def upscale_pipeline(mode: str = "zero-shot", model=None, tuned=None, scheduler: str = "dpm++", device="cpu",
+                     dtype=None) -> tuple[VideoUpscalePipeline, dict]:
+    """The upscaler in `mode` (zero-shot, full, temporal) and the hashes of what it is made of."""
+    if scheduler not in ("ddim", "dpm++"):
+        raise ValueError(f"unknown scheduler {scheduler!r} for super-resolution; choose ddim or dpm++")
+    sr, video, hashes = load_video_sr(mode, model, tuned, device, dtype)
+    pipe = VideoUpscalePipeline(video, sr.text_encoder, sr.tokenizer, SCHEDULERS[scheduler](sr.sampler_config(), True),
+                                sr.scale, sr.noise_level, sr.residual)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, hashes
+
+
+def fit_input(video: torch.Tensor, max_side: int, multiple: int) -> tuple[torch.Tensor, list[str], tuple[int, int]]:
+    """Frames (F, 3, h, w) scaled down (area, aspect kept) so the long side is at most `max_side`, then padded
+    (edge pixels repeated, bottom and right) to multiples of `multiple`: (frames, notes, size before padding)."""
+    notes = []
+    h, w = video.shape[-2:]
+    if max(h, w) > max_side:
+        k = max_side / max(h, w)
+        size = (max(1, round(h * k)), max(1, round(w * k)))
+        video = F.interpolate(video, size=size, mode="area")
+        notes.append(f"scaled down from {w}×{h} to {size[1]}×{size[0]} (long side over --max-side {max_side})")
+        h, w = size
+    ph, pw = -h % multiple, -w % multiple
+    if ph or pw:
+        video = F.pad(video, (0, pw, 0, ph), mode="replicate")
+        notes.append(f"padded {w}×{h} to {w + pw}×{h + ph} (edge pixels repeated) and cropped back after upscaling")
+    return video, notes, (h, w)
+
+
+def upscale_file(input: str | Path, out: str | Path, scale: int | None = None, mode: str = "zero-shot",
+                 steps: int = 20, prompt: str | None = None, noise_level: int | None = None, segment_frames: int = 8,
+                 seed: int = 0, max_side: int = 64, guidance: float = 1.0, model=None, tuned=None,
+                 scheduler: str = "dpm++", device: str = "cpu", dtype: str = "fp32", noise_share: float = 1.0,
+                 consistency: int = 3) -> tuple[Path, torch.Tensor, list[str]]:
+    """Upscale a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes)."""
+    from ..io import read_video, write_video
+    from ..sidecar import read_sidecar, write_sidecar
+    from ..world import UnknownWordsError
+
+    out = Path(out)
+    if out.suffix.lower() not in (".mp4", ".gif"):
+        raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
+    if not out.parent.exists():
+        raise FileNotFoundError(f"the folder {out.parent} does not exist")
+    if max_side < 1:
+        raise ValueError(f"--max-side must be ≥ 1, got {max_side}")
+    start = time.perf_counter()
+    video, fps = read_video(input)
+    pipe, hashes = upscale_pipeline(mode, model, tuned, scheduler, device, dtype)
+    model_scale = pipe.config.scale
+    scale = scale or model_scale
+    if not 1 <= scale <= model_scale:
+        raise ValueError(f"this model upscales ×{model_scale}; choose --scale from 1 to {model_scale} (for more, "
+                         f"upscale the result again, or train a model with `flipbook train-sr --scale {scale}`)")
+    if prompt is None:  # a clip from `flipbook render` or `generate` says what it shows
+        prompt = ((read_sidecar(input) if Path(input).with_suffix(".json").is_file() else None) or {}).get("prompt") or ""
+    if unknown_words(pipe.tokenizer, prompt):
+        raise UnknownWordsError(unknown_words(pipe.tokenizer, prompt))
+    h0, w0 = video.shape[-2:]
+    multiple = side_multiple(pipe.unet) // math.gcd(side_multiple(pipe.unet), model_scale)
+    low, notes, (h, w) = fit_input(video, max_side, multiple)
+    generator = torch.Generator().manual_seed(int(seed))
+    frames = pipe(low[None], prompt, steps, guidance, noise_level, segment_frames, generator,
+                  noise_share=noise_share, consistency=consistency).frames[0]
+    frames = frames[..., :h * model_scale, :w * model_scale]
+    if scale != model_scale:
+        frames = F.interpolate(frames, size=(h * scale, w * scale), mode="area")
+        notes.append(f"upscaled ×{model_scale} and scaled down to ×{scale} (area)")
+    write_video(out, frames, fps)
+    write_sidecar(out, {"kind": "upscale", "input": str(input), "input_size": [h0, w0], "frames": int(video.shape[0]),
+                        "fps": fps, "prompt": prompt, "scale": scale, "model_scale": model_scale, "mode": mode,
+                        "steps": steps, "noise_level": pipe.config.noise_level if noise_level is None else noise_level,
+                        "segment_frames": segment_frames, "segments": segments(video.shape[0], segment_frames),
+                        "guidance": guidance, "seed": int(seed), "scheduler": scheduler, "max_side": max_side,
+                        "noise_share": noise_share, "consistency": consistency,
+                        "model": str(model) if model else None, "tuned": str(tuned) if tuned else None,
+                        "preprocess": notes, "size": list(frames.shape[-2:]), "model_hashes": hashes,
+                        "seconds": round(time.perf_counter() - start, 3),
+                        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
+    return out, frames, notes

@@ -1,0 +1,92 @@
+"""`flipbook train-interp` and `interpolate`: frame interpolation (T → 4T−3 frames) on the command line.
+
+`add_parsers(sub)` adds both subcommands to `flipbook`'s parser (studio/cli.py calls it); each handler is a thin
+layer over engine.training.interpolation and engine.pipelines.interpolate, and raises ValueError /
+FileNotFoundError for what the user can fix (printed as one line by cli.main).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+INTERP_ASSET = "assets/interp"
+
+
+def add_parsers(sub):
+    from .cli import _non_negative_int, _positive_float, _positive_int
+
+    t = sub.add_parser("train-interp", help="train an interpolation model on world clips (assets/interp/METHOD)",
+                       description="group: FusionFrames' model, the three middle frames of every keyframe pair in one "
+                                   "pass; masked: MPL-Video's, the whole clip with the keyframes in a masked input. Both "
+                                   "start from the base (masked: from the keyframe model) and train on world clips "
+                                   "rendered at the rates they need; an interrupted run resumes from --work-dir.")
+    t.add_argument("--method", required=True, choices=["group", "masked"])
+    t.add_argument("--steps", type=_positive_int, default=2000)
+    t.add_argument("--batch-size", type=_positive_int, default=4, help="clips a step (8 keyframes → 29 frames each)")
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--checkpoint-every", type=_positive_int, default=100)
+    t.add_argument("--model", default=None, metavar="PATH", help="the image base to start from (default: the embedded one)")
+    t.add_argument("--tuned", default=None, help="masked: the keyframe model's tuned mode folder (default: the "
+                                                 "embedded ff-conv1d-attn1d-blocks, on the embedded base)")
+    t.add_argument("--out", default=None, help=f"default {INTERP_ASSET}/METHOD")
+    t.add_argument("--work-dir", default=None, help="checkpoints (default runs/interp/METHOD); resumes from here")
+    t.set_defaults(run=train_interp)
+
+    i = sub.add_parser("interpolate", help="interpolate a clip: T frames → 4T−3 frames at 4× the frame rate",
+                       description="Interpolates three frames between every two frames of the input (any size; the "
+                                   "embedded models are trained on 32×32 world clips at 2 → 8 fps) and writes OUT with a "
+                                   ".json sidecar holding every setting and the time of each stage.")
+    i.add_argument("--input", required=True, help="the clip (.mp4, .gif, .webm) whose frames are the keyframes")
+    i.add_argument("--out", required=True, help="an .mp4 or .gif path; a .json sidecar is written beside it")
+    i.add_argument("--method", default=None, choices=["group", "masked"],
+                   help="group (FusionFrames, default) or masked (MPL-Video)")
+    i.add_argument("--interp", default=None, metavar="FOLDER",
+                   help=f"an interpolation model folder (default {INTERP_ASSET}/METHOD)")
+    i.add_argument("--steps", type=_positive_int, default=20, help="DPM-Solver++ steps (default 20)")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--guidance", type=float, default=0.25, help="context guidance weight w (default 0.25)")
+    i.add_argument("--skip", type=_positive_int, default=None,
+                   help="group: the skip-frame value, output frames 1/32 s × skip apart (default: from the input's "
+                        "frame rate; 4 for 2 fps)")
+    i.add_argument("--aug-level", type=_non_negative_int, default=0,
+                   help="forward-diffusion steps applied to the keyframes first (default 0; more forgives flawed ones)")
+    i.add_argument("--fps", type=_positive_float, default=None, help="frame rate of the output (default 4× the input's)")
+    i.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    i.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
+    i.set_defaults(run=interpolate)
+
+
+def train_interp(args) -> int:
+    from .commands import _threads
+
+    _threads()
+    from engine.training.interpolation import train_interpolator
+
+    if args.model and not args.out:
+        raise ValueError(f"with --model, give --out: {INTERP_ASSET} holds the embedded base's models")
+    if args.tuned and args.method != "masked":
+        raise ValueError("--tuned is the masked model's starting keyframe model; the group model starts from the base")
+    out = args.out or f"{INTERP_ASSET}/{args.method}"
+    work_dir = args.work_dir or (f"runs/interp/{Path(out).name}" if args.out else None)
+    train_interpolator(args.method, out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       base=args.model, tuned=args.tuned, work_dir=work_dir, checkpoint_every=args.checkpoint_every)
+    from engine.distributed import process_state
+
+    if process_state().is_main_process:
+        print(f"{args.method} interpolation model written to {out}")
+    return 0
+
+
+def interpolate(args) -> int:
+    from .commands import _threads
+
+    _threads()
+    from engine.pipelines.interpolate import interpolate_file
+
+    if args.guidance != args.guidance or not 0 <= args.guidance <= 10:
+        raise ValueError(f"--guidance must be between 0 and 10 (FusionFrames uses 0.25), got {args.guidance}")
+    path, _ = interpolate_file(args.input, args.out, method=args.method, folder=args.interp, steps=args.steps,
+                               seed=args.seed, guidance=args.guidance, skip=args.skip, aug_level=args.aug_level,
+                               fps=args.fps, device=args.device, dtype=args.dtype)
+    print(path)
+    return 0

@@ -1,0 +1,206 @@
+"""Frame interpolation, T → 4T−3 frames: FusionFrames' group model and MPL-Video's masked model, on a tiny base."""
+import json
+
+import pytest
+import torch
+from diffusers.models.resnet import ResnetBlock2D
+from einops import rearrange
+from safetensors import safe_open
+
+from engine.io import read_video, write_video
+from engine.models.base import load_base
+from engine.models.interpolation import (GroupInterpolationUNet, MaskedInterpolationUNet, MergedTemporalConv,
+                                         join_frames, keyframe_pairs, load_interpolator, middle_frames, noise_augment,
+                                         save_interpolator)
+from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps, windows
+from engine.training.interpolation import SKIPS, interp_batch, train_interpolator
+from engine.world import prompt_to_spec, render
+from studio.cli import main
+
+
+@pytest.fixture(scope="module")
+def base(base_dir):
+    return load_base(base_dir)
+
+
+@pytest.fixture(scope="module")
+def folders(base, tmp_path_factory):
+    """Untrained models of both kinds, saved as the trainer saves them."""
+    root = tmp_path_factory.mktemp("interp")
+    torch.manual_seed(0)
+    out = {}
+    for name, model in (("group", GroupInterpolationUNet.from_base(base)), ("masked", MaskedInterpolationUNet.from_base(base))):
+        save_interpolator(model, dict(base.scheduler.config), root / name, {"steps": 0})
+        out[name] = root / name
+    return out
+
+
+def _frames_through_base(base, x, t, null):
+    """The image base on every frame of (B, C, F, H, W), with the empty prompt."""
+    b, f = x.shape[0], x.shape[2]
+    out = base.unet(rearrange(x, "b c f h w -> (b f) c h w"), t, null.expand(b * f, -1, -1)).sample
+    return rearrange(out, "(b f) c h w -> b c f h w", b=b)
+
+
+@torch.no_grad()
+def test_group_model_starts_as_the_base_on_its_first_noisy_frame(base):
+    model = GroupInterpolationUNet.from_base(base).eval()
+    assert model.video.unet.conv_in.in_channels == 15 and model.video.unet.conv_out.out_channels == 9
+    z, keys = torch.randn(2, 9, 3, 16, 16), torch.randn(2, 6, 3, 16, 16)
+    out = model(z, 500, keys, torch.tensor([0, 120]), torch.tensor([4, 1]))
+    assert out.shape == z.shape
+    expected = _frames_through_base(base, z[:, :3], 500, model.null_text).repeat(1, 3, 1, 1, 1)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)  # output conv replicated, extra inputs zero
+    torch.testing.assert_close(model(z, 500, torch.zeros_like(keys), 0, 6), out, atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_masked_model_starts_as_the_base_frame_by_frame(base):
+    model = MaskedInterpolationUNet.from_base(base).eval()
+    assert model.video.unet.conv_in.in_channels == 7 and len(model.video.added) > 0
+    assert all(p.requires_grad for p in model.parameters())  # MPL-Video: every weight fine-tunes
+    x = torch.randn(2, 3, 9, 16, 16)
+    mask = torch.zeros(2, 1, 9, 1, 1)
+    mask[:, :, ::4] = 1
+    out = model(x, 300, torch.randn_like(x), mask, torch.tensor([0, 200]))
+    torch.testing.assert_close(out, _frames_through_base(base, x, 300, model.null_text), atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_temporal_convs_and_levels_start_silent_then_act(base):
+    model = GroupInterpolationUNet.from_base(base).eval()
+    z, keys = torch.randn(1, 9, 3, 16, 16), torch.randn(1, 6, 3, 16, 16)
+    other = z.clone()
+    other[:, :, 2] = torch.randn(1, 9, 16, 16)  # change only the last gap
+    assert torch.equal(model(z, 500, keys, 0, 4)[:, :, 0], model(other, 500, keys, 0, 4)[:, :, 0])
+    convs = [m for m in model.modules() if isinstance(m, MergedTemporalConv)]
+    resnets = [m for m in model.video.unet.modules() if isinstance(m, ResnetBlock2D)]
+    assert len(convs) == 2 * len(resnets)  # after both spatial convs of every resnet
+    assert all(m.alpha.item() == 1 and not m.conv.weight.any() for m in convs)  # a zero conv: identity
+    for m in convs:
+        torch.nn.init.normal_(m.conv.weight, std=0.1)
+    assert not torch.allclose(model(z, 500, keys, 0, 4)[:, :, 0], model(other, 500, keys, 0, 4)[:, :, 0])
+    before = model(z, 500, keys, 0, 4)
+    torch.nn.init.normal_(model.video.unet.class_embedding.linear_2.weight)
+    assert not torch.allclose(model(z, 500, keys, 0, 4), model(z, 500, keys, 0, 1))  # skip-frame is read
+    assert not torch.allclose(model(z, 500, keys, 0, 4), model(z, 500, keys, 100, 4))  # perturbation level too
+    assert not torch.allclose(model(z, 500, keys, 0, 4), before)
+
+
+def test_clip_helpers_and_noise_augmentation():
+    clip = torch.randn(2, 3, 13, 4, 4)  # 4 keyframes → 13 frames
+    keys = clip[:, :, ::4]
+    middle = middle_frames(clip)
+    assert middle.shape == (2, 9, 3, 4, 4) and torch.equal(middle[:, 3:6, 1], clip[:, :, 6])
+    assert torch.equal(join_frames(keys, middle), clip)
+    pairs = keyframe_pairs(keys)
+    assert torch.equal(pairs[:, :3, 2], clip[:, :, 8]) and torch.equal(pairs[:, 3:, 2], clip[:, :, 12])
+    alphas = torch.linspace(0.99, 0.1, 1000)
+    noise = torch.randn_like(clip)
+    assert torch.equal(noise_augment(clip, torch.zeros(2), noise, alphas), clip)  # level 0: as given
+    out = noise_augment(clip, torch.tensor([0, 10]), noise, alphas)
+    torch.testing.assert_close(out[1], alphas[9].sqrt() * clip[1] + (1 - alphas[9]).sqrt() * noise[1])
+
+
+@pytest.mark.parametrize("method", ["group", "masked"])
+def test_pipelines_give_4t_minus_3_frames_with_the_keyframes_in_place(folders, method):
+    pipe, hashes = interpolation_pipeline(method, folders[method])
+    assert len(hashes["interp"]) == 16
+    extra = {"max_keyframes": 4} if method == "masked" else {}  # 6 keyframes: two windows for the masked model
+    for t in (2, 3, 6):
+        video = torch.rand(t, 3, 14, 18)  # odd sizes are padded for the UNet and cropped back
+        frames = pipe(video, num_inference_steps=2, generator=torch.Generator().manual_seed(0), **extra).frames
+        assert frames.shape == (1, 4 * t - 3, 3, 14, 18)
+        assert torch.equal(frames[0, ::4], video)
+        assert 0 <= frames.min() and frames.max() <= 1
+    again = pipe(video, num_inference_steps=2, generator=torch.Generator().manual_seed(0), **extra).frames
+    assert torch.equal(again, frames)
+
+
+def test_untrained_group_model_with_shared_noise_makes_three_identical_frames(base, tmp_path):
+    """FusionFrames' appendix: before training the group model generates three identical frames; with the middle
+    frames' noise shared (ρ = 1) they stay identical through sampling."""
+    save_interpolator(GroupInterpolationUNet.from_base(base, noise_share=1.0), dict(base.scheduler.config),
+                      tmp_path / "g", {})
+    pipe, _ = interpolation_pipeline("group", tmp_path / "g")
+    frames = pipe(torch.rand(3, 3, 16, 16), num_inference_steps=3, generator=torch.Generator().manual_seed(1)).frames[0]
+    for gap in range(2):
+        middle = frames[4 * gap + 1:4 * gap + 4]
+        assert torch.allclose(middle[0], middle[1], atol=1e-5) and torch.allclose(middle[0], middle[2], atol=1e-5)
+
+
+def test_context_guidance_is_one_call_of_both_halves(folders):
+    pipe, _ = interpolation_pipeline("group", folders["group"])
+    model = pipe.unet
+    torch.nn.init.normal_(model.video.unet.conv_in.weight, std=0.1)  # make the keyframes matter
+    x, keys = torch.randn(1, 9, 2, 16, 16), torch.randn(1, 6, 2, 16, 16)
+    cond = {"keyframes": keys, "level": torch.zeros(1), "skip": torch.full((1,), 4.0)}
+    uncond = {**cond, "keyframes": torch.zeros_like(keys)}
+    with torch.no_grad():
+        v_c, v_u = model(x, 400, **cond), model(x, 400, **uncond)
+        torch.testing.assert_close(pipe.predict(x, 400, 0.25, cond, uncond), 1.25 * v_c - 0.25 * v_u,
+                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(pipe.predict(x, 400, 0.0, cond, uncond), v_c)
+
+
+def test_windows_and_skip_values():
+    assert windows(8, 8) == [0] and windows(5, 8) == [0]
+    assert windows(10, 4) == [0, 3, 6]
+    assert windows(12, 4) == [0, 3, 6, 8]  # the last window ends on the last keyframe
+    assert skip_for_fps(2) == 4 and skip_for_fps(8) == 1 and skip_for_fps(30) == 1 and skip_for_fps(0.5) == 6
+
+
+def test_one_frame_is_a_clear_error(folders):
+    pipe, _ = interpolation_pipeline("group", folders["group"])
+    with pytest.raises(ValueError, match="at least 2 keyframes, got 1"):
+        pipe(torch.rand(1, 3, 16, 16), num_inference_steps=1)
+    with pytest.raises(ValueError, match="masked model, not group"):
+        interpolation_pipeline("group", folders["masked"])
+
+
+def test_training_batches_are_world_clips_at_their_skip():
+    batch = interp_batch(3, 4, size=16, keyframes=3)
+    assert batch["frames"].shape == (4, 3, 9, 16, 16) and -1 <= batch["frames"].min() <= batch["frames"].max() <= 1
+    assert set(batch["skip"].tolist()) <= set(SKIPS)
+    assert torch.equal(interp_batch(3, 4, size=16, keyframes=3)["frames"], batch["frames"])
+    assert set(interp_batch(0, 8, size=16, keyframes=2, skips=(4,))["skip"].tolist()) == {4.0}
+
+
+@pytest.mark.parametrize("method", ["group", "masked"])
+def test_training_writes_an_fp16_folder_and_resumes(base_dir, tmp_path, method):
+    out, work = tmp_path / method, tmp_path / "work"
+    kw = dict(batch_size=2, base=base_dir, work_dir=work, checkpoint_every=2, keyframes=3, size=16)
+    first = train_interpolator(method, out, steps=2, **kw)
+    assert {"unet", "scheduler", "interp.json", "loss.png"} <= {p.name for p in out.iterdir()}
+    with safe_open(str(out / "unet" / "diffusion_pytorch_model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    second = train_interpolator(method, out, steps=3, **kw)  # resumes at step 2
+    assert second["losses"][:2] == first["losses"] and len(second["losses"]) == 3
+    model, config, record = load_interpolator(out)
+    assert record["method"] == method and record["steps"] == 3
+    assert config["prediction_type"] == ("v_prediction" if method == "group" else "epsilon")  # the tiny base is ε
+    assert isinstance(model, GroupInterpolationUNet if method == "group" else MaskedInterpolationUNet)
+
+
+def test_cli_trains_then_interpolates_a_clip(base_dir, tmp_path, capsys):
+    model = tmp_path / "group"
+    assert main(["train-interp", "--method", "group", "--steps", "1", "--batch-size", "1", "--model", str(base_dir),
+                 "--out", str(model), "--work-dir", str(tmp_path / "work")]) == 0
+    clip = tmp_path / "in.mp4"
+    write_video(clip, render(prompt_to_spec("a red circle moving left on a black background", 0), 16, 2.0, 3), 2.0)
+    out = tmp_path / "out.mp4"
+    assert main(["interpolate", "--input", str(clip), "--out", str(out), "--interp", str(model), "--steps", "2"]) == 0
+    frames, fps = read_video(out)
+    assert frames.shape == (9, 3, 16, 16) and fps == 8
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["kind"] == "interpolate" and record["method"] == "group" and record["skip"] == 4
+    assert record["frames_in"] == 3 and record["frames"] == 9 and set(record["seconds"]) >= {"load", "interpolate"}
+    one = tmp_path / "one.mp4"
+    write_video(one, render(prompt_to_spec("a red circle", 0), 16, 2.0, 1), 2.0)
+    capsys.readouterr()
+    assert main(["interpolate", "--input", str(one), "--out", str(tmp_path / "x.mp4"), "--interp", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "at least 2 keyframes" in err and "Traceback" not in err and not (tmp_path / "x.mp4").exists()
+    assert main(["interpolate", "--input", str(clip), "--out", str(tmp_path / "y.mp4"),
+                 "--interp", str(tmp_path / "none")]) == 2
+    assert "train-interp" in capsys.readouterr().err
