@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.io.video import save_frame_grid  # noqa: E402
 from engine.metrics import psnr, ssim, tcc  # noqa: E402
-from engine.models.interpolation import FACTOR, output_frames  # noqa: E402
+from engine.models.interpolation import FACTOR, blend_keyframes, hold_keyframes, output_frames  # noqa: E402
 from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps  # noqa: E402
 from engine.training.checkpoint import atomic_path  # noqa: E402
 from engine.world import render, sample_split_spec  # noqa: E402
@@ -32,18 +32,6 @@ from engine.world import render, sample_split_spec  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 KEYFRAMES, FPS = 8, 8.0
 PSNR_CAP = 60.0  # dB: a clip reproduced exactly (a still clip blended) would otherwise score infinity
-
-
-def repeat(keys: torch.Tensor) -> torch.Tensor:
-    """(T, 3, H, W) -> 4T−3 frames, each keyframe held until the next."""
-    return torch.cat([keys[:-1].repeat_interleave(FACTOR, 0), keys[-1:]])
-
-
-def blend(keys: torch.Tensor) -> torch.Tensor:
-    """(T, 3, H, W) -> 4T−3 frames, linear in time between neighbouring keyframes."""
-    a = (torch.arange(FACTOR) / FACTOR).view(1, FACTOR, 1, 1, 1)
-    gaps = (1 - a) * keys[:-1, None] + a * keys[1:, None]  # g 4 c h w
-    return torch.cat([gaps.flatten(0, 1), keys[-1:]])
 
 
 def scores(out: torch.Tensor, truth: torch.Tensor) -> dict:
@@ -79,7 +67,7 @@ def main():
         spec, caption = sample_split_spec("val", i)
         truth = render(spec, args.size, FPS, output_frames(KEYFRAMES))  # f 3 h w
         keys = truth[::FACTOR]
-        outs = {"repeat": repeat(keys), "blend": blend(keys)}
+        outs = {"repeat": hold_keyframes(keys), "blend": blend_keyframes(keys)}
         for name in (("group", "masked") if i % 2 == 0 else ("masked", "group")):
             start = time.perf_counter()
             outs[name] = pipes[name](keys, num_inference_steps=args.steps, guidance_scale=args.guidance,

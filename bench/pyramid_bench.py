@@ -6,7 +6,13 @@ vanilla = `--stages 1`, pyramid = `--stages 3`, no-align = `--stages 3 --no-alig
 32² (4 s at 4 fps) with the same total steps; latency is measured on the same prompts, the runs interleaved
 batch by batch so that machine noise falls on both alike.
 
-    python bench/pyramid_bench.py [--prompts 24] [--steps 24] [--dir assets/modes]
+    python bench/pyramid_bench.py [--prompts 24] [--steps 24] [--dir assets/modes] [--runs-dir runs]
+
+The folders trained without alignment or for 0.6× the steps are not shipped (they only serve this bench):
+
+    flipbook train-pyramid --form ddim --stages 3 --no-align --steps 300 --out runs/pyramid-ddim-noalign
+    flipbook train-pyramid --form ddim --stages 3 --steps 180 --out runs/pyramid-ddim-180
+    flipbook train-pyramid --form flow --stages 3 --steps 180 --out runs/pyramid-flow-180
 """
 from __future__ import annotations
 
@@ -28,10 +34,16 @@ RUNS = {
     "ddim vanilla": ("pyramid-ddim-vanilla", "ddim", None, True),
     "ddim pyramid": ("pyramid-ddim", "ddim", 3, True),
     "ddim pyramid, no renoising": ("pyramid-ddim", "ddim", 3, False),
-    "ddim pyramid, trained without alignment": ("pyramid-ddim-noalign", "ddim", 3, True),
     "flow vanilla": ("pyramid-flow-vanilla", "flow", None, True),
     "flow pyramid": ("pyramid-flow", "flow", 3, True),
     "flow pyramid, no renoising": ("pyramid-flow", "flow", 3, False),
+}
+# measurement-only folders (made by the commands in the module docstring, looked up in --runs-dir): trained without
+# alignment (Table 3), and pyramids trained for 0.6× the vanilla budget (TPDiff: vanilla's score in about half the steps)
+MEASURED = {
+    "ddim pyramid, trained without alignment": ("pyramid-ddim-noalign", "ddim", 3, True),
+    "ddim pyramid, 0.6× the steps": ("pyramid-ddim-180", "ddim", 3, True),
+    "flow pyramid, 0.6× the steps": ("pyramid-flow-180", "flow", 3, True),
 }
 
 
@@ -54,10 +66,11 @@ def run(args) -> list[str]:
     prompts = [sample_split_spec("val", i, 99)[1] for i in range(args.prompts)]
     truth = truth_clips(prompts)
     runs = {}
-    for name, (folder, sampler, stages, renoise) in RUNS.items():
+    wanted = [(name, Path(args.dir) / run[0], *run[1:]) for name, run in RUNS.items()]
+    wanted += [(name, Path(args.runs_dir) / run[0], *run[1:]) for name, run in MEASURED.items()]
+    for name, path, sampler, stages, renoise in wanted:
         if name.split()[0] not in args.forms.split(","):
             continue
-        path = Path(args.dir) / folder
         if not (path / "mode.json").is_file():
             print(f"skipping {name}: no {path}")
             continue
@@ -102,6 +115,7 @@ def main():
     p.add_argument("--steps", type=int, default=24)
     p.add_argument("--guidance", type=float, default=4.0)
     p.add_argument("--dir", default="assets/modes")
+    p.add_argument("--runs-dir", default="runs", help="where the measurement-only folders are")
     p.add_argument("--forms", default="ddim,flow", help="which forms to run (each form's runs are side by side)")
     p.add_argument("--out", default="bench/results/pyramid.md")
     p.add_argument("--json", default="bench/results/pyramid.json")

@@ -34,6 +34,14 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flipbook"
 
 
+def one_shot_folder(clip: torch.Tensor, source_prompt: str, mode: str, steps: int, base_hash: str,
+                    cache_dir: str | Path | None = None, lr: float = LR, seed: int = 0, batch_size: int = 1) -> Path:
+    """Where `one_shot_tune` keeps (or finds) the folder tuned on this clip with these settings."""
+    key = InversionCache.key(clip=tensor_hash(clip), source=source_prompt, mode=mode, steps=steps, lr=lr, seed=seed,
+                             batch=batch_size, base=base_hash)
+    return Path(cache_dir or default_cache_dir()) / "tuned" / key
+
+
 def one_shot_tune(clip: torch.Tensor, source_prompt: str, mode: str = DEFAULT_MODE, steps: int = DEFAULT_TUNE_STEPS,
                   model: str | Path | None = None, base_hash: str | None = None, cache_dir: str | Path | None = None,
                   lr: float = LR, seed: int = 0, batch_size: int = 1, on_step=None) -> Path:
@@ -44,10 +52,8 @@ def one_shot_tune(clip: torch.Tensor, source_prompt: str, mode: str = DEFAULT_MO
     if mode not in MODES or mode == "zero-shot":
         raise ValueError(f"choose a mode to tune from: {', '.join(m for m in MODES if m != 'zero-shot')}")
     base_hash = base_hash or model_hash(load_base(model).unet)
-    key = InversionCache.key(clip=tensor_hash(clip), source=source_prompt, mode=mode, steps=steps, lr=lr, seed=seed,
-                             batch=batch_size, base=base_hash)
-    root = Path(cache_dir or default_cache_dir()) / "tuned"
-    out, work = root / key, root / f"{key}-work"
+    out = one_shot_folder(clip, source_prompt, mode, steps, base_hash, cache_dir, lr, seed, batch_size)
+    work = out.with_name(f"{out.name}-work")
     if (out / "mode.json").is_file():
         return out
     torch.manual_seed(seed)  # the added modules' initial weights

@@ -1,9 +1,12 @@
 """The Flipbook studio: a gradio Blocks app, bound to 127.0.0.1 unless told otherwise.
 
-Tabs: Generate, Compare, Edit, Tune, World (ground truth) and History; each action has a stable API name
-(`/generate`, `/compare`, `/edit`, `/tune`, `/render`, `/restore`, `/stop`) for `gradio_client`. Interpolation
-and upscaling join when the engine has them. Every output lives in this app's own temporary folder
-under names the app makes, never a user's string.
+Tabs: Generate, Compare, Interpolate, Upscale, Edit, Tune, World (ground truth) and History; each action has a
+stable API name (`/generate`, `/compare`, `/interpolate`, `/upscale`, `/edit`, `/tune`, `/render`, `/restore`,
+`/stop`) for `gradio_client`. Every output lives in this app's own temporary folder under names the app makes,
+never a user's string.
+
+`model` (a dict) takes the --model, --modes, --dtype, --device and memory options, and optionally `interp_dir` and
+`sr_dir`: where the interpolation and super-resolution models are looked up (default assets/interp, assets/sr).
 """
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ from .tabs import compare as compare_tab
 from .tabs import edit as edit_tab
 from .tabs import generate as generate_tab
 from .tabs import history as history_tab
+from .tabs import interpolate as interpolate_tab
 from .tabs import tune as tune_tab
+from .tabs import upscale as upscale_tab
 from .tabs import world as world_tab
 from .tabs.generate import EXAMPLES  # noqa: F401
 from .tabs.world import render_world  # noqa: F401
@@ -52,12 +57,12 @@ MAX_UPLOAD_MB = 64  # an uploaded file (clips, sidecars); uploads land in the ap
 def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     studio = Studio(outputs, model)
     with gr.Blocks(title="Flipbook", analytics_enabled=False) as app:
-        gr.Markdown("# Flipbook\nImage diffusion models made into video models, on a synthetic world. "
-                    "Interpolation and upscaling arrive with the cascade work.")
+        gr.Markdown("# Flipbook\nImage diffusion models made into video models, on a synthetic world.")
         history = gr.State([])
         with gr.Tabs() as tabs:
             gen = generate_tab.build(studio, history)
             cmp = compare_tab.build(studio, history)
+            cascade = [interpolate_tab.build(studio, history), upscale_tab.build(studio, history)]
             edit_tab.build(studio, history)
             tune = tune_tab.build(studio, history)
             world_tab.build(studio.outputs)
@@ -77,6 +82,8 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_s
                               api_visibility="private", queue=False)
         app.load(refresh_choices, None, [gen["mode"], cmp["models"]], api_visibility="private", queue=False)
         app.load(tune["show_chart"], None, tune["chart"], api_visibility="private", queue=False)
+        for tab in cascade:  # models trained since the studio started become choices
+            app.load(tab["refresh"][0], None, tab["refresh"][1], api_visibility="private", queue=False)
     app.queue(default_concurrency_limit=2, max_size=queue_size)
     app.studio = studio
     return app

@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--from", dest="from_json", default=None, help="repeat the generation a sidecar JSON records")
     g.add_argument("--out", required=True, help="an .mp4 or .gif path; a .json sidecar is written beside it")
     g.set_defaults(run=commands.generate)
+    from . import expert_commands  # generate --cascade; train-vae, train-expert, train-decoder, translate
+
+    expert_commands.add_cascade_options(g)
 
     e = sub.add_parser("eval", help="score a folder of clips against their prompts")
     e.add_argument("--videos", required=True, help="folder of .mp4/.gif/.webm clips")
@@ -261,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import interp_commands  # train-interp, interpolate
 
     interp_commands.add_parsers(sub)
+    expert_commands.add_parsers(sub)
     return p
 
 

@@ -50,6 +50,12 @@ def generate(args) -> int:
     from engine.generate import generate_video
     from engine.sidecar import read_sidecar
 
+    replays_cascade = args.from_json and (read_sidecar(args.from_json) or {}).get("kind") == "cascade"
+    if getattr(args, "cascade", False) or replays_cascade:
+        from .expert_commands import generate_cascade
+
+        return generate_cascade(args)
+
     params = {k: getattr(args, k) for k in GENERATE_KEYS if k != "memory"}
     params["memory"] = memory_options(args)
     if args.from_json:

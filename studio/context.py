@@ -92,7 +92,7 @@ class Studio:
         self.cache = PipelineCache(2 if self.own else 6)
         self.lock = threading.Lock()  # one generation at a time: cached pipelines keep per-call scheduler state
         self._stops: dict[str, threading.Event] = {}
-        self._judge = None
+        self._judge = self._base_hash = None
         self.tuned: dict[str, str] = {}  # path of a folder the Tune tab made -> its label
 
     # -- variants ----------------------------------------------------------------------------------
@@ -202,6 +202,15 @@ class Studio:
 
     def stop(self, session: str | None):
         self.stop_flag(session).set()
+
+    def base_hash(self) -> str:
+        """The content hash of this studio's base UNet (what one-shot tuning keys its cache by), computed once."""
+        if self._base_hash is None:
+            from engine.models.base import load_base
+            from engine.models.tuned import model_hash
+
+            self._base_hash = model_hash(load_base(self.model.get("model")).unet)
+        return self._base_hash
 
     def judge(self):
         if self._judge is None:

@@ -34,3 +34,12 @@ def Slider(*args, **kwargs) -> gr.Slider:  # noqa: N802 - used like the componen
 
 def Number(*args, **kwargs) -> gr.Number:  # noqa: N802
     return _named_range(gr.Number(*args, **kwargs))
+
+
+def open_choices(component):
+    """A Radio, Dropdown or CheckboxGroup (type "value") that leaves the choice to the tab's own check. Its choices
+    are what was available when the page was built; the tab checks against what is available at call time (a
+    model trained since) and answers a missing one with the command that makes it, where gradio would say only
+    'not in the list of choices'."""
+    component.preprocess = lambda payload: payload
+    return component

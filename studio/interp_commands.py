@@ -25,7 +25,11 @@ def add_parsers(sub):
     t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=_positive_int, default=100)
-    t.add_argument("--model", default=None, metavar="PATH", help="the image base to start from (default: the embedded one)")
+    t.add_argument("--model", default=None, metavar="PATH_OR_ID",
+                   help="the image base to start from (default: the embedded one): a pixel (IF-style) model, or a "
+                        "latent (SD-style) one, whose interpolator works on its VAE latents")
+    t.add_argument("--size", type=_positive_int, default=None,
+                   help="side of the training clips in pixels (default: the base's frame size)")
     t.add_argument("--tuned", default=None, help="masked: the keyframe model's tuned mode folder (default: the "
                                                  "embedded ff-conv1d-attn1d-blocks, on the embedded base)")
     t.add_argument("--out", default=None, help=f"default {INTERP_ASSET}/METHOD")
@@ -51,6 +55,9 @@ def add_parsers(sub):
     i.add_argument("--aug-level", type=_non_negative_int, default=0,
                    help="forward-diffusion steps applied to the keyframes first (default 0; more forgives flawed ones)")
     i.add_argument("--fps", type=_positive_float, default=None, help="frame rate of the output (default 4× the input's)")
+    i.add_argument("--model", default=None, metavar="PATH_OR_ID",
+                   help="the latent (SD-style) base the interpolator was trained from: its VAE encodes the keyframes "
+                        "and decodes the result (pixel interpolators need none)")
     i.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     i.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
     i.set_defaults(run=interpolate)
@@ -69,7 +76,8 @@ def train_interp(args) -> int:
     out = args.out or f"{INTERP_ASSET}/{args.method}"
     work_dir = args.work_dir or (f"runs/interp/{Path(out).name}" if args.out else None)
     train_interpolator(args.method, out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       base=args.model, tuned=args.tuned, work_dir=work_dir, checkpoint_every=args.checkpoint_every)
+                       base=args.model, tuned=args.tuned, work_dir=work_dir, checkpoint_every=args.checkpoint_every,
+                       size=args.size)
     from engine.distributed import process_state
 
     if process_state().is_main_process:
@@ -87,6 +95,6 @@ def interpolate(args) -> int:
         raise ValueError(f"--guidance must be between 0 and 10 (FusionFrames uses 0.25), got {args.guidance}")
     path, _ = interpolate_file(args.input, args.out, method=args.method, folder=args.interp, steps=args.steps,
                                seed=args.seed, guidance=args.guidance, skip=args.skip, aug_level=args.aug_level,
-                               fps=args.fps, device=args.device, dtype=args.dtype)
+                               fps=args.fps, device=args.device, dtype=args.dtype, model=args.model)
     print(path)
     return 0

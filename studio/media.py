@@ -57,6 +57,22 @@ def _label(text: str, width: int) -> torch.Tensor:
     return torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255
 
 
+def fit_tile(video: torch.Tensor, size: int) -> torch.Tensor:
+    """(F, 3, H, W) scaled to fit a size × size tile, aspect kept (nearest when enlarging, area when shrinking), on
+    the labels' dark ground."""
+    h, w = video.shape[-2:]
+    k = size / max(h, w)
+    shape = (max(1, round(h * k)), max(1, round(w * k)))
+    v = F.interpolate(video, size=shape, mode="nearest" if k >= 1 else "area") if shape != (h, w) else video
+    if shape == (size, size):
+        return v
+    top, left = (size - shape[0]) // 2, (size - shape[1]) // 2
+    ground = torch.tensor([24, 24, 28]).view(1, 3, 1, 1) / 255
+    tile = ground.expand(v.shape[0], 3, size, size).clone()
+    tile[..., top:top + shape[0], left:left + shape[1]] = v
+    return tile
+
+
 def side_by_side(videos: list[torch.Tensor], labels: list[str], size: int = TILE_SIZE, gap: int = 4) -> torch.Tensor:
     """Clips (each (F, 3, H, W), one frame count) as one clip of labelled tiles, so they play in step."""
     if not videos or len(videos) != len(labels):
@@ -65,7 +81,7 @@ def side_by_side(videos: list[torch.Tensor], labels: list[str], size: int = TILE
         raise ValueError(f"clips side by side need one frame count, got {[v.shape[0] for v in videos]}")
     tiles = []
     for video, label in zip(videos, labels):
-        v = F.interpolate(video.float(), size=(size, size), mode="nearest")
+        v = fit_tile(video.float(), size)
         foot = _label(label, size)[None].expand(v.shape[0], -1, -1, -1)  # below: the player's own label sits on top
         tiles.append(torch.cat([v, foot], dim=2))
         tiles.append(torch.full((v.shape[0], 3, size + LABEL_HEIGHT, gap), 1.0))

@@ -64,7 +64,9 @@ def add_parsers(sub):
     v.add_argument("--noise-share", type=finite, default=1.0,
                    help="how much of the diffusion noise a clip's frames share, in [0, 1] (upscale samples with 1)")
     v.add_argument("--checkpoint-every", type=_positive_int, default=100)
-    v.add_argument("--image", default=None, help=f"the image SR folder (default {SR_ASSET}/image)")
+    v.add_argument("--image", "--model", dest="image", default=None, metavar="FOLDER",
+                   help=f"the image SR model to inflate: a folder from train-sr (default {SR_ASSET}/image) or an IF "
+                        "stage II-style pipeline folder")
     v.add_argument("--out", default=None, help=f"default {SR_ASSET}/video-MODE")
     v.add_argument("--work-dir", default=None, help="checkpoints (default runs/sr/video-MODE); resumes from here")
     v.set_defaults(run=train_sr_video)
@@ -93,7 +95,9 @@ def add_parsers(sub):
     u.add_argument("--consistency", type=_non_negative_int, default=3,
                    help="back-projection iterations making each frame average back to its input frame (0: none)")
     u.add_argument("--scheduler", default="dpm++", choices=["dpm++", "ddim"])
-    u.add_argument("--model", default=None, help=f"an image SR folder (default {SR_ASSET}/image)")
+    u.add_argument("--model", default=None, metavar="FOLDER",
+                   help=f"the image SR model: a folder from train-sr (default {SR_ASSET}/image) or an IF stage II-style "
+                        "pipeline folder (IFSuperResolutionPipeline's save_pretrained)")
     u.add_argument("--tuned", default=None, help=f"a tuned video SR folder (default {SR_ASSET}/video-MODE)")
     u.add_argument("--device", default="cpu")
     u.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])

@@ -152,3 +152,42 @@ def history_entry(kind: str, record: dict, files: list[str], shown: str) -> dict
         what = f"{record['mode']} on {record.get('data', '')}"
     return {"kind": kind, "time": time.strftime("%H:%M:%S"), "prompt": record.get("prompt", ""), "what": what,
             "seed": record.get("seed", ""), "files": files, "shown": shown, "record": record}
+
+
+def with_progress(work: Callable, total: int, progress=None, outputs: int = 0, preview: int | None = None):
+    """Generator: run work(emit) in the background; for each emit("step", desc, i, preview_path) move the progress
+    bar to i / total and yield `outputs` gr.skip()s with the preview (when there is one) at index `preview`.
+    Returns (work's result, the last preview)."""
+    image = None
+    for item in in_background(work):
+        if item[0] == "done":
+            return item[1], image
+        _, desc, i, shown = item
+        image = shown or image
+        if progress is not None:
+            progress(i / max(1, total), desc=desc)
+        update = [gr.skip()] * outputs
+        if preview is not None and shown:
+            update[preview] = shown
+        yield tuple(update)
+
+
+def save_outputs(studio: Studio, kind: str, video: torch.Tensor, fps: float, tiles: list[torch.Tensor],
+                 names: list[str], record: dict, history: list | None, tile_size: int | None = None,
+                 extra: dict[str, torch.Tensor] | None = None) -> tuple[str, list[str], list]:
+    """Write a tab's result (F, 3, H, W), its labelled side-by-side clip, any `extra` clips (a suffix each) and its
+    sidecar under names the studio makes: (the side-by-side clip, the files to download, history with it added)."""
+    from engine.io import write_video
+    from engine.sidecar import write_sidecar
+
+    from .media import TILE_SIZE, side_by_side
+
+    native = studio.outputs.new(kind)
+    write_video(native, video, fps)
+    shown = write_video(native.with_name(native.stem + "-side-by-side.mp4"),
+                        side_by_side(tiles, names, tile_size or TILE_SIZE), fps)
+    more = [write_video(native.with_name(f"{native.stem}-{suffix}.mp4"), clip, fps)
+            for suffix, clip in (extra or {}).items()]
+    sidecar = write_sidecar(native, record)
+    files = [str(native), str(sidecar), str(shown)] + [str(p) for p in more]
+    return str(shown), files, (history or []) + [history_entry(kind, record, files, str(shown))]

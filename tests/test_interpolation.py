@@ -10,8 +10,8 @@ from safetensors import safe_open
 from engine.io import read_video, write_video
 from engine.models.base import load_base
 from engine.models.interpolation import (GroupInterpolationUNet, MaskedInterpolationUNet, MergedTemporalConv,
-                                         join_frames, keyframe_pairs, load_interpolator, middle_frames, noise_augment,
-                                         save_interpolator)
+                                         blend_keyframes, hold_keyframes, join_frames, keyframe_pairs,
+                                         load_interpolator, middle_frames, noise_augment, save_interpolator)
 from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps, windows
 from engine.training.interpolation import SKIPS, interp_batch, train_interpolator
 from engine.world import prompt_to_spec, render
@@ -115,6 +115,35 @@ def test_pipelines_give_4t_minus_3_frames_with_the_keyframes_in_place(folders, m
         assert 0 <= frames.min() and frames.max() <= 1
     again = pipe(video, num_inference_steps=2, generator=torch.Generator().manual_seed(0), **extra).frames
     assert torch.equal(again, frames)
+
+
+@pytest.mark.parametrize("method", ["group", "masked"])
+def test_callback_on_step_end_sees_and_may_replace_every_step(folders, method):
+    pipe, _ = interpolation_pipeline(method, folders[method])
+    seen = []
+
+    def on_step(p, i, t, kw):
+        seen.append((i, int(t), kw["latents"].shape))
+        return {"latents": torch.zeros_like(kw["latents"])} if i == 2 else None
+
+    video = torch.rand(3, 3, 16, 16)
+    frames = pipe(video, num_inference_steps=3, generator=torch.Generator().manual_seed(0),
+                  callback_on_step_end=on_step).frames[0]
+    assert [i for i, _, _ in seen] == [0, 1, 2] and seen[0][1] > seen[-1][1]
+    assert seen[0][2] == ((1, 9, 2, 16, 16) if method == "group" else (1, 3, 9, 16, 16))  # slots, or the clip
+    between = [i for i in range(9) if i % 4]
+    torch.testing.assert_close(frames[between], torch.full_like(frames[between], 0.5))  # the zeros it returned
+    assert torch.equal(frames[::4], video)
+
+
+def test_keyframe_baselines_hold_and_blend():
+    keys = torch.rand(3, 3, 4, 4)
+    held, blended = hold_keyframes(keys), blend_keyframes(keys)
+    assert held.shape == blended.shape == (9, 3, 4, 4)
+    assert torch.equal(held[::4], keys) and torch.equal(held[1], keys[0]) and torch.equal(held[7], keys[1])
+    assert torch.equal(blended[::4], keys)
+    torch.testing.assert_close(blended[6], (keys[1] + keys[2]) / 2)
+    torch.testing.assert_close(blended[1], 0.75 * keys[0] + 0.25 * keys[1])
 
 
 def test_untrained_group_model_with_shared_noise_makes_three_identical_frames(base, tmp_path):

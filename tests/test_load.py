@@ -57,16 +57,21 @@ def server(tmp_path_factory):
         proc.wait(30)
 
 
-def _clients(url: str, n: int, args: tuple) -> tuple[list, threading.Barrier, list[threading.Thread]]:
-    """Start n threads, each with its own Client; all submit together when the barrier opens."""
+def _client(url: str):
+    """A client whose requests wait long enough for a loaded 2-core machine (httpx's default is 5 s)."""
     from gradio_client import Client
 
+    return Client(url, verbose=False, httpx_kwargs={"timeout": 120})
+
+
+def _clients(url: str, n: int, args: tuple) -> tuple[list, threading.Barrier, list[threading.Thread]]:
+    """Start n threads, each with its own Client; all submit together when the barrier opens."""
     results: list = [None] * n
     gate = threading.Barrier(n + 1)
 
     def one(i):
         try:
-            client = Client(url, verbose=False)
+            client = _client(url)
         except Exception as e:  # noqa: BLE001 - recorded, then asserted on
             gate.wait()
             results[i] = ("broken", f"connect: {e}")
@@ -93,11 +98,9 @@ def _rss(proc) -> float:
 
 @pytest.mark.slow
 def test_concurrent_clients_complete_or_are_refused_and_memory_stays_bounded(server):
-    from gradio_client import Client
-
     url, proc = server
     quick = (PROMPT, "", 0, 2, 1, 4.0, "ddim", "zero-shot", False)  # 2 frames, 1 step
-    first = Client(url, verbose=False)
+    first = _client(url)
     first.predict(*quick, api_name="/generate")  # loads the pipeline
     rss = [_rss(proc)]
 
@@ -112,20 +115,20 @@ def test_concurrent_clients_complete_or_are_refused_and_memory_stays_bounded(ser
     assert kinds.count("completed") == 16, results
     rss.append(_rss(proc))
 
-    # round 2: a long generation holds the worker; 24 clients overflow the queue of 16
-    blocker = Client(url, verbose=False)
+    # round 2: a long generation holds the worker; 24 clients (connected before it starts) overflow the queue of 16
+    results, gate, threads = _clients(url, 24, quick)
+    blocker = _client(url)
     job = blocker.submit(PROMPT, "", 0, 2, 100, 4.0, "ddim", "zero-shot", False, api_name="/generate")
     deadline = time.time() + 60
     while time.time() < deadline and not (job.status().progress_data or job.done()):
         time.sleep(0.1)
-    results, gate, threads = _clients(url, 24, quick)
-    gate.wait()
+    gate.wait()  # opens once all 24 have connected
     time.sleep(3)  # every client has submitted: the queue is as full as it gets
     # Stop skips the queue (queue=False), so it is answered while the queue is full, as the page's button is
     import httpx
 
     stopped = httpx.post(url + "gradio_api/run/stop", json={"data": [], "session_hash": blocker.session_hash},
-                         timeout=30)
+                         timeout=120)
     assert stopped.status_code == 200, stopped.text
     with pytest.raises(Exception, match="Stopped at step"):
         job.result(timeout=120)

@@ -12,7 +12,7 @@ from engine.models.inflate import inflate
 from engine.models.sr import sr_forward, sr_unet
 from engine.models.text import build_text_encoder, build_tokenizer
 from engine.pipelines.load import SCHEDULERS
-from engine.pipelines.upscale import VideoUpscalePipeline, segments
+from engine.pipelines.upscale import VideoUpscalePipeline, segments, upscale_frames
 from engine.training.sr import sr_batch, sr_loss
 from engine.tuning import apply_mode
 from studio.cli import main
@@ -131,6 +131,25 @@ def test_pipeline_rejects_bad_video():
             pipe(bad, num_inference_steps=1)
     with pytest.raises(ValueError, match="noise level"):
         pipe(torch.rand(1, 2, 3, 8, 8), num_inference_steps=1, noise_level=1000)
+
+
+def test_upscale_frames_pads_crops_and_reports_every_step():
+    pipe = tiny_pipe("temporal")  # ×2; high-resolution sides multiples of 4, so low ones of 2
+    video = torch.rand(5, 3, 7, 9, generator=torch.Generator().manual_seed(0))
+    steps = []
+    frames, notes = upscale_frames(pipe, video, prompt="a red circle", steps=2, segment_frames=3,
+                                   generator=torch.Generator().manual_seed(0),
+                                   callback=lambda p, i, t, kw: steps.append((i, kw["latents"].shape)))
+    assert frames.shape == (5, 3, 14, 18) and notes == ["padded 9×7 to 10×8 (edge pixels repeated) and cropped back "
+                                                        "after upscaling"]
+    assert [i for i, _ in steps] == [0, 1, 0, 1] and steps[0][1] == (1, 3, 3, 16, 20)  # two segments, padded
+    padded = pipe(F.pad(video, (0, 1, 0, 1), mode="replicate")[None], "a red circle", 2, segment_frames=3,
+                  generator=torch.Generator().manual_seed(0)).frames[0]
+    torch.testing.assert_close(frames, padded[..., :14, :18])
+    half, notes = upscale_frames(pipe, video, 1, steps=1, max_side=6)
+    assert half.shape == (5, 3, 5, 6) and "scaled down from 9×7 to 6×5" in notes[0] and "×1" in notes[-1]
+    with pytest.raises(ValueError, match="choose --scale from 1 to 2"):
+        upscale_frames(pipe, video, 3)
 
 
 @pytest.fixture(scope="module")

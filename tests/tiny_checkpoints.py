@@ -7,6 +7,9 @@ IF-style pixel pipeline folder, each written by diffusers' own pipeline `save_pr
 - IF-style: unet/ (3-channel pixel UNet with learned variance, SimpleCrossAttn blocks, T5 states projected
   by encoder_hid_proj, text-pooled added embedding), text_encoder/ (T5EncoderModel), tokenizer/ (a T5
   Unigram tokenizer built here), scheduler/ (DDPM, cosine, learned_range).
+- IF stage II-style (super-resolution): an IFSuperResolutionPipeline folder, the same text side; unet/ takes the
+  noisy frame and the upsampled low-resolution one (6 channels), the noise level as class labels (a timestep
+  class embedding), learned variance; scheduler/ and image_noising_scheduler/ (both cosine).
 """
 from __future__ import annotations
 
@@ -87,18 +90,23 @@ def make_sd_folder(folder: str | Path, seed: int = 0, sample_size: int = 8) -> P
     return folder
 
 
+def t5_text_encoder(tok):
+    from transformers import T5Config, T5EncoderModel
+
+    return T5EncoderModel(T5Config(
+        vocab_size=len(tok), d_model=IF_TEXT_DIM, d_kv=12, d_ff=48, num_layers=1, num_heads=2,
+        relative_attention_num_buckets=8, feed_forward_proj="gated-gelu", pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id))
+
+
 def make_if_folder(folder: str | Path, seed: int = 0, sample_size: int = 16) -> Path:
     """An IF-style (stage I) IFPipeline folder: 16×16 RGB, T5 states of width 24 projected to 32."""
     from diffusers import DDPMScheduler, IFPipeline, UNet2DConditionModel
-    from transformers import T5Config, T5EncoderModel
 
     folder = Path(folder)
     torch.manual_seed(seed)
     tok = t5_tokenizer()
-    text = T5EncoderModel(T5Config(
-        vocab_size=len(tok), d_model=IF_TEXT_DIM, d_kv=12, d_ff=48, num_layers=1, num_heads=2,
-        relative_attention_num_buckets=8, feed_forward_proj="gated-gelu", pad_token_id=tok.pad_token_id,
-        eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id))
+    text = t5_text_encoder(tok)
     unet = UNet2DConditionModel(
         sample_size=sample_size, in_channels=3, out_channels=6, block_out_channels=(16, 32, 32), layers_per_block=1,
         down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D", "SimpleCrossAttnDownBlock2D"),
@@ -110,5 +118,33 @@ def make_if_folder(folder: str | Path, seed: int = 0, sample_size: int = 16) -> 
                               dynamic_thresholding_ratio=0.95, sample_max_value=1.5, clip_sample=True)
     pipe = IFPipeline(tokenizer=tok, text_encoder=text, unet=unet, scheduler=scheduler, safety_checker=None,
                       feature_extractor=None, watermarker=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def make_if_sr_folder(folder: str | Path, seed: int = 0, sample_size: int = 32) -> Path:
+    """An IF stage II-style IFSuperResolutionPipeline folder (the layout of DeepFloyd's IF-II, 64² → 256², at
+    8² → 32²), its UNet configured as diffusers' own IF super-resolution tests configure theirs."""
+    from diffusers import DDPMScheduler, IFSuperResolutionPipeline, UNet2DConditionModel
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    tok = t5_tokenizer()
+    text = t5_text_encoder(tok)
+    unet = UNet2DConditionModel(
+        sample_size=sample_size, in_channels=6, out_channels=6, block_out_channels=(16, 32), layers_per_block=1,
+        down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
+        up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"),
+        mid_block_type="UNetMidBlock2DSimpleCrossAttn", cross_attention_dim=IF_CROSS_DIM, attention_head_dim=8,
+        encoder_hid_dim=IF_TEXT_DIM, encoder_hid_dim_type="text_proj", addition_embed_type="text",
+        addition_embed_type_num_heads=2, cross_attention_norm="group_norm", resnet_time_scale_shift="scale_shift",
+        act_fn="gelu", class_embed_type="timestep", mid_block_scale_factor=1.414, time_embedding_act_fn="gelu",
+        norm_num_groups=8)
+    scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2", variance_type="learned_range", thresholding=True,
+                              dynamic_thresholding_ratio=0.95, sample_max_value=1.0, prediction_type="epsilon")
+    noising = DDPMScheduler(beta_schedule="squaredcos_cap_v2")
+    pipe = IFSuperResolutionPipeline(tokenizer=tok, text_encoder=text, unet=unet, scheduler=scheduler,
+                                     image_noising_scheduler=noising, safety_checker=None, feature_extractor=None,
+                                     watermarker=None, requires_safety_checker=False)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder

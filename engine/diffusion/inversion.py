@@ -51,8 +51,10 @@ def sampler(config: dict, pixel: bool) -> DDIMScheduler:
 
 @torch.no_grad()
 def ddim_invert(predict: Predict, x0: torch.Tensor, scheduler: DDIMInverseScheduler, num_inference_steps: int,
-                strength: float, callback: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, int]:
-    """Invert clean latents x0 (B, C, F, h, w) over the first round(strength·steps) steps.
+                strength: float, callback: Callable[[int, int, torch.Tensor], torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, int]:
+    """Invert clean latents x0 (B, C, F, h, w) over the first round(strength·steps) steps; `callback(i, t, x)`
+    sees every step and returns the latents to go on with (as in `sample_from`).
 
     Returns (x_t, t): the inverted latents and the timestep they sit at (where `sample_from` starts)."""
     k = inversion_steps(num_inference_steps, strength)
@@ -61,7 +63,7 @@ def ddim_invert(predict: Predict, x0: torch.Tensor, scheduler: DDIMInverseSchedu
     for i, t in enumerate(scheduler.timesteps[:k]):  # ascending: 39, 79, … for 25 steps
         x = scheduler.step(predict(x, t), t, x).prev_sample
         if callback is not None:
-            callback(i, k)
+            x = callback(i, t, x)
     return x, int(scheduler.timesteps[k - 1])
 
 

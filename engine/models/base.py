@@ -180,9 +180,28 @@ def _check_unet(source: str, unet: UNet2DConditionModel, latent: bool):
         raise ValueError(f"{source}: this UNet needs {config.addition_embed_type!r} added conditioning (SDXL-style "
                          "size and pooled-text inputs), which Flipbook does not provide; use an SD-1.x/2.x-style "
                          "or IF-style model")
+    if config.in_channels == 6 and config.class_embed_type == "timestep" and not latent:
+        raise ValueError(f"{source}: this is a super-resolution UNet (IF stage II-style: 6 input channels, the noise "
+                         "level as class labels), not an image base; upscale with it (`flipbook upscale --model "
+                         f"{source}`, `flipbook train-sr-video --model {source}`) and give --model a text-to-image "
+                         "model here")
     if not latent and config.in_channels != 3:
         raise ValueError(f"{source}: the UNet takes {config.in_channels} channels but the folder has no vae/; "
                          "a pixel model takes 3 (RGB) and a latent model needs its VAE in vae/")
+
+
+def _has_vae(source: str, index: dict) -> bool:
+    return bool(index.get("vae") and index["vae"][1]) if index else (Path(source) / "vae").is_dir()
+
+
+def vae_dtype(config, dtype: torch.dtype) -> torch.dtype:
+    """A VAE that overflows in fp16 (config force_upcast) stays in fp32, as diffusers' SDXL pipeline does."""
+    return torch.float32 if dtype == torch.float16 and config.get("force_upcast", True) else dtype
+
+
+def _vae(source: str, dtype: torch.dtype) -> AutoencoderKL:
+    dtype = vae_dtype(AutoencoderKL.load_config(source, subfolder="vae"), dtype)
+    return _load(AutoencoderKL, source, "vae", torch_dtype=dtype, use_safetensors=True)
 
 
 def load_base(path: str | Path | None = None, device: str = "cpu", dtype=torch.float32) -> Base:
@@ -200,13 +219,9 @@ def load_base(path: str | Path | None = None, device: str = "cpu", dtype=torch.f
                                                                    if index else ""))
     if index and index.get("unet", [None, None])[1] not in (None, "UNet2DConditionModel"):
         raise ValueError(f"{source}: its unet is a {index['unet'][1]}; Flipbook inflates UNet2DConditionModel")
-    has_vae = bool(index.get("vae") and index["vae"][1]) if index else (Path(source) / "vae").is_dir()
     common = {"torch_dtype": dtype, "use_safetensors": True}
     unet = _load(UNet2DConditionModel, source, "unet", **common)
-    vae = None
-    if has_vae:  # a VAE that overflows in fp16 (config force_upcast) stays in fp32, as diffusers' SDXL pipeline does
-        upcast = dtype == torch.float16 and AutoencoderKL.load_config(source, subfolder="vae").get("force_upcast", True)
-        vae = _load(AutoencoderKL, source, "vae", torch_dtype=torch.float32 if upcast else dtype, use_safetensors=True)
+    vae = _vae(source, dtype) if _has_vae(source, index) else None
     _check_unet(source, unet, vae is not None)
     text = _load(_text_encoder_class(source, local, index), source, "text_encoder", **common)
     try:
@@ -216,3 +231,13 @@ def load_base(path: str | Path | None = None, device: str = "cpu", dtype=torch.f
     sched = _load(DDIMScheduler, source, "scheduler")  # the folder's schedule; samplers are built from its config
     vae = vae.to(device).eval() if vae is not None else None
     return Base(unet.to(device).eval(), text.to(device).eval(), tok, sched, vae, source)
+
+
+def load_vae(path: str | Path, device: str = "cpu", dtype=torch.float32) -> AutoencoderKL:
+    """Only the VAE of a latent model's folder or hub id (what the cascade stages need of their base to work on
+    its latents), without loading its UNet and text encoder; in fp32 under fp16 where `vae_dtype` says so."""
+    device, dtype = resolve_device(device), resolve_dtype(dtype)
+    source, local = _locate(path)
+    if not _has_vae(source, _index(source, local)):
+        raise ValueError(f"{source} has no vae/: it is a pixel model, whose frames need no VAE")
+    return _vae(source, dtype).to(device).eval()

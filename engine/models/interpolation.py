@@ -1,8 +1,10 @@
-"""Interpolation models, T keyframes → 4T−3 frames, both made from the image base (pixel space).
+"""Interpolation models, T keyframes → 4T−3 frames, both made from the image base. They work where the base does:
+on pixels for a pixel (IF-style) base, on its VAE latents for a latent (SD-style) one (C below is 3 or the
+latent channels; the pipelines encode the keyframes and decode the result, engine/pipelines/interpolate.py).
 
 - `GroupInterpolationUNet` (FusionFrames §4.2 and appendix 9): one pass predicts the three middle frames of a
   keyframe pair. Its input conv takes the three noisy middle frames and the two keyframes concatenated on
-  channels, [z¹, z², z³, c¹, c²] (15 for RGB), the base's weights on z¹ and zeros elsewhere; its output conv
+  channels, [z¹, z², z³, c¹, c²] (15 for RGB, 5C in general), the base's weights on z¹ and zeros elsewhere; its output conv
   is the base's replicated three times, so at initialisation it predicts three copies of the base's frame.
   The pairs of a clip are its "frames": a 3×1×1 temporal conv after every resnet conv mixes neighbouring
   pairs, blended in by a learned α (out = spatial + α·temporal; the conv starts at zero). Text conditioning
@@ -49,6 +51,18 @@ KEYFRAME_MODE = "ff-conv1d-attn1d-blocks"  # the embedded keyframe model's mode:
 
 def output_frames(keyframes: int) -> int:
     return FACTOR * keyframes - (FACTOR - 1)
+
+
+def hold_keyframes(keys: torch.Tensor) -> torch.Tensor:
+    """Baseline: keyframes (T, C, H, W) -> 4T−3 frames, each keyframe held until the next."""
+    return torch.cat([keys[:-1].repeat_interleave(FACTOR, 0), keys[-1:]])
+
+
+def blend_keyframes(keys: torch.Tensor) -> torch.Tensor:
+    """Baseline: keyframes (T, C, H, W) -> 4T−3 frames, linear in time between neighbouring keyframes."""
+    a = (torch.arange(FACTOR, dtype=keys.dtype, device=keys.device) / FACTOR).view(1, FACTOR, 1, 1, 1)
+    gaps = (1 - a) * keys[:-1, None] + a * keys[1:, None]  # g 4 c h w
+    return torch.cat([gaps.flatten(0, 1), keys[-1:]])
 
 
 def keyframe_pairs(keys: torch.Tensor) -> torch.Tensor:
@@ -127,12 +141,6 @@ def null_text_states(base) -> torch.Tensor:
         return encode_prompts(base.tokenizer, base.text_encoder, [""]).float().cpu()
 
 
-def _check_pixel(base):
-    if base.latent:
-        raise ValueError(f"{base.source or 'this model'} is a latent model; interpolation runs in pixel space on an "
-                         "IF-style (pixel) base such as the embedded one")
-
-
 class MergedTemporalConv(TemporalModule):
     """FusionFrames' temporal layer after a spatial conv: x + α·conv3×1×1(x) over frames, with a learned merge
     parameter α. The conv starts at zero (so the layer is the identity) and α at 1: a zero α would hold back
@@ -185,7 +193,6 @@ class GroupInterpolationUNet(_Interpolator):
     def from_base(cls, base, noise_share: float = 0.0) -> "GroupInterpolationUNet":
         """`noise_share` ρ: the three middle frames' noise is √ρ·(one draw) + √(1−ρ)·(their own), in training
         and sampling (see `frame_noise`)."""
-        _check_pixel(base)
         c = base.channels
         null = null_text_states(base)
         model = cls(_widened_config(base.unet, (MIDDLE + 2) * c, MIDDLE * c, 2), c, null.shape[1], null.shape[2],
@@ -217,7 +224,6 @@ class MaskedInterpolationUNet(_Interpolator):
         the mode's modules start at identity)."""
         from .tuned import load_tuned
 
-        _check_pixel(base)
         c = base.channels
         null = null_text_states(base)
         if tuned and (Path(tuned) / "mode.json").is_file():

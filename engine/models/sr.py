@@ -18,7 +18,11 @@ with x0-prediction 29.5 dB; with whole frames the residual model beat bicubic af
 frame box-averages to its low-resolution frame, and starts every frame of a segment from the same noise.
 
 An SR folder holds unet/ (fp16), text_encoder/ and tokenizer/ (the base's, frozen, copied so the folder stands
-alone), scheduler/ (the training schedule) and sr.json (scale, sizes, target, noise levels). Video SR inflates
+alone), scheduler/ (the training schedule) and sr.json (scale, sizes, target, noise levels). A real checkpoint is an
+IF stage II-style pipeline folder (what `IFSuperResolutionPipeline.save_pretrained` writes: unet/ with 6 input
+channels, a timestep class embedding and learned variance, T5 text_encoder/ and tokenizer/, scheduler/ and
+image_noising_scheduler/) and loads without sr.json, read as IF stage II is run (`stage_ii_record`): ×4, the frame
+itself diffused, the condition upsampled bilinearly with aligned corners and augmented to level 250. Video SR inflates
 its UNet (`engine.models.inflate`) in a tuning mode (`engine.tuning`); tuned modes save apart
 (`engine.models.tuned`) and name the image SR UNet's hash they were tuned on.
 """
@@ -30,11 +34,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, UNet2DConditionModel
+from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from einops import rearrange
 from transformers import AutoTokenizer
 
-from .base import _load, _text_encoder_class, resolve_device, resolve_dtype
+from .base import HUB_ID, _load, _text_encoder_class, resolve_device, resolve_dtype
 from .inflate import VideoUNet
 from .tuned import load_tuned, model_hash
 
@@ -59,11 +63,12 @@ def side_multiple(unet) -> int:
     return 2 ** (len(unet.config.block_out_channels) - 1)
 
 
-def upsample(low: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
+def upsample(low: torch.Tensor, size: tuple[int, int], mode: str = "bilinear", align_corners: bool = False
+             ) -> torch.Tensor:
     """Bilinear (the condition) or bicubic (what a residual model adds to; clamped to [-1, 1]) upsampling of
-    (B, C, h, w) or (B, C, F, h, w) to `size`."""
+    (B, C, h, w) or (B, C, F, h, w) to `size` (`align_corners`: as IF stage II's pipeline upsamples)."""
     frames = low if low.ndim == 4 else rearrange(low, "b c f h w -> (b f) c h w")
-    frames = F.interpolate(frames, size=tuple(size), mode=mode, align_corners=False)
+    frames = F.interpolate(frames, size=tuple(size), mode=mode, align_corners=align_corners)
     frames = frames.clamp(-1, 1) if mode == "bicubic" else frames
     return frames if low.ndim == 4 else rearrange(frames, "(b f) c h w -> b c f h w", b=low.shape[0])
 
@@ -99,6 +104,12 @@ class SR:
     record: dict = field(default_factory=dict)
     source: str = ""
     unet_hash: str = ""
+    noising_config: dict | None = None  # the condition's augmentation schedule, where it is not the sampling one
+
+    @property
+    def align_corners(self) -> bool:
+        """Whether the condition is upsampled with aligned corners (IF stage II) or not (Flipbook's own models)."""
+        return bool(self.record.get("align_corners", False))
 
     @property
     def scale(self) -> int:
@@ -119,26 +130,60 @@ class SR:
         return int(self.record.get("noise_level", 0))
 
 
+IF_STAGE_II = {"scale": 4, "target": "image", "noise_level": 250, "max_noise_level": 500, "align_corners": True}
+# IF stage II (64² → 256²) as diffusers' IFSuperResolutionPipeline runs it; video modes tune on augmentation levels
+# drawn in [0, 500), around the level it samples at (250)
+
+
+def stage_ii_record(unet: UNet2DConditionModel, scheduler_config: dict) -> dict:
+    """What sr.json would say of an IF stage II-style pipeline folder (one without sr.json)."""
+    high = unet.config.sample_size
+    return {**IF_STAGE_II, "low_size": high // IF_STAGE_II["scale"], "high_size": high, "crop": high,
+            "prediction": scheduler_config.get("prediction_type", "epsilon"), "format": "IF stage II"}
+
+
+def _check_sr_unet(folder: Path, unet: UNet2DConditionModel):
+    config = unet.config
+    if config.in_channels == 6 and config.class_embed_type == "timestep":
+        return
+    if (folder / "vae").is_dir() and config.in_channels > 4:
+        raise ValueError(f"{folder} is a latent upscaler (SD ×4-style: a VAE and low-resolution pixels beside the "
+                         "latents), which Flipbook does not run; use an IF stage II-style pixel SR folder or one made "
+                         "by `flipbook train-sr`")
+    if config.in_channels in (3, 4):
+        raise ValueError(f"{folder} is a text-to-image model, not a super-resolution one: train an SR model with its "
+                         f"text encoder (`flipbook train-sr --model {folder} --out SR`) and upscale with --model SR, or "
+                         "give an IF stage II-style folder")
+    raise ValueError(f"{folder}/unet is not an SR UNet (it needs 6 input channels and a timestep class embedding for "
+                     "the noise level); train one with `flipbook train-sr`")
+
+
 def load_sr(folder: str | Path | None = None, device="cpu", dtype=None) -> SR:
-    """An image SR folder (default assets/sr/image). The UNet's hash is taken from its stored fp16 weights, so
-    that a tuned video mode can check it was tuned on this very model."""
+    """An image SR folder (default assets/sr/image): one `flipbook train-sr` wrote, or an IF stage II-style pipeline
+    folder. The UNet's hash is taken from its stored weights, so that a tuned video mode can check it was tuned on
+    this very model."""
     folder = Path(folder) if folder else ASSET / "image"
-    if not (folder / RECORD).is_file() or not (folder / "unet" / "config.json").is_file():
-        raise FileNotFoundError(f"no image super-resolution model at {folder} (it needs {RECORD} and unet/); "
-                                f"train one with `flipbook train-sr --out {folder}`")
+    if not folder.exists() and HUB_ID.match(str(folder)):
+        raise FileNotFoundError(f"no folder {folder}: super-resolution models load from a folder; fetch it with "
+                                f"`huggingface-cli download {folder} --local-dir DIR`, then pass DIR")
+    if not (folder / "unet" / "config.json").is_file():
+        raise FileNotFoundError(f"no image super-resolution model at {folder} (it needs unet/ and {RECORD}, or to be "
+                                f"an IF stage II-style pipeline folder); train one with `flipbook train-sr --out {folder}`")
     device, dtype = resolve_device(device), resolve_dtype(dtype)
-    record = json.loads((folder / RECORD).read_text())
     unet = _load(UNet2DConditionModel, str(folder), "unet", torch_dtype=torch.float32, use_safetensors=True)
-    if unet.config.in_channels != 6 or unet.config.class_embed_type != "timestep":
-        raise ValueError(f"{folder}/unet is not an SR UNet (it needs 6 input channels and a timestep class embedding "
-                         "for the noise level); train one with `flipbook train-sr`")
+    _check_sr_unet(folder, unet)
+    config = dict(DDIMScheduler.load_config(str(folder), subfolder="scheduler"))
+    own = folder / RECORD
+    record = json.loads(own.read_text()) if own.is_file() else stage_ii_record(unet, config)
+    noising = folder / "image_noising_scheduler" / "scheduler_config.json"
+    noising_config = dict(DDPMScheduler.load_config(str(noising.parent))) if noising.is_file() else None
     unet_hash = model_hash(unet)
     text_cls = _text_encoder_class(str(folder), True, {})
     text = _load(text_cls, str(folder), "text_encoder", torch_dtype=dtype, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
-    config = dict(DDIMScheduler.load_config(str(folder), subfolder="scheduler"))
     unet = unet.to(dtype) if dtype != torch.float32 else unet
-    return SR(unet.to(device).eval(), text.to(device).eval(), tokenizer, config, record, str(folder), unet_hash)
+    return SR(unet.to(device).eval(), text.to(device).eval(), tokenizer, config, record, str(folder), unet_hash,
+              noising_config)
 
 
 def tuned_folder(mode: str, model: str | Path | None, tuned: str | Path | None) -> Path | None:
@@ -154,7 +199,7 @@ def tuned_folder(mode: str, model: str | Path | None, tuned: str | Path | None) 
         return Path(tuned)
     if model:
         raise FileNotFoundError(f"with --model, give --tuned FOLDER: a {mode} video SR mode tuned on that model "
-                                f"(`flipbook train-sr-video --mode {mode} --image {model} --out FOLDER`), "
+                                f"(`flipbook train-sr-video --mode {mode} --model {model} --out FOLDER`), "
                                 "or use --mode zero-shot")
     return ASSET / f"video-{mode}"
 

@@ -113,19 +113,22 @@ class TemporalAttention(TemporalModule):
 
 
 class TemporalConv(TemporalModule):
-    """x + conv(act(norm(x))) over time: kernel 3×1×1 (Conv1D) or 3×3×3 behind a 4× channel bottleneck (Conv3D)."""
+    """x + conv(act(norm(x))) over time: kernel 3×1×1 (Conv1D) or 3×3×3 behind a 4× channel bottleneck (Conv3D;
+    `bottleneck=False`: at full width, as FusionFrames' video decoder)."""
 
-    def __init__(self, channels: int, ctx: FrameContext, spatial: bool = False, block: bool = True):
+    def __init__(self, channels: int, ctx: FrameContext, spatial: bool = False, block: bool = True,
+                 bottleneck: bool = True):
         super().__init__(ctx)
-        inner = max(8, channels // 4) if spatial else channels
+        narrow = spatial and bottleneck
+        inner = max(8, channels // 4) if narrow else channels
         k = (3, 3, 3) if spatial else (3, 1, 1)
         layers = [nn.GroupNorm(_groups(channels), channels), nn.SiLU()] if block else [nn.GroupNorm(_groups(channels), channels)]
-        if spatial:
+        if narrow:
             layers += [nn.Conv3d(channels, inner, 1)]
         layers += [nn.Conv3d(inner, inner, k, padding=tuple(s // 2 for s in k))]
         if block:  # a block (FusionFrames' separate temporal block) has two convolutions
             layers += [nn.GroupNorm(_groups(inner), inner), nn.SiLU(), nn.Conv3d(inner, inner, k, padding=tuple(s // 2 for s in k))]
-        if spatial:
+        if narrow:
             layers += [nn.Conv3d(inner, channels, 1)]
         _zero(layers[-1])
         self.net = nn.Sequential(*layers)

@@ -78,9 +78,11 @@ class EditPipeline(TextToVideoPipeline):
                  num_inference_steps: int = DEFAULT_STEPS, strength: float = DEFAULT_STRENGTH,
                  guidance_scale: float = DEFAULT_GUIDANCE, generator: torch.Generator | None = None,
                  cache: InversionCache | None = None, callback_on_step_end: Callable | None = None,
-                 return_dict: bool = True):
+                 callback_on_inversion_step: Callable | None = None, return_dict: bool = True):
         """`video`: (B, 3, F, H, W) in [0, 1] at the model's size. `strength`: how far into the noise schedule the
-        clip is inverted (1 = all the way; less keeps more of the clip). Returns frames (B, F, 3, H, W) in [0, 1];
+        clip is inverted (1 = all the way; less keeps more of the clip). `callback_on_step_end` and
+        `callback_on_inversion_step`: `callback(pipe, i, t, {"latents": ...})` after every sampling step and every
+        inversion step (none when the inversion comes from the cache). Returns frames (B, F, 3, H, W) in [0, 1];
         `self.last_inversion` says whether the inverted latents came from the cache."""
         # 1. check inputs
         self.check_edit_inputs(video, source_prompt, prompt, num_inference_steps, strength, guidance_scale)
@@ -102,7 +104,8 @@ class EditPipeline(TextToVideoPipeline):
         else:
             source = self.encode([source_prompt] * b, None, 1.0)
             x_t, t_start = ddim_invert(lambda x, t: self.predict(x, t, source, 1.0), x0,
-                                       inverse_scheduler(self.scheduler.config, pixel), num_inference_steps, strength)
+                                       inverse_scheduler(self.scheduler.config, pixel), num_inference_steps, strength,
+                                       self._step_callback(callback_on_inversion_step))
             if cache is not None:
                 cache.put(key, x_t, t_start)
         self.last_inversion = {"cached": hit is not None, "timestep": t_start, "key": key}

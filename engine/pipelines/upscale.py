@@ -3,8 +3,9 @@
 A clip too long to denoise at once is split into segments of F frames that overlap by one: the last upscaled
 frame of a segment is carried into the next, where it fills the condition channels of that segment's first frame
 in place of the bilinear-upsampled low-resolution frame, and is kept as it was (MPL-Video §3.5; 29 frames make
-four segments of 8). `upscale_file` runs it on any video file: frames larger than the model's budget are scaled
-down first, odd sizes are padded, and the sidecar says what was done.
+four segments of 8). `upscale_frames` runs it on frames of any size: frames larger than the model's budget are
+scaled down first, odd sizes are padded and cropped back; `upscale_file` runs that on a video file, and its sidecar
+says what was done.
 """
 from __future__ import annotations
 
@@ -40,14 +41,19 @@ def segments(frames: int, size: int) -> list[tuple[int, int]]:
 
 
 class VideoUpscalePipeline(DiffusionPipeline):
+    """`image_noising_scheduler`: the schedule the condition is augmented with (IF stage II has its own; default
+    the sampling schedule's); `align_corners`: how the condition is upsampled (True for IF stage II)."""
     _callback_tensor_inputs = ["latents"]
+    _optional_components = ["image_noising_scheduler"]
 
     def __init__(self, unet, text_encoder, tokenizer, scheduler, scale: int = 4, noise_level: int = 0,
-                 residual: bool = True):
+                 residual: bool = True, image_noising_scheduler=None, align_corners: bool = False):
         super().__init__()
-        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
-        self.register_to_config(scale=scale, noise_level=noise_level, residual=residual)
-        self.augmenter = DDPMScheduler.from_config(scheduler.config)  # q(x_t | x_0) of the training schedule
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+                              image_noising_scheduler=image_noising_scheduler)
+        self.register_to_config(scale=scale, noise_level=noise_level, residual=residual, align_corners=align_corners)
+        # q(x_t | x_0) of the condition's augmentation schedule
+        self.augmenter = image_noising_scheduler or DDPMScheduler.from_config(scheduler.config)
 
     def check_inputs(self, video: torch.Tensor, num_inference_steps: int, segment_frames: int, noise_level: int,
                      noise_share: float = 1.0, consistency: int = 0):
@@ -59,8 +65,8 @@ class VideoUpscalePipeline(DiffusionPipeline):
         m, s = side_multiple(self.unet), self.config.scale
         h, w = video.shape[-2:]
         if (h * s) % m or (w * s) % m:
-            raise ValueError(f"{h}×{w} frames upscale ×{s} to {h * s}×{w * s}; the UNet needs sides that are multiples "
-                             f"of {m}: pad the frames first (upscale_file does)")
+            raise ValueError(f"{h}×{w} frames upscale ×{s} to {h * s}×{w * s}; the UNet needs sides that are "
+                             f"multiples of {m}: pad the frames first (upscale_frames does)")
         if not 1 <= num_inference_steps <= 1000:
             raise ValueError(f"steps must be between 1 and 1000, got {num_inference_steps}")
         if not 2 <= segment_frames <= 64:
@@ -127,7 +133,8 @@ class VideoUpscalePipeline(DiffusionPipeline):
         # 3. the condition: low-resolution frames upsampled bilinearly, in [-1, 1]
         low = rearrange(video.to(device, torch.float32) * 2 - 1, "b f c h w -> b c f h w")
         size = (low.shape[-2] * self.config.scale, low.shape[-1] * self.config.scale)
-        cond, base = upsample(low, size), upsample(low, size, "bicubic")  # a residual model adds to the bicubic
+        cond = upsample(low, size, align_corners=self.config.align_corners)
+        base = upsample(low, size, "bicubic")  # a residual model adds to the bicubic
         level = torch.full((b,), noise_level, device=device, dtype=torch.long)
 
         # 4. segments of F frames; each after the first starts from the carried last frame of the one before
@@ -159,8 +166,9 @@ def upscale_pipeline(mode: str = "zero-shot", model=None, tuned=None, scheduler:
     if scheduler not in ("ddim", "dpm++"):
         raise ValueError(f"unknown scheduler {scheduler!r} for super-resolution; choose ddim or dpm++")
     sr, video, hashes = load_video_sr(mode, model, tuned, device, dtype)
+    noising = DDPMScheduler.from_config(sr.noising_config) if sr.noising_config else None
     pipe = VideoUpscalePipeline(video, sr.text_encoder, sr.tokenizer, SCHEDULERS[scheduler](sr.sampler_config(), True),
-                                sr.scale, sr.noise_level, sr.residual)
+                                sr.scale, sr.noise_level, sr.residual, noising, sr.align_corners)
     pipe.set_progress_bar_config(disable=True)
     return pipe, hashes
 
@@ -183,6 +191,34 @@ def fit_input(video: torch.Tensor, max_side: int, multiple: int) -> tuple[torch.
     return video, notes, (h, w)
 
 
+def upscale_frames(pipe: VideoUpscalePipeline, video: torch.Tensor, scale: int | None = None, prompt: str = "",
+                   steps: int = 20, guidance: float = 1.0, noise_level: int | None = None, segment_frames: int = 8,
+                   generator: torch.Generator | None = None, max_side: int = 64, noise_share: float = 1.0,
+                   consistency: int = 3, callback: Callable | None = None) -> tuple[torch.Tensor, list[str]]:
+    """Frames (F, 3, h, w) in [0, 1] of any size upscaled ×`scale` (default: the model's) by `pipe`: scaled down to
+    `max_side` and edge-padded to the UNet's multiple (`fit_input`), upscaled in segments, cropped back, and, for a
+    scale under the model's, scaled down (area). `callback`: the pipeline's `callback_on_step_end`, called after every
+    step of every segment. Returns (frames (F, 3, scale·h', scale·w') in [0, 1], notes on what was done)."""
+    from ..world import UnknownWordsError
+
+    model_scale = pipe.config.scale
+    scale = scale or model_scale
+    if not 1 <= scale <= model_scale:
+        raise ValueError(f"this model upscales ×{model_scale}; choose --scale from 1 to {model_scale} (for more, "
+                         f"upscale the result again, or train a model with `flipbook train-sr --scale {scale}`)")
+    if unknown_words(pipe.tokenizer, prompt):
+        raise UnknownWordsError(unknown_words(pipe.tokenizer, prompt))
+    multiple = side_multiple(pipe.unet) // math.gcd(side_multiple(pipe.unet), model_scale)
+    low, notes, (h, w) = fit_input(video, max_side, multiple)
+    frames = pipe(low[None], prompt, steps, guidance, noise_level, segment_frames, generator,
+                  callback_on_step_end=callback, noise_share=noise_share, consistency=consistency).frames[0]
+    frames = frames[..., :h * model_scale, :w * model_scale]
+    if scale != model_scale:
+        frames = F.interpolate(frames, size=(h * scale, w * scale), mode="area")
+        notes.append(f"upscaled ×{model_scale} and scaled down to ×{scale} (area)")
+    return frames, notes
+
+
 def upscale_file(input: str | Path, out: str | Path, scale: int | None = None, mode: str = "zero-shot",
                  steps: int = 20, prompt: str | None = None, noise_level: int | None = None, segment_frames: int = 8,
                  seed: int = 0, max_side: int = 64, guidance: float = 1.0, model=None, tuned=None,
@@ -191,7 +227,6 @@ def upscale_file(input: str | Path, out: str | Path, scale: int | None = None, m
     """Upscale a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes)."""
     from ..io import read_video, write_video
     from ..sidecar import read_sidecar, write_sidecar
-    from ..world import UnknownWordsError
 
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".gif"):
@@ -203,25 +238,12 @@ def upscale_file(input: str | Path, out: str | Path, scale: int | None = None, m
     start = time.perf_counter()
     video, fps = read_video(input)
     pipe, hashes = upscale_pipeline(mode, model, tuned, scheduler, device, dtype)
-    model_scale = pipe.config.scale
-    scale = scale or model_scale
-    if not 1 <= scale <= model_scale:
-        raise ValueError(f"this model upscales ×{model_scale}; choose --scale from 1 to {model_scale} (for more, "
-                         f"upscale the result again, or train a model with `flipbook train-sr --scale {scale}`)")
     if prompt is None:  # a clip from `flipbook render` or `generate` says what it shows
         prompt = ((read_sidecar(input) if Path(input).with_suffix(".json").is_file() else None) or {}).get("prompt") or ""
-    if unknown_words(pipe.tokenizer, prompt):
-        raise UnknownWordsError(unknown_words(pipe.tokenizer, prompt))
     h0, w0 = video.shape[-2:]
-    multiple = side_multiple(pipe.unet) // math.gcd(side_multiple(pipe.unet), model_scale)
-    low, notes, (h, w) = fit_input(video, max_side, multiple)
-    generator = torch.Generator().manual_seed(int(seed))
-    frames = pipe(low[None], prompt, steps, guidance, noise_level, segment_frames, generator,
-                  noise_share=noise_share, consistency=consistency).frames[0]
-    frames = frames[..., :h * model_scale, :w * model_scale]
-    if scale != model_scale:
-        frames = F.interpolate(frames, size=(h * scale, w * scale), mode="area")
-        notes.append(f"upscaled ×{model_scale} and scaled down to ×{scale} (area)")
+    frames, notes = upscale_frames(pipe, video, scale, prompt, steps, guidance, noise_level, segment_frames,
+                                   torch.Generator().manual_seed(int(seed)), max_side, noise_share, consistency)
+    scale, model_scale = scale or pipe.config.scale, pipe.config.scale
     write_video(out, frames, fps)
     write_sidecar(out, {"kind": "upscale", "input": str(input), "input_size": [h0, w0], "frames": int(video.shape[0]),
                         "fps": fps, "prompt": prompt, "scale": scale, "model_scale": model_scale, "mode": mode,

@@ -36,6 +36,28 @@ def atomic_path(path: str | Path, suffix: str | None = None):
         raise
 
 
+@contextmanager
+def atomic_folder(path: str | Path, keep: tuple[str, ...] = ("*.md",)):
+    """Yield an empty temporary folder beside `path`; on success it replaces `path` whole (files of `path`
+    matching `keep`, such as reports, are carried over), on failure it is removed and `path` stays as it was."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if path.exists():
+            for pattern in keep:
+                for f in path.glob(pattern):
+                    if not (tmp / f.name).exists():
+                        shutil.copy2(f, tmp / f.name)
+            shutil.rmtree(path)
+        tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_checkpoint(directory: str | Path, model, optimizer=None, state: dict | None = None):
     """Write NAME.safetensors per model (`model` is a module or {name: module}), optimizer.pt and state.json
     into a fresh folder beside `directory`, then swap it into place: the checkpoint on disk is always one

@@ -29,6 +29,30 @@ def _reset_peak():
     Path("/proc/self/clear_refs").write_text("5")
 
 
+class PeakMemory:
+    """What a block of work adds to resident memory at its peak, in MB, the way `time_steps` measures it:
+
+        with PeakMemory() as probe:
+            run_stage()
+        probe.mb   # VmHWM during the block − VmRSS when it began
+
+    The kernel's high-water mark is reset on entry (where /proc/self/clear_refs cannot be written, the process's
+    lifetime peak is used instead, which can only overstate the block's). Blocks run one after another."""
+
+    def __enter__(self):
+        self.start = _status("VmRSS")
+        try:
+            _reset_peak()
+        except OSError:
+            pass
+        self.mb = 0.0
+        return self
+
+    def __exit__(self, *exc):
+        self.mb = max(0.0, (_status("VmHWM") - self.start) / 2**20)
+        return False
+
+
 def sd15_unet(sample_size: int = 8):
     """A Stable-Diffusion-1.5-sized UNet (≈860 M parameters) with random weights."""
     from diffusers import UNet2DConditionModel

@@ -18,6 +18,9 @@ by a whole noise draw in two of the three frames, and a UNet 32 channels wide le
 frames' noise apart: after 150 steps the second and third frames' v-error at t = 100 was still 1.03 (0.28 for
 the first). With shared noise the copies are wrong only by how much the frames differ (0.03 after the same
 150 steps), and what is left to learn is the motion.
+
+A latent (SD-style) base's model learns on the clips' VAE latents (rendered at the base's frame size and encoded
+each step, the VAE frozen), so "frames" above are latent frames there.
 """
 from __future__ import annotations
 
@@ -109,13 +112,19 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
                        keyframes: int = 8, snr_gamma: float | None = None, noise_share: float = NOISE_SHARE,
                        on_step=None) -> dict:
     """Train `method` ('group' or 'masked') from the base (the masked model from the keyframe model: the base
-    and the tuned mode `tuned`, by default the embedded one) on world clips; write `out` (fp16) and return the
-    loop's final state. Resumes from `work_dir` (default runs/interp/METHOD)."""
+    and the tuned mode `tuned`, by default the embedded one) on world clips of `size`² pixels (default: the base's
+    frame size); write `out` (fp16) and return the loop's final state. Resumes from `work_dir` (default
+    runs/interp/METHOD). A latent base's model works on VAE latents; its folder records the VAE's hash."""
     from ..distributed import process_state
 
     if method not in METHODS:
         raise ValueError(f"unknown interpolation method {method!r}; choose one of: {', '.join(METHODS)}")
     b = load_base(base, device=process_state().device)
+    size = size or b.unet.config.sample_size * b.vae_scale_factor  # pixels (a latent model: what its VAE encodes)
+    multiple = b.vae_scale_factor * 2 ** (len(b.unet.config.block_out_channels) - 1)
+    if size % multiple:
+        raise ValueError(f"--size {size} must be a multiple of {multiple} for this base (its UNet halves the "
+                         f"{'latent' if b.latent else 'frame'} side {len(b.unet.config.block_out_channels) - 1} times)")
     if method == "masked":
         default = MODES_ASSET / KEYFRAME_MODE  # the embedded keyframe model, on the embedded base only
         tuned = tuned or (default if base is None and (default / "mode.json").is_file() else None)
@@ -124,17 +133,26 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
         model = METHODS[method].from_base(b, noise_share)
     model.requires_grad_(True)
     # FusionFrames' group model predicts v whatever the base did; MPL-Video's keeps its keyframe model's target
-    config = {**b.scheduler.config, **({"prediction_type": "v_prediction"} if method == "group" else {})}
+    # (and, whatever the base's output, no learned variance: the interpolators predict the frames' v or ε only)
+    config = {**{k: v for k, v in b.scheduler.config.items() if k != "variance_type"},
+              **({"prediction_type": "v_prediction"} if method == "group" else {})}
     scheduler = DDPMScheduler.from_config(config)
-    size = size or b.unet.config.sample_size
     skips = SKIPS if method == "group" else (CASCADE_SKIP,)
     work_dir = Path(work_dir or f"runs/interp/{method}")
     loss = LOSSES[method]
+
+    def step_loss(batch):
+        if b.latent:  # a latent base: the model learns on the clips' VAE latents
+            with torch.no_grad():
+                batch = {**batch, "frames": b.encode(batch["frames"])}
+        return loss(model, scheduler, batch, snr_gamma)
+
     state = train_loop({"model": model}, lambda s: interp_batch(s, batch_size, seed, size, keyframes, skips),
-                       lambda batch: loss(model, scheduler, batch, snr_gamma), steps, work_dir, lr=lr,
-                       checkpoint_every=checkpoint_every, title=f"interpolation ({method})", on_step=on_step)
+                       step_loss, steps, work_dir, lr=lr, checkpoint_every=checkpoint_every,
+                       title=f"interpolation ({method})", on_step=on_step)
     if process_state().is_main_process:
-        record = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "size": size,
+        latent = {"latent": True, "vae_hash": model_hash(b.vae)} if b.latent else {"latent": False}
+        record = {**latent, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "size": size,
                   "keyframes": keyframes, "skips": list(skips), "max_level": MAX_LEVEL, "uncond_prob": UNCOND_PROB,
                   "snr_gamma": snr_gamma, "noise_share": model.config.get("noise_share"), "base": str(base or "embedded"), "base_hash": model_hash(b.unet),
                   "tuned": str(tuned) if tuned else None, "final_loss": state["losses"][-1] if state["losses"] else None}

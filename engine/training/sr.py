@@ -95,22 +95,26 @@ def sr_batch(step: int, batch_size: int, seed: int = 0, low: int = 32, scale: in
 
 def sr_loss(unet, text: torch.Tensor, high: torch.Tensor, low: torch.Tensor, scheduler, seed: int,
             max_noise_level: int = 100, carry_prob: float = 0.0, snr_gamma: float | None = None,
-            rows: tuple[int, int, int] | None = None, residual: bool = True, noise_share: float = 0.0) -> torch.Tensor:
+            rows: tuple[int, int, int] | None = None, residual: bool = True, noise_share: float = 0.0,
+            noising=None, align_corners: bool = False) -> torch.Tensor:
     """The diffusion loss of `high` given the augmented, upsampled `low` (images or clips; an image UNet or a
     VideoUNet). With `residual` the diffused sample is what bicubic upsampling misses, high − bicubic(low) (see
     `engine.models.sr`). `noise_share`: clips' frames share their diffusion noise by this much (what the upscale
-    pipeline samples from). Levels, augmentation noise and carries are drawn for the global batch, sliced by `rows`."""
+    pipeline samples from). `noising`: the condition's augmentation schedule (default `scheduler`); `align_corners`:
+    how the condition is upsampled (IF stage II's way: True). Levels, augmentation noise and carries are drawn for
+    the global batch, sliced by `rows`."""
     g = torch.Generator().manual_seed(seed + 1)
     start, stop, n = rows or (0, high.shape[0], high.shape[0])
     level = torch.randint(0, max(1, max_noise_level), (n,), generator=g)[start:stop].to(high.device)
     noise = torch.randn((n, *high.shape[1:]), generator=g)[start:stop]
     carry = (torch.rand(n, generator=g) < carry_prob)[start:stop].to(high.device)
-    cond, base = upsample(low, high.shape[-2:]), upsample(low, high.shape[-2:], "bicubic")
+    cond = upsample(low, high.shape[-2:], align_corners=align_corners)
+    base = upsample(low, high.shape[-2:], "bicubic")
     if high.ndim == 5 and carry.any():  # the segment's first frame: the carried, already upscaled frame
         for x in (cond, base):
             x[:, :, 0] = torch.where(carry[:, None, None, None], high[:, :, 0], x[:, :, 0])
     x0 = high - base if residual else high
-    cond = augment(cond, level, scheduler, noise)
+    cond = augment(cond, level, noising or scheduler, noise)
     forward = lambda x, t, s: sr_forward(unet, x, cond, t, s, level)
     if scheduler.config.prediction_type == "sample":
         return sample_loss(forward, text, x0, scheduler, seed, rows, noise_share)
@@ -198,6 +202,7 @@ def train_sr_video(mode: str, out: str | Path, steps: int = 400, batch_size: int
     sr = load_sr(image, device=process_state().device)
     video = apply_mode(inflate(sr.unet), mode)
     scheduler = DDPMScheduler.from_config(sr.scheduler_config)  # the image model's own schedule and prediction
+    noising = DDPMScheduler.from_config(sr.noising_config) if sr.noising_config else scheduler
     text = _text_cache(sr.tokenizer, sr.text_encoder)
     low, scale, max_level = sr.record["low_size"], sr.scale, sr.record["max_noise_level"]
     crop = crop or sr.record.get("crop")
@@ -205,7 +210,8 @@ def train_sr_video(mode: str, out: str | Path, steps: int = 400, batch_size: int
 
     def loss(batch):
         return sr_loss(video, text(batch["captions"]), batch["high"], batch["low"], scheduler, batch["seed"],
-                       max_level, carry_prob, snr_gamma, batch.get("rows"), sr.residual, noise_share)
+                       max_level, carry_prob, snr_gamma, batch.get("rows"), sr.residual, noise_share, noising,
+                       sr.align_corners)
 
     batches = lambda s: sr_batch(s, batch_size, seed + 1, low, scale, crop, frames, fps)
     state = train_loop({"video": video}, batches, loss, steps, work_dir or f"runs/sr/video-{mode}", lr=lr,

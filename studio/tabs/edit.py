@@ -9,75 +9,33 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 
 import gradio as gr
 import torch
 
+from ..clip_input import WORLD, clip_picker, load_clip, upload_roots
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider
-from ..media import enlarge, preview_strip, save_preview, side_by_side
-from ..work import check_seed, history_entry, in_background, number, user_errors
+from ..media import preview_strip, save_preview
+from ..work import check_seed, number, save_outputs, user_errors, with_progress
 from .generate import EXAMPLES
 from .tune import base_clip, check_caption
 
-WORLD = "a world clip"
-UPLOADED = "my clip"
-UPLOAD_TYPES = (".mp4", ".gif", ".webm", ".mov")
-UPLOAD_MAX_MB = 32
-UPLOAD_MAX_FRAMES, UPLOAD_MAX_PIXELS = 96, 854 * 480  # read whole as float32: at most ~0.5 GB
 TARGET = "a blue circle moving left on a black background"
 HEADERS = ["attribute", "clip", "asked", "judged", "verdict"]
 
 
-def checked_upload(file, roots: tuple[Path, ...] | None = None) -> Path:
-    """An uploaded clip's path: a video type, at most UPLOAD_MAX_MB, and (for the page) inside `roots`."""
-    path = Path(getattr(file, "name", file) or "")
-    if not file or not path.is_file():
-        raise ValueError(f"upload a clip ({', '.join(t[1:] for t in UPLOAD_TYPES)}), or choose a world clip")
-    if path.suffix.lower() not in UPLOAD_TYPES:
-        raise ValueError(f"{path.name} is not a clip this tab takes; upload one of {', '.join(UPLOAD_TYPES)}")
-    if path.stat().st_size > UPLOAD_MAX_MB * 2**20:
-        raise ValueError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; the limit is {UPLOAD_MAX_MB} MB: "
-                         "trim or compress it first")
-    if roots is not None and not any(path.resolve().is_relative_to(r.resolve()) for r in roots):
-        raise ValueError(f"{path.name} was not uploaded to this studio; upload it again")
-    return path
-
-
 def load_input(studio: Studio, source, world_prompt, world_seed, upload, roots=None) -> tuple:
     """The clip to edit at the model's size: ((3, F, S, S) in [0, 1], fps, what it is for the sidecar)."""
-    from engine.io import read_video
     from engine.training.clips import fit_clip
-    from engine.validate import check_prompt
-    from engine.world import prompt_to_spec, render
 
     clip = base_clip(studio)
+    video, fps, what = load_clip(source, world_prompt, world_seed, upload, roots, clip)
     if source == WORLD:
-        prompt = check_prompt(world_prompt)
-        seed = number(world_seed, "world seed", int, 0, 2**31 - 1)
-        spec = prompt_to_spec(prompt, seed)
-        video = render(spec, clip["size"], clip["fps"], clip["frames"])
-        return video.permute(1, 0, 2, 3), clip["fps"], {"input": f"world: {prompt} (seed {seed})", "world": {
-            "prompt": prompt, "seed": seed, "spec": spec.to_dict()}}
-    if source == UPLOADED:
-        path = checked_upload(upload, roots)
-        video, fps = read_video(path, UPLOAD_MAX_FRAMES, UPLOAD_MAX_PIXELS, UPLOAD_MAX_MB * 2**20)
-        fitted = fit_clip(video, clip["size"], clip["frames"])  # evenly spaced frames over the whole clip:
-        fps = min(30.0, max(0.5, clip["frames"] * fps / video.shape[0]))  # its duration is kept
-        return fitted, round(fps, 3), {"input": path.name}
-    raise ValueError(f"choose the clip: {WORLD!r} or {UPLOADED!r}")
-
-
-def show_clip(studio: Studio, source, world_prompt, world_seed, upload, roots=None) -> str | None:
-    """The chosen clip as it will be edited, enlarged for the page; None while no clip is uploaded yet."""
-    from engine.io import write_video
-
-    if source == UPLOADED and not upload:
-        return None
-    with user_errors():
-        clip, fps, _ = load_input(studio, source, world_prompt, world_seed, upload, roots)
-    return str(write_video(studio.outputs.new("edit-input"), enlarge(clip.permute(1, 0, 2, 3)), fps))
+        return video.permute(1, 0, 2, 3), fps, what
+    fitted = fit_clip(video, clip["size"], clip["frames"])  # evenly spaced frames over the whole clip:
+    fps = min(30.0, max(0.5, clip["frames"] * fps / video.shape[0]))  # its duration is kept
+    return fitted, round(fps, 3), what
 
 
 def verdict(studio: Studio, world: dict, prompt: str, edited: torch.Tensor, clip: torch.Tensor, fps: float):
@@ -122,10 +80,8 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
     """Generator: yields {preview} while it tunes, inverts and samples, then
     (side by side, verdict, table, files, record, preview, history)."""
     from engine.diffusion.inversion import inversion_steps
-    from engine.edit import edit_pipeline, one_shot_tune
-    from engine.io import write_video
+    from engine.edit import edit_pipeline, one_shot_folder, one_shot_tune
     from engine.pipelines.edit import tensor_hash
-    from engine.sidecar import write_sidecar
     from engine.training.clips import LR
     from engine.tuning import MODES
     from engine.validate import check_prompt
@@ -149,7 +105,7 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
         stop = studio.stop_flag(session_of(request) + ":edit")
         stop.clear()
         preview_path = studio.outputs.new("edit-preview", ".png")
-        m = studio.model
+        m, reused = studio.model, {"tuning": False}
 
         def work(emit):
             t0, tuned, first = time.perf_counter(), None, total - 2 * k  # progress: tuning, inverting, sampling
@@ -160,79 +116,64 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
                 emit("step", f"tuning {mode} on the clip: step {step} of {tune_steps}", step, None)
 
             if tuning:
+                cache, base_hash = studio.outputs.root / "edit-cache", studio.base_hash()
+                folder = one_shot_folder(clip, source_prompt, mode, tune_steps, base_hash, cache, LR, seed)
+                reused["tuning"] = (folder / "mode.json").is_file()  # tuned on this clip before: reused as it is
                 tuned = one_shot_tune(clip, source_prompt, mode, tune_steps, model=m.get("model"), lr=LR, seed=seed,
-                                      cache_dir=studio.outputs.root / "edit-cache", on_step=on_tune_step)
+                                      base_hash=base_hash, cache_dir=cache, on_step=on_tune_step)
             seconds["tune"], t0 = time.perf_counter() - t0, time.perf_counter()
             pipe, hashes = edit_pipeline(mode if tuning else "zero-shot", tuned, m.get("model"),
                                          m.get("device") or "cpu", m.get("dtype") or "fp32")
-            done = [first]  # EditPipeline reports no inversion steps: its first k UNet predictions are the inversion
-
-            def counted(*args):
+            def on_invert(_, i, t, kw):
                 if stop.is_set():
-                    raise Stopped(done[0] + 1, total)
-                if done[0] < first + k:
-                    done[0] += 1
-                    emit("step", f"inverting the clip: step {done[0] - first} of {k}", done[0], None)
-                return predict(*args)
+                    raise Stopped(first + i + 1, total)
+                emit("step", f"inverting the clip: step {i + 1} of {k}", first + i + 1, None)
 
             def on_sample(_, i, t, kw):
-                done[0] = first + k + i + 1
-                emit("step", f"sampling the edit: step {i + 1} of {k}", done[0],
+                if stop.is_set():
+                    raise Stopped(first + k + i + 1, total)
+                emit("step", f"sampling the edit: step {i + 1} of {k}", first + k + i + 1,
                      save_preview(preview_strip(kw["latents"]), preview_path))
 
-            predict, pipe.predict = pipe.predict, counted
             edited = pipe(clip[None], source_prompt, prompt, None, steps, strength, guidance,
-                          torch.Generator().manual_seed(seed), callback_on_step_end=on_sample).frames[0]
+                          torch.Generator().manual_seed(seed), callback_on_step_end=on_sample,
+                          callback_on_inversion_step=on_invert).frames[0]
             seconds["edit"] = time.perf_counter() - t0
             return edited, tuned, hashes
 
-        image = None
-        for item in in_background(work):
-            if item[0] == "step":
-                _, desc, i, shown = item
-                image = shown or image
-                if progress is not None:
-                    progress(i / total, desc=desc)
-                yield (*[gr.skip()] * 5, shown or gr.skip(), gr.skip())
-            else:
-                edited, tuned, hashes = item[1]
+        (edited, tuned, hashes), image = yield from with_progress(work, total, progress, outputs=7, preview=5)
         rows, summary, ideal, judged = [], "Not judged: the verdict needs a world clip, whose attributes are known.", \
             None, None
         if "world" in what:
             rows, summary, ideal, judged = verdict(studio, what["world"], prompt, edited, clip, fps)
-    native = studio.outputs.new("edit")
-    write_video(native, edited, fps)
-    shown_in = write_video(native.with_name(native.stem + "-input.mp4"), clip.permute(1, 0, 2, 3), fps)
     tiles = [clip.permute(1, 0, 2, 3), edited] + ([ideal] if ideal is not None else [])
     names = ["input", "edited"] + (["asked (world)"] if ideal is not None else [])
-    shown = write_video(native.with_name(native.stem + "-side-by-side.mp4"), side_by_side(tiles, names), fps)
     size = list(clip.shape[-2:])
     record = {"kind": "edit", **what, "input_hash": tensor_hash(clip), "source_prompt": source_prompt,
               "prompt": prompt, "negative_prompt": None, "mode": mode if tuning else "zero-shot",
-              "tune_steps": tune_steps if tuning else 0, "tuned": str(tuned) if tuned else None, "lr": LR,
+              "tune_steps": tune_steps if tuning else 0, "tuned": str(tuned) if tuned else None,
+              "tuning_reused": reused["tuning"], "lr": LR,
               "strength": strength, "steps": steps, "guidance": guidance, "frames": clip.shape[1], "seed": seed,
               "fps": fps, "model": m.get("model"), "size": size, "verdict": judged,
               "note": "the edit is at the model's resolution (the clip is centre-cropped to a square and resized)",
               "model_hashes": hashes, "seconds": {k_: round(v, 3) for k_, v in seconds.items()}}
-    sidecar = write_sidecar(native, record)
-    files = [str(native), str(sidecar), str(shown), str(shown_in)]
-    history = (history or []) + [history_entry("edit", record, files, str(shown))]
-    table = {"headers": HEADERS, "data": rows}
-    yield str(shown), summary, table, files, record, image, history
+    shown, files, history = save_outputs(studio, "edit", edited, fps, tiles, names, record, history,
+                                         extra={"input": clip.permute(1, 0, 2, 3)})
+    yield shown, summary, {"headers": HEADERS, "data": rows}, files, record, image, history
+
+
+def _frames(studio: Studio, *clip_input) -> tuple[torch.Tensor, float]:
+    """The clip as it will be edited, as frames (F, 3, S, S), and its fps: what the page shows."""
+    clip, fps, _ = load_input(studio, *clip_input)
+    return clip.permute(1, 0, 2, 3), fps
 
 
 def build(studio: Studio, history: gr.State) -> dict:
-    from gradio.utils import get_upload_folder
-
     from engine.edit_settings import GUIDANCE, MODE, STEPS, STRENGTH, TUNE_STEPS
     from engine.tuning import MODES
 
     clip = base_clip(studio)
-    roots = (Path(get_upload_folder()), studio.outputs.root)  # where the page's uploads may come from
-    try:
-        initial = show_clip(studio, WORLD, EXAMPLES[0], 0, None)
-    except gr.Error:
-        initial = None  # a model of one's own whose size the world cannot render: the page starts without it
+    roots = upload_roots(studio)
     with gr.Tab("Edit", id="edit", elem_id="tab-edit"):
         gr.Markdown(f"One-shot editing: a mode is tuned on the clip with its source prompt, the clip is inverted "
                     f"part-way into the noise (*strength*), and the target prompt is sampled back from there. The edit "
@@ -240,16 +181,8 @@ def build(studio: Studio, history: gr.State) -> dict:
                     f"resized). On this CPU a tuning step takes about a second; *zero-shot* or 0 tune steps skips it.")
         with gr.Row():
             with gr.Column(scale=1):
-                source = gr.Radio([WORLD, UPLOADED], value=WORLD, label="Clip")
-                with gr.Row():
-                    world_prompt = gr.Dropdown(EXAMPLES, value=EXAMPLES[0], allow_custom_value=True, scale=4,
-                                               label="World clip (a world prompt)", elem_id="edit-world")
-                    world_seed = Number(label="World seed", value=0, precision=0, minimum=0, scale=1, min_width=90)
-                upload = gr.File(label=f"Your clip ({', '.join(UPLOAD_TYPES)}; up to {UPLOAD_MAX_MB} MB, "
-                                       f"{UPLOAD_MAX_FRAMES} frames, 480p)",
-                                 file_types=list(UPLOAD_TYPES), type="filepath", visible=False)
-                picked = gr.Video(initial, label="The clip as it will be edited", autoplay=True, loop=True, height=160,
-                                  interactive=False)
+                picker = clip_picker(studio, "edit", lambda *a: _frames(studio, *a),
+                                     "The clip as it will be edited", roots)
                 source_prompt = gr.Textbox(label="Source prompt (what the clip shows)", value=EXAMPLES[0])
                 prompt = gr.Textbox(label="Target prompt (what it should show)", value=TARGET)
                 mode = gr.Dropdown([(f"{k}: {v.summary}", k) for k, v in MODES.items()], value=MODE,
@@ -281,21 +214,14 @@ def build(studio: Studio, history: gr.State) -> dict:
             yield from edit(studio, source, world_prompt, world_seed, upload, source_prompt, prompt, mode, tune_steps,
                             strength, guidance, steps, seed, history, request, progress, roots)
 
-        def show(source, world_prompt, world_seed, upload):
-            return show_clip(studio, source, world_prompt, world_seed, upload, roots)
-
-        def chosen(source):
-            return gr.Dropdown(visible=source == WORLD), gr.Number(visible=source == WORLD), \
-                gr.File(visible=source == UPLOADED)
-
-        clip_inputs = [source, world_prompt, world_seed, upload]
-        source.change(chosen, source, [world_prompt, world_seed, upload], api_visibility="private", queue=False)
-        for trigger in (source.change, world_prompt.change, world_seed.change, upload.change):
-            trigger(show, clip_inputs, picked, api_visibility="private", concurrency_id="edit-show")
-        world_prompt.change(lambda p: p, world_prompt, source_prompt, api_visibility="private", queue=False)
+        clip_inputs = picker.inputs
+        picker.world_prompt.change(lambda p: p, picker.world_prompt, source_prompt, api_visibility="private",
+                                   queue=False)
         inputs = clip_inputs + [source_prompt, prompt, mode, tune_steps, strength, guidance, steps, seed]
-        go.click(run, inputs + [history], [video, summary, table, files, record, preview, history], api_name="edit",
-                 concurrency_limit=1, concurrency_id="edit")
+        event = go.click(run, inputs + [history], [video, summary, table, files, record, preview, history],
+                         api_name="edit", concurrency_limit=1, concurrency_id="edit")
+        event.success(lambda r: gr.Dataframe(visible=bool(r and r.get("verdict"))), record, table,
+                      api_visibility="private", queue=False)  # the table only for a judged edit
 
         def halt(request: gr.Request):
             studio.stop(session_of(request) + ":edit")

@@ -1,0 +1,136 @@
+"""The cascade, prompt to video (MPL-Video's chain; shared/DESIGN.md §1), one stage after another:
+
+    keyframes (text-to-video, 32², 2 fps) → interpolation (T → 4T−3 frames, 8 fps) → pixel super-resolution
+    (×4: 128²) → latent expert translation (VAE encode, SDEdit from t ≤ 900, temporal or image decoder)
+
+Every stage is the public pipeline of its own module (`keyframe_pipeline`, `interpolation_pipeline`,
+`upscale_pipeline`, `translation_pipeline`). `depth` stops after a stage. Each stage's model is loaded before any
+stage runs, so a missing one fails at once, with its loader's message (which names the command that trains it)
+and the depth that would stop before it. The sidecar records every setting, each stage's seconds and its peak
+memory (the growth of resident memory's high-water mark over the stage, `engine.training.cost.PeakMemory`), and
+the hashes of every model.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .generate import default_mode
+from .io import write_video
+from .pipelines.interpolate import GroupInterpolationPipeline, interpolation_pipeline, skip_for_fps
+from .pipelines.load import keyframe_pipeline, tuned_record, unknown_words
+from .pipelines.translate import STRENGTH, fit_size, translation_pipeline
+from .pipelines.upscale import upscale_pipeline
+from .sidecar import write_sidecar
+from .training.cost import PeakMemory
+from .validate import check_number, check_output, check_prompt, check_seed
+from .world import UnknownWordsError
+
+STAGES = ("keyframes", "interpolate", "upscale", "translate")
+INTERP_GUIDANCE = 0.25  # FusionFrames' context guidance
+
+
+def _load(stage: str, load: Callable):
+    """Load a stage's pipeline; a missing model says which depth stops before the stage."""
+    try:
+        return load()
+    except FileNotFoundError as e:
+        before = STAGES[STAGES.index(stage) - 1]
+        raise FileNotFoundError(f"the cascade's {stage} stage: {e}; or stop before it with --cascade-depth {before}") \
+            from None
+
+
+def load_stages(depth: str, mode: str, scheduler: str, model, tuned, interp, interp_method, sr, sr_mode, sr_tuned,
+                expert, decoder, device, dtype) -> dict:
+    """{stage: (pipeline, hashes)} for every stage up to `depth`."""
+    loaders = {
+        "keyframes": lambda: keyframe_pipeline(mode=mode, scheduler=scheduler, model=model, tuned=tuned, device=device,
+                                               dtype=dtype),
+        "interpolate": lambda: interpolation_pipeline(method=interp_method, folder=interp, device=device, dtype=dtype,
+                                                      **({"model": model} if model else {})),
+        "upscale": lambda: upscale_pipeline(mode=sr_mode, model=sr, tuned=sr_tuned, device=device, dtype=dtype),
+        "translate": lambda: translation_pipeline(expert=expert, decoder=decoder, device=device, dtype=dtype),
+    }
+    return {stage: _load(stage, loaders[stage]) for stage in STAGES[:STAGES.index(depth) + 1]}
+
+
+def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: int = 0, frames: int = 8,
+                steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "dpm++",
+                fps: float = 2.0, model: str | None = None, tuned: str | None = None,
+                negative_prompt: str | None = None, interp: str | None = None, interp_method: str | None = None,
+                sr: str | None = None, sr_mode: str = "zero-shot", sr_tuned: str | None = None,
+                expert: str | None = None, decoder: str | None = None, strength: float = STRENGTH,
+                stage_steps: int = 20, keep_stages: bool = False, device: str = "cpu", dtype: str = "fp32",
+                on_stage: Callable[[str], None] | None = None) -> tuple[Path, torch.Tensor, dict]:
+    """Run the cascade from `prompt` up to `depth`; write the clip, its sidecar and (`keep_stages`) every stage's
+    clip beside it (OUT-keyframes.mp4, ...). Returns (path, frames (F, 3, H, W) in [0, 1], sidecar).
+    `steps`, `guidance`, `mode`, `scheduler`, `fps`: the keyframes' (as `flipbook generate`); `stage_steps`: the
+    later stages' sampling steps; `on_stage(name)` is told when each stage starts."""
+    # 1. check the settings
+    out, prompt = check_output(out), check_prompt(prompt)
+    negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
+    if depth not in STAGES:
+        raise ValueError(f"unknown cascade depth {depth!r}; choose one of: {', '.join(STAGES)}")
+    seed, fps = check_seed(seed), check_number(fps, "fps", 0.1, 30)
+    frames = check_number(frames, "frames", 2 if depth != "keyframes" else 1, 64, whole=True)
+    steps = check_number(steps, "steps", 1, 1000, whole=True)
+    stage_steps = check_number(stage_steps, "stage steps", 1, 1000, whole=True)
+    guidance, strength = check_number(guidance, "guidance", 0, 50), check_number(strength, "strength", 0.01, 1)
+    if mode is None:
+        mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
+    settings = {k: v for k, v in locals().items() if k not in ("out", "on_stage")}  # every argument: what --from replays
+
+    # 2. load every stage's model first: a missing one fails before any work
+    timings, peaks = {}, {}
+    start = time.perf_counter()
+    with PeakMemory() as probe:
+        pipes = load_stages(depth, mode, scheduler, model, tuned, interp, interp_method, sr, sr_mode, sr_tuned, expert,
+                            decoder, device, dtype)
+    timings["load"], peaks["load"] = time.perf_counter() - start, probe.mb
+    if unknown_words(pipes["keyframes"][0].tokenizer, prompt):
+        raise UnknownWordsError(unknown_words(pipes["keyframes"][0].tokenizer, prompt))
+    generator = lambda: torch.Generator().manual_seed(seed)
+
+    # 3. the stages, each on the last one's clip (B, F, 3, H, W) in [0, 1]
+    def keyframes(pipe):
+        return pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
+                    guidance_scale=guidance, generator=generator()).frames
+
+    def interpolate(pipe, clip):
+        options = {"skip": skip_for_fps(fps)} if isinstance(pipe, GroupInterpolationPipeline) else {}
+        return pipe(clip, num_inference_steps=stage_steps, guidance_scale=INTERP_GUIDANCE, generator=generator(),
+                    **options).frames
+
+    def upscale(pipe, clip):
+        return pipe(clip, prompt, num_inference_steps=stage_steps, generator=generator()).frames
+
+    def translate(pipe, clip):
+        size = fit_size(*clip.shape[-2:], pipe.config.sample_size, pipe.multiple)
+        return pipe(clip, prompt, strength, stage_steps, 1.0, *size, generator=generator()).frames
+
+    run = {"keyframes": keyframes, "interpolate": interpolate, "upscale": upscale, "translate": translate}
+    clip, rate, stages = None, fps, []
+    for stage, (pipe, _) in pipes.items():
+        if on_stage is not None:
+            on_stage(stage)
+        start = time.perf_counter()
+        with PeakMemory() as probe:
+            clip = run[stage](pipe) if clip is None else run[stage](pipe, clip)
+        rate = rate * 4 if stage == "interpolate" else rate
+        stages.append({"stage": stage, "seconds": round(time.perf_counter() - start, 3), "peak_mb": round(probe.mb, 1),
+                       "frames": int(clip.shape[1]), "size": list(clip.shape[-2:]), "fps": rate})
+        if keep_stages and stage != depth:
+            write_video(out.with_name(f"{out.stem}-{stage}{out.suffix}"), clip[0], rate)
+
+    # 4. the clip and its sidecar
+    write_video(out, clip[0], rate)
+    extra = {"decoder": pipes["translate"][0].decoder_name} if "translate" in pipes else {}
+    record = {"kind": "cascade", "prompt": prompt, "settings": settings, **extra, "stages": stages,
+              "load": {"seconds": round(timings["load"], 3), "peak_mb": round(peaks["load"], 1)},
+              "frames": int(clip.shape[1]), "fps": rate, "size": list(clip.shape[-2:]),
+              "model_hashes": {stage: hashes for stage, (_, hashes) in pipes.items()}}
+    write_sidecar(out, record)
+    return out, clip[0], record

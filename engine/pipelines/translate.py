@@ -1,0 +1,236 @@
+"""Expert translation (MPL-Video §3.6): refine a clip's detail with a latent video model trained on t ≤ 900.
+
+The clip (the pixel SR output) is resized bilinearly to the expert's resolution, encoded by its VAE, noised to the
+first timestep of the last `strength` part of the schedule with the scheduler's own `add_noise` (SDEdit: 0.5 of
+20 trailing steps starts at t = 499), denoised from there with the same prompt by DDIM or DPM-Solver++, and
+decoded by a temporal video decoder (`engine.models.decoder`, every frame at once) or the VAE's image decoder
+(frame by frame). A strength whose start lies above the timesteps the expert was trained on is refused.
+`translate_file` runs it on a video file and writes a sidecar.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline
+from einops import rearrange
+
+from ..diffusion.noise import frame_noise
+from ..models.base import model_output
+from ..models.decoder import best_decoder, load_decoder
+from ..models.expert import load_expert, vae_factor
+from ..models.text import encode_prompts
+from ..models.tuned import model_hash
+from ..models.vae import decode_frames, encode_frames
+from ..training.cost import PeakMemory
+from .load import SCHEDULERS, unknown_words
+from .text_to_video import VideoOutput
+
+STRENGTH = 0.5
+
+
+class ExpertTranslationPipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "text_encoder->unet->vae->decoder"
+    _optional_components = ["decoder"]
+    _callback_tensor_inputs = ["latents"]
+
+    def __init__(self, unet, text_encoder, tokenizer, scheduler, vae, decoder=None, max_timestep: int = 900,
+                 sample_size: int | None = None):
+        super().__init__()
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, vae=vae,
+                              decoder=decoder)
+        self.register_to_config(max_timestep=max_timestep, sample_size=sample_size or vae.config.sample_size)
+        self.vae_scale_factor = vae_factor(vae)
+
+    @property
+    def decoder_name(self) -> str:
+        """The temporal decoder's variant, or "image" for the VAE's own decoder."""
+        return self.decoder.config.variant if self.decoder is not None else "image"
+
+    @property
+    def multiple(self) -> int:
+        """Frame sides must be multiples of this: the VAE divides them and the UNet halves the latents
+        len(channels) − 1 times."""
+        return self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
+
+    @property
+    def max_strength(self) -> float:
+        return (self.config.max_timestep + 1) / self.scheduler.config.num_train_timesteps
+
+    def check_inputs(self, video, strength: float, num_inference_steps: int, guidance_scale: float, size: tuple):
+        if not torch.is_tensor(video) or video.ndim != 5 or video.shape[2] != 3:
+            raise ValueError(f"video must be a tensor (B, F, 3, H, W) in [0, 1], got "
+                             f"{tuple(video.shape) if torch.is_tensor(video) else type(video).__name__}")
+        if video.numel() == 0 or not torch.isfinite(video).all() or video.min() < 0 or video.max() > 1:
+            raise ValueError("video values must be finite and in [0, 1]")
+        if any(s < self.multiple or s % self.multiple for s in size):
+            raise ValueError(f"frames of {size[0]}×{size[1]}: the expert needs sides that are multiples of "
+                             f"{self.multiple}; pass height and width (translate_file chooses them)")
+        if not 0 < strength <= 1:
+            raise ValueError(f"strength must be in (0, 1] (the part of the schedule the clip is noised into), got "
+                             f"{strength}")
+        if strength > self.max_strength:
+            raise ValueError(f"strength {strength:g} noises the clip above the t ≤ {self.config.max_timestep} this "
+                             f"expert was trained on; use a strength of at most {self.max_strength:.2f}")
+        if not 1 <= num_inference_steps <= 1000:
+            raise ValueError(f"steps must be between 1 and 1000, got {num_inference_steps}")
+        if not 0 <= guidance_scale <= 50:
+            raise ValueError(f"guidance must be between 0 and 50, got {guidance_scale}")
+
+    def get_timesteps(self, num_inference_steps: int, strength: float, device) -> torch.Tensor:
+        """SDEdit's part of the schedule, diffusers' img2img way: the last strength · steps of the steps spanning the
+        whole schedule (at least one), the scheduler told where it begins."""
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        start = num_inference_steps - max(1, min(num_inference_steps, int(num_inference_steps * strength)))
+        timesteps = self.scheduler.timesteps[start * self.scheduler.order:]
+        if int(timesteps[0]) > self.config.max_timestep:
+            raise ValueError(f"strength {strength:g} with {num_inference_steps} steps starts at t = {int(timesteps[0])}, "
+                             f"above the t ≤ {self.config.max_timestep} this expert was trained on; use a strength "
+                             f"of at most {self.max_strength:.2f}")
+        if hasattr(self.scheduler, "set_begin_index"):
+            self.scheduler.set_begin_index(start * self.scheduler.order)
+        return timesteps
+
+    @torch.no_grad()
+    def encode_prompt(self, prompts: list[str], guidance_scale: float) -> torch.Tensor:
+        states = encode_prompts(self.tokenizer, self.text_encoder, prompts)
+        if guidance_scale > 1:
+            states = torch.cat([encode_prompts(self.tokenizer, self.text_encoder, [""] * len(prompts)), states])
+        return states.to(self.unet.dtype)
+
+    def predict(self, x: torch.Tensor, t, text: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+        """ε or v for latents x, with classifier-free guidance over the prompt when > 1."""
+        channels, dtype = x.shape[1], self.unet.dtype
+        if guidance_scale <= 1:
+            return model_output(self.unet(x.to(dtype), t, text), channels).to(x.dtype)
+        uncond, cond = model_output(self.unet(torch.cat([x] * 2).to(dtype), t, text), channels).chunk(2)
+        return (uncond + guidance_scale * (cond - uncond)).to(x.dtype)
+
+    def decode(self, latents: torch.Tensor, chunk: int | None) -> torch.Tensor:
+        if self.decoder is not None:  # temporal layers: every frame at once
+            return self.decoder(latents.to(self.decoder.dtype)).float()
+        return decode_frames(self.vae, latents, chunk).float()
+
+    @torch.no_grad()
+    def __call__(self, video: torch.Tensor, prompt: str | list[str] = "", strength: float = STRENGTH,
+                 num_inference_steps: int = 20, guidance_scale: float = 1.0, height: int | None = None,
+                 width: int | None = None, generator: torch.Generator | None = None,
+                 callback_on_step_end: Callable | None = None, decode_chunk_size: int | None = None,
+                 return_dict: bool = True):
+        """Translate `video` (B, F, 3, h, w) in [0, 1] at height × width (default: its own size): frames
+        (B, F, 3, height, width) in [0, 1]. `strength`: how far into the noise the clip goes (at most
+        (max_timestep + 1) / 1000); `num_inference_steps`: steps over the whole schedule, of which the last
+        `strength` part runs; `decode_chunk_size`: frames the image decoder decodes at once."""
+        # 1. check inputs
+        size = (height or video.shape[-2], width or video.shape[-1])
+        self.check_inputs(video, strength, num_inference_steps, guidance_scale, size)
+        device, b = self._execution_device, video.shape[0]
+        prompts = [prompt] * b if isinstance(prompt, str) else list(prompt)
+        if len(prompts) != b:
+            raise ValueError(f"{len(prompts)} prompts for {b} clips")
+
+        # 2. encode the prompt (and the empty one, for guidance)
+        text = self.encode_prompt(prompts, guidance_scale)
+
+        # 3. the clip resized bilinearly to the expert's size, in [-1, 1], and encoded: z₀ (B, C, F, h, w)
+        frames = rearrange(video.to(device, torch.float32), "b f c h w -> (b f) c h w")
+        if tuple(frames.shape[-2:]) != size:
+            frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
+        pixels = rearrange(frames * 2 - 1, "(b f) c h w -> b c f h w", b=b)
+        z0 = encode_frames(self.vae, pixels, decode_chunk_size)
+
+        # 4. SDEdit: z₀ noised to the first timestep of the schedule's last `strength` part
+        timesteps = self.get_timesteps(num_inference_steps, strength, device)
+        noise = frame_noise(z0.shape, generator, getattr(self.unet, "noise_share", 0.0), device, z0.dtype)
+        latents = self.scheduler.add_noise(z0, noise, timesteps[:1].repeat(b))
+
+        # 5. denoise with the same prompt
+        for i, t in enumerate(self.progress_bar(timesteps)):
+            pred = self.predict(self.scheduler.scale_model_input(latents, t), t, text, guidance_scale)
+            latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
+            if callback_on_step_end is not None:
+                latents = (callback_on_step_end(self, i, t, {"latents": latents}) or {}).get("latents", latents)
+
+        # 6. decode: the temporal decoder, else the image decoder frame by frame
+        out = self.decode(latents, decode_chunk_size)
+
+        # 7. frames in [0, 1]
+        frames = rearrange(out / 2 + 0.5, "b c f h w -> b f c h w").clamp(0, 1).cpu()
+        self.maybe_free_model_hooks()
+        return VideoOutput(frames=frames) if return_dict else (frames,)
+
+
+def _decoder_for(name: str | None, vae):
+    """The temporal decoder `name` asks for (a variant, a folder, or "image" for none); None picks the best embedded
+    one made from this VAE, or the image decoder if there is none."""
+    if name == "image":
+        return None, None
+    return load_decoder(name, vae) if name is not None else best_decoder(vae)
+
+
+def translation_pipeline(expert: str | Path | None = None, decoder: str | None = None, scheduler: str = "dpm++",
+                         device: str = "cpu", dtype=None) -> tuple[ExpertTranslationPipeline, dict]:
+    """A ready pipeline from an expert folder (default assets/expert/t900) and a temporal decoder (see `_decoder_for`),
+    and the hashes of what it is made of."""
+    if scheduler not in ("ddim", "dpm++"):
+        raise ValueError(f"unknown scheduler {scheduler!r} for expert translation; choose ddim or dpm++")
+    ex = load_expert(expert, device, dtype)
+    temporal, _ = _decoder_for(decoder, ex.base.vae)
+    hashes = ex.hashes()
+    if temporal is not None:
+        hashes["decoder"] = model_hash(temporal)
+        temporal = temporal.to(ex.base.vae.device)
+    pipe = ExpertTranslationPipeline(ex.video, ex.base.text_encoder, ex.base.tokenizer,
+                                     SCHEDULERS[scheduler](dict(ex.base.scheduler.config), False), ex.base.vae,
+                                     temporal, ex.max_timestep, ex.size)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, hashes
+
+
+def fit_size(h: int, w: int, side: int, multiple: int) -> tuple[int, int]:
+    """(height, width) with the long side `side` (the expert's), the aspect kept, each a multiple of `multiple`."""
+    k = side / max(h, w)
+    return tuple(max(multiple, round(s * k / multiple) * multiple) for s in (h, w))
+
+
+def translate_file(input: str | Path, out: str | Path, prompt: str | None = None, strength: float = STRENGTH,
+                   steps: int = 20, guidance: float = 1.0, seed: int = 0, expert: str | Path | None = None,
+                   decoder: str | None = None, scheduler: str = "dpm++", device: str = "cpu",
+                   dtype: str = "fp32") -> tuple[Path, torch.Tensor, list[str]]:
+    """Translate a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes)."""
+    from ..io import read_video, write_video
+    from ..sidecar import read_sidecar, write_sidecar
+    from ..validate import check_output, check_prompt, check_seed
+    from ..world import UnknownWordsError
+
+    out, seed = check_output(out), check_seed(seed)
+    seconds, start = {}, time.perf_counter()
+    video, fps = read_video(input)
+    if prompt is None:  # a clip from `flipbook render`, `generate` or `upscale` says what it shows
+        prompt = ((read_sidecar(input) if Path(input).with_suffix(".json").is_file() else None) or {}).get("prompt") or ""
+    prompt = check_prompt(prompt, empty_ok=True)
+    with PeakMemory() as load_peak:
+        pipe, hashes = translation_pipeline(expert, decoder, scheduler, device, dtype)
+    if unknown_words(pipe.tokenizer, prompt):
+        raise UnknownWordsError(unknown_words(pipe.tokenizer, prompt))
+    seconds["load"] = time.perf_counter() - start
+    h, w = video.shape[-2:]
+    size = fit_size(h, w, pipe.config.sample_size, pipe.multiple)
+    notes = [] if size == (h, w) else [f"resized {w}×{h} to {size[1]}×{size[0]} (bilinear), the expert's resolution"]
+    start = time.perf_counter()
+    with PeakMemory() as peak:
+        frames = pipe(video[None], prompt, strength, steps, guidance, *size,
+                      generator=torch.Generator().manual_seed(seed)).frames[0]
+    seconds["translate"] = time.perf_counter() - start
+    write_video(out, frames, fps)
+    write_sidecar(out, {"kind": "translate", "input": str(input), "input_size": [h, w], "frames": int(video.shape[0]),
+                        "fps": fps, "prompt": prompt, "strength": strength, "steps": steps, "guidance": guidance,
+                        "seed": seed, "scheduler": scheduler, "expert": str(expert) if expert else None,
+                        "max_timestep": pipe.config.max_timestep, "decoder": pipe.decoder_name,
+                        "size": list(size), "preprocess": notes, "dtype": dtype, "device": str(device),
+                        "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in seconds.items()},
+                        "peak_mb": {"load": round(load_peak.mb, 1), "translate": round(peak.mb, 1)}})
+    return out, frames, notes

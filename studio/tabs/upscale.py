@@ -1,0 +1,235 @@
+"""Upscale: video super-resolution ×4 with the inflated SR model (Inflation §3.1) in one of its modes: zero-shot
+(the image SR model frame by frame), full or temporal (tuned on world clips). The clip runs in segments of 8 frames
+that share one frame (MPL-Video §3.5). Bicubic upsampling plays beside the result and, for a world clip, the world
+rendered at the high resolution, which the table scores both against (PSNR, SSIM, TCC).
+
+The models are engine.pipelines.upscale's (`flipbook upscale`): the image SR model in assets/sr/image, the tuned
+video modes in assets/sr/video-MODE (or under the studio's `sr_dir`); a mode whose folder is missing is not offered.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
+from ..context import Stopped, Studio, session_of
+from ..fields import Number, Slider, open_choices
+from ..media import preview_strip, save_preview
+from ..scores import HEADERS, best, score_rows, table
+from ..work import check_seed, number, save_outputs, user_errors, with_progress
+
+MODES = ("zero-shot", "full", "temporal")
+TRAIN_IMAGE = "flipbook train-sr --steps 3000"
+WORLD_CLIP = {"size": 32, "fps": 8.0, "frames": 15}  # two segments of 8 frames sharing one
+MAX_FRAMES, MAX_SIDE = 32, 64  # an uploaded clip: its first 32 frames, scaled down to 64 pixels a side
+STEPS, SEGMENT = 20, 8
+TILE = 256  # 128² results shown at 2×
+
+
+def sr_root(studio: Studio) -> Path:
+    from engine.models.sr import ASSET
+
+    return Path(studio.model.get("sr_dir") or ASSET)
+
+
+def available(studio: Studio) -> list[str]:
+    """The modes whose weights are here, the best first (none without the image SR model)."""
+    from ..sr_commands import UPSCALE_MODE_ORDER
+
+    root = sr_root(studio)
+    if not (root / "image" / "sr.json").is_file():
+        return []
+    return [m for m in UPSCALE_MODE_ORDER if m == "zero-shot" or (root / f"video-{m}" / "mode.json").is_file()]
+
+
+def model_scale(studio: Studio) -> int:
+    """The image SR model's factor (4 for the embedded one; 4 when there is none yet)."""
+    import json
+
+    record = sr_root(studio) / "image" / "sr.json"
+    return int(json.loads(record.read_text()).get("scale", 4)) if record.is_file() else 4
+
+
+def models_note(studio: Studio) -> str:
+    have = available(studio)
+    if not have:
+        return f"**No super-resolution model is here yet**: `{TRAIN_IMAGE}` trains the image model (then reload " \
+               "the page)."
+    missing = [m for m in MODES if m not in have]
+    if not missing:
+        return "Every mode is tuned: *zero-shot*, *full* and *temporal*."
+    commands = "; ".join(f"`flipbook train-sr-video --mode {m}`" for m in missing)
+    return f"Not tuned yet: *{', '.join(missing)}* ({commands}; then reload the page). *zero-shot* runs the image " \
+           "model frame by frame."
+
+
+def check_mode(studio: Studio, mode) -> str:
+    have = available(studio)
+    if not have:
+        raise ValueError(f"no super-resolution model is here yet; train one with `{TRAIN_IMAGE}`")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(have)}")
+    if mode not in have:
+        raise ValueError(f"mode {mode} is not tuned yet: `flipbook train-sr-video --mode {mode}` makes it (then "
+                         f"reload the page); or choose {' or '.join(have)}")
+    return mode
+
+
+def load_low(source, world_prompt, world_seed, upload, roots=None) -> tuple[torch.Tensor, float, dict]:
+    """The clip to upscale (F, 3, h, w) in [0, 1], its fps, and what it is (with notes on what was done)."""
+    video, fps, what = load_clip(source, world_prompt, world_seed, upload, roots, WORLD_CLIP)
+    if source == UPLOADED:
+        notes = []
+        if video.shape[0] > MAX_FRAMES:
+            notes.append(f"the first {MAX_FRAMES} frames of {video.shape[0]} upscaled (this tab's limit)")
+            video = video[:MAX_FRAMES]
+        video, scaled = scale_down(video, MAX_SIDE)
+        what = {**what, "notes": notes + scaled}
+    return video, float(fps), what
+
+
+def bicubic(low: torch.Tensor, scale: int) -> torch.Tensor:
+    """(F, 3, h, w) in [0, 1] -> (F, 3, s·h, s·w): the baseline (and what a residual model adds to)."""
+    from engine.models.sr import upsample
+
+    return (upsample(low * 2 - 1, (low.shape[-2] * scale, low.shape[-1] * scale), "bicubic") / 2 + 0.5).clamp(0, 1)
+
+
+def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: int, seed: int, emit, stop,
+             total: int, preview_path: Path) -> tuple[torch.Tensor, dict]:
+    """The upscaler on the clip (edge-padded to the UNet's multiple, cropped back): (frames, what to record)."""
+    from engine.pipelines.upscale import upscale_frames, upscale_pipeline
+
+    m, root, start = studio.model, sr_root(studio), time.perf_counter()
+    pipe, hashes = upscale_pipeline(mode, root / "image", None if mode == "zero-shot" else root / f"video-{mode}",
+                                    "dpm++", m.get("device") or "cpu", m.get("dtype") or "fp32")
+    loaded, done = time.perf_counter(), [0]
+
+    def on_step(_, i, t, kw):
+        if stop.is_set():
+            raise Stopped(done[0] + 1, total)
+        done[0] += 1
+        emit("step", f"segment {(done[0] - 1) // steps + 1}: step {i + 1} of {steps}", done[0],
+             save_preview(preview_strip(kw["latents"]), preview_path))
+
+    frames, notes = upscale_frames(pipe, low, prompt=prompt, steps=steps, segment_frames=SEGMENT,
+                                   generator=torch.Generator().manual_seed(seed), max_side=MAX_SIDE, callback=on_step)
+    config = pipe.config
+    return frames, {"hashes": hashes, "notes": notes, "scale": config.scale, "noise_level": config.noise_level,
+                    "residual": config.residual, "load": loaded - start, "seconds": time.perf_counter() - loaded}
+
+
+def _summary(low, high, fps, mode, done, rows, truth, notes) -> str:
+    from engine.pipelines.upscale import segments
+
+    text = (f"**×{done['scale']}: {low.shape[-1]}×{low.shape[-2]} → {high.shape[-1]}×{high.shape[-2]}**, "
+            f"{low.shape[0]} frames at {fps:g} fps in {len(segments(low.shape[0], SEGMENT))} segments · {mode}: "
+            f"{done['seconds']:.1f} s")
+    top = best(rows) if truth is not None else None
+    if top is not None:
+        text += f" · closest to the ground truth: **{top['clip']}** ({top['PSNR (dB)']} dB)"
+    return text + "".join(f"\n\n*Note: {n}.*" for n in notes)
+
+
+def upscale(studio: Studio, source, world_prompt, world_seed, upload, mode, steps, seed, history, request=None,
+            progress=None, roots=None):
+    """Generator: yields {preview} while it samples, then (side by side, summary, table, files, record, preview,
+    history)."""
+    from engine.pipelines.upscale import segments
+
+    with user_errors():
+        mode = check_mode(studio, mode)
+        steps = number(steps, "steps", int, 1, 100)
+        seed = check_seed(seed)
+        start = time.perf_counter()
+        low, fps, what = load_low(source, world_prompt, world_seed, upload, roots)
+        read = time.perf_counter() - start
+        prompt = what.get("world", {}).get("prompt", "")
+        stop = studio.stop_flag(session_of(request) + ":upscale")
+        stop.clear()
+        preview_path = studio.outputs.new("upscale-preview", ".png")
+        spans = segments(low.shape[0], SEGMENT)
+        total = steps * len(spans)
+
+        def work(emit):
+            return run_mode(studio, mode, low, prompt, steps, seed, emit, stop, total, preview_path)
+
+        (high, done), image = yield from with_progress(work, total, progress, outputs=7, preview=5)
+    t0 = time.perf_counter()
+    base = bicubic(low, done["scale"])
+    clips = [("bicubic", base, time.perf_counter() - t0), (mode, high, done["seconds"])]
+    truth = world_truth(what, tuple(high.shape[-2:]), fps, low.shape[0])
+    rows = score_rows(clips, truth)
+    tiles, names = [base, high], ["bicubic", mode]
+    if truth is not None:
+        tiles, names = tiles + [truth], names + ["ground truth"]
+    notes = what.get("notes", []) + done["notes"]
+    record = {"kind": "upscale", **{k: v for k, v in what.items() if k != "notes"}, "notes": notes, "prompt": prompt,
+              "mode": mode, "steps": steps, "seed": seed, "scale": done["scale"], "noise_level": done["noise_level"],
+              "segment_frames": SEGMENT, "segments": spans, "guidance": 1.0, "scheduler": "dpm++", "noise_share": 1.0,
+              "consistency": 3, "frames": low.shape[0], "fps": fps, "input_size": list(low.shape[-2:]),
+              "size": list(high.shape[-2:]), "ground_truth": truth is not None, "sr": str(sr_root(studio)),
+              "model_hashes": done["hashes"], "metrics": rows,
+              "seconds": {"read": round(read, 3), "load": round(done["load"], 3), "upscale": round(done["seconds"], 3)}}
+    shown, files, history = save_outputs(studio, "upscale", high, fps, tiles, names, record, history,
+                                         tile_size=TILE, extra={"bicubic": base})
+    yield shown, _summary(low, high, fps, mode, done, rows, truth, notes), table(rows), files, record, image, history
+
+
+def build(studio: Studio, history: gr.State) -> dict:
+    roots = upload_roots(studio)
+    have, scale = available(studio), model_scale(studio)
+    high = WORLD_CLIP["size"] * scale
+    with gr.Tab("Upscale", id="upscale", elem_id="tab-upscale"):
+        gr.Markdown(f"Video super-resolution ×{scale} (a world clip: {WORLD_CLIP['frames']} frames of "
+                    f"{WORLD_CLIP['size']}² at {WORLD_CLIP['fps']:g} fps → {high}²), in segments of {SEGMENT} "
+                    "frames that share one. *zero-shot* is the image SR model on every frame; *full* and "
+                    "*temporal* are tuned on world clips (every weight, or a temporal adapter only). Bicubic "
+                    f"upsampling plays beside the result and, for a world clip, the world rendered at {high}². Any "
+                    f"clip goes: larger ones are scaled down to {MAX_SIDE} pixels a side first, odd sizes are padded "
+                    "and cropped back.")
+        note = gr.Markdown(models_note(studio), elem_id="sr-models")
+        with gr.Row():
+            with gr.Column(scale=1):
+                picker = clip_picker(studio, "upscale", lambda *a: load_low(*a)[:2], "The clip as it will be upscaled",
+                                     roots, f"its first {MAX_FRAMES} frames are used")
+                mode = open_choices(gr.Radio(have, value=have[0] if have else None, label="Mode", elem_id="sr-mode"))
+                with gr.Row():
+                    steps = Slider(1, 100, value=STEPS, step=1, label="Steps (per segment)", elem_id="sr-steps")
+                    seed = Number(label="Seed (−1: random)", value=0, precision=0, minimum=-1)
+                with gr.Row():
+                    go = gr.Button("Upscale", variant="primary", scale=3)
+                    stop = gr.Button("Stop", variant="stop", scale=1)
+            with gr.Column(scale=2):
+                preview = gr.Image(label="Step preview (what the model adds to bicubic)", height=96,
+                                   interactive=False, buttons=[])
+                video = gr.Video(label="Bicubic, the result and the ground truth, side by side", autoplay=True,
+                                 loop=True, height=300, interactive=False, elem_id="sr-video")
+                summary = gr.Markdown(elem_id="sr-summary")
+                scores = gr.Dataframe(headers=HEADERS, label="Against the ground truth (world clips) and time",
+                                      interactive=False, elem_id="sr-table")
+                files = gr.File(label="Download (the result, its JSON sidecar, the side-by-side clip, bicubic)",
+                                file_count="multiple", interactive=False)
+                record = gr.JSON(label="Parameters (the sidecar)", max_height=240)
+
+        def run(source, world_prompt, world_seed, upload, mode, steps, seed, history, request: gr.Request,
+                progress=gr.Progress()):
+            yield from upscale(studio, source, world_prompt, world_seed, upload, mode, steps, seed, history, request,
+                               progress, roots)
+
+        def halt(request: gr.Request):
+            studio.stop(session_of(request) + ":upscale")
+
+        def refresh():
+            """Modes tuned since the studio started become choices."""
+            now = available(studio)
+            return gr.Radio(choices=now, value=now[0] if now else None), models_note(studio)
+
+        inputs = picker.inputs + [mode, steps, seed]
+        go.click(run, inputs + [history], [video, summary, scores, files, record, preview, history],
+                 api_name="upscale", concurrency_limit=1, concurrency_id="upscale")
+        stop.click(halt, None, None, api_visibility="private", queue=False)
+    return {"inputs": inputs, "refresh": (refresh, [mode, note])}

@@ -1,0 +1,174 @@
+"""The latent end of the cascade on tiny configs, every model trained 1–2 steps by the real trainers through the
+command line: the VAE, the expert (t ≤ 900), a temporal decoder, then expert translation, and `generate --cascade`
+from a prompt through interpolation and pixel SR to the expert; plus the temporal decoder's identity at
+initialisation (exact) and the expert's timestep range."""
+import json
+
+import pytest
+import torch
+from torch.nn.modules.module import register_module_forward_pre_hook
+
+from engine.io import read_video, write_video
+from engine.models.base import train_scheduler
+from engine.models.decoder import VARIANTS, TemporalDecoder, load_decoder
+from engine.models.expert import expert_timesteps, load_expert, world_vae
+from engine.models.inflate import VideoUNet
+from engine.models.vae import decode_frames, encode_frames
+from engine.training.base import diffusion_loss
+from studio.cli import main
+
+PROMPT = "a red circle moving left on a black background"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, base_dir):
+    """Tiny models at a 32² top resolution: VAE (8, 16, 16; latents 8²), expert, conv1d-attn decoder, and for the
+    cascade a group interpolator and a ×2 SR model (16² → 32²) on the 16² test base. The timesteps the expert's
+    video UNet sees while it trains are recorded."""
+    root = tmp_path_factory.mktemp("cascade")
+    seen = []
+    hook = register_module_forward_pre_hook(
+        lambda module, args: seen.append(torch.as_tensor(args[1]).flatten()) if isinstance(module, VideoUNet) else None)
+    try:
+        assert main(["train-vae", "--steps", "2", "--batch-size", "2", "--size", "32", "--crop", "32", "--channels",
+                     "8,16,16", "--out", str(root / "vae"), "--work-dir", str(root / "run-vae")]) == 0
+        assert main(["train-expert", "--steps", "2", "--batch-size", "2", "--frames", "3", "--channels", "16,32,32",
+                     "--vae", str(root / "vae"), "--model", str(base_dir), "--out", str(root / "t900"),
+                     "--work-dir", str(root / "run-t900")]) == 0
+    finally:
+        hook.remove()
+    assert main(["train-decoder", "--variant", "conv1d-attn", "--steps", "1", "--batch-size", "1", "--frames", "3",
+                 "--crop", "32", "--vae", str(root / "vae"), "--out", str(root / "decoder"),
+                 "--work-dir", str(root / "run-decoder")]) == 0
+    assert main(["train-interp", "--method", "group", "--steps", "1", "--batch-size", "1", "--model", str(base_dir),
+                 "--out", str(root / "interp"), "--work-dir", str(root / "run-interp")]) == 0
+    assert main(["train-sr", "--steps", "1", "--batch-size", "1", "--size", "16", "--scale", "2", "--channels",
+                 "8,16,16", "--model", str(base_dir), "--out", str(root / "sr"), "--work-dir", str(root / "run-sr")]) == 0
+    return {"root": root, "base": base_dir, "timesteps": torch.cat(seen)}
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_an_untrained_temporal_decoder_is_the_image_decoder_exactly(variant):
+    torch.manual_seed(0)
+    vae = world_vae(32, (8, 16, 16)).eval()
+    z = encode_frames(vae, torch.rand(2, 3, 4, 32, 32) * 2 - 1)
+    image = decode_frames(vae, z)
+    decoder = TemporalDecoder.from_vae(vae, variant).eval()
+    assert torch.equal(decoder(z), image)  # bit for bit: every temporal output starts at zero
+    for i in range(4):  # and frame by frame: the image decoder on each frame alone
+        assert torch.equal(decode_frames(vae, z[:, :, i:i + 1])[:, :, 0], image[:, :, i])
+    for p in decoder.temporal_parameters():
+        p.add_(0.05 * torch.randn_like(p))
+    other = z.clone()
+    other[:, :, 3] = torch.randn_like(other[:, :, 3])  # change only the last frame
+    assert (decoder(other)[:, :, 0] - decoder(z)[:, :, 0]).abs().max() > 1e-4  # frames now see each other
+
+
+def test_the_expert_never_trains_above_its_max_timestep(models):
+    assert expert_timesteps(900) == (0, 901) and expert_timesteps(1000) == (0, 1000)
+    with pytest.raises(ValueError, match="--max-timestep must be between 1 and 1000"):
+        expert_timesteps(1001)
+    scheduler, draws = train_scheduler("v_prediction"), []
+
+    def forward(x, t, text):
+        draws.append(t)
+        return torch.zeros_like(x)
+
+    x0 = torch.zeros(256, 1, 1, 1)
+    for seed in range(20):  # 5120 draws of the loss the trainer uses
+        diffusion_loss(forward, None, x0, scheduler, seed, timesteps=expert_timesteps(900))
+    drawn = torch.cat(draws)
+    assert drawn.max() == 900 and drawn.min() == 0
+    assert len(models["timesteps"]) > 0 and models["timesteps"].max() <= 900  # what the real trainer fed its UNet
+
+
+def test_trained_folders_load_and_say_what_they_are(models):
+    root = models["root"]
+    vae_record = json.loads((root / "vae" / "vae.json").read_text())
+    assert vae_record["size"] == 32 and vae_record["factor"] == 4 and vae_record["scaling_factor"] > 0
+    assert (root / "vae" / "loss.png").is_file()
+    expert = load_expert(root / "t900")
+    assert expert.max_timestep == 900 and expert.record["timesteps"] == [0, 900] and expert.size == 32
+    assert expert.base.vae.config.scaling_factor == pytest.approx(vae_record["scaling_factor"], rel=1e-3)
+    decoder, record = load_decoder(root / "decoder", expert.base.vae)  # made from this VAE: the hash matches
+    assert record["variant"] == "conv1d-attn" and decoder.config.variant == "conv1d-attn"
+    spatial = expert.base.vae.decoder.state_dict()  # training tuned the temporal layers only
+    assert all(torch.equal(v, spatial[k]) for k, v in decoder.decoder.state_dict().items())
+
+
+def test_translate_a_clip_with_the_expert_and_the_temporal_decoder(models, tmp_path, capsys):
+    root = models["root"]
+    clip = tmp_path / "in.mp4"
+    assert main(["render", "--prompt", PROMPT, "--size", "32", "--fps", "8", "--frames", "4", "--out", str(clip)]) == 0
+    out = tmp_path / "fine.mp4"
+    assert main(["translate", "--input", str(clip), "--out", str(out), "--expert", str(root / "t900"),
+                 "--decoder", str(root / "decoder"), "--steps", "2", "--strength", "0.5"]) == 0
+    video, fps = read_video(out)
+    assert video.shape == (4, 3, 32, 32) and fps == 8 and torch.isfinite(video).all()
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["kind"] == "translate" and side["prompt"] == PROMPT and side["decoder"] == "conv1d-attn"
+    assert side["max_timestep"] == 900 and set(side["seconds"]) == {"load", "translate"}
+    assert side["peak_mb"]["translate"] >= 0
+    assert set(side["model_hashes"]) == {"expert_unet", "vae", "text_encoder", "decoder"}
+
+    odd = tmp_path / "odd.gif"  # not from the world, an odd size, no sidecar: resized to the expert's resolution
+    write_video(odd, torch.rand(2, 3, 13, 20, generator=torch.Generator().manual_seed(0)), fps=4)
+    assert main(["translate", "--input", str(odd), "--out", str(tmp_path / "odd-out.gif"), "--expert",
+                 str(root / "t900"), "--steps", "2", "--scheduler", "ddim"]) == 0
+    assert "resized 20×13 to 32×16" in capsys.readouterr().out
+    assert read_video(tmp_path / "odd-out.gif")[0].shape == (2, 3, 16, 32)
+    assert json.loads((tmp_path / "odd-out.json").read_text())["decoder"] == "image"  # none made from this VAE
+
+    for args, fragment in [(["--strength", "0.95"], "strength of at most 0.90"),
+                           (["--expert", str(tmp_path)], "train one with `flipbook train-expert"),
+                           (["--decoder", str(tmp_path)], "flipbook train-decoder"),
+                           (["--prompt", "a red hexagon"], "hexagon")]:
+        bad = tmp_path / "bad.mp4"
+        assert main(["translate", "--input", str(clip), "--out", str(bad), "--expert", str(root / "t900"),
+                     "--steps", "2", *args]) == 2, args
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err and not bad.exists(), (args, err)
+
+
+def _cascade(models, out, *extra):
+    root = models["root"]
+    return main(["generate", "--cascade", "--prompt", PROMPT, "--model", str(models["base"]), "--frames", "3",
+                 "--steps", "2", "--stage-steps", "2", "--interp", str(root / "interp"), "--sr", str(root / "sr"),
+                 "--expert", str(root / "t900"), "--decoder", str(root / "decoder"), "--out", str(out), *extra])
+
+
+def test_the_cascade_from_a_prompt_end_to_end(models, tmp_path, capsys):
+    out = tmp_path / "cascade.mp4"
+    assert _cascade(models, out, "--keep-stages") == 0
+    video, fps = read_video(out)
+    assert video.shape == (9, 3, 32, 32) and fps == 8  # 3 keyframes → 9 frames, 16² → 32²
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["kind"] == "cascade" and side["decoder"] == "conv1d-attn"
+    assert [s["stage"] for s in side["stages"]] == ["keyframes", "interpolate", "upscale", "translate"]
+    assert [s["frames"] for s in side["stages"]] == [3, 9, 9, 9]
+    assert [s["size"] for s in side["stages"]] == [[16, 16], [16, 16], [32, 32], [32, 32]]
+    assert all(s["seconds"] > 0 and s["peak_mb"] >= 0 for s in side["stages"])
+    assert set(side["model_hashes"]) == {"keyframes", "interpolate", "upscale", "translate"}
+    for stage, shape in [("keyframes", (3, 3, 16, 16)), ("interpolate", (9, 3, 16, 16)), ("upscale", (9, 3, 32, 32))]:
+        assert read_video(tmp_path / f"cascade-{stage}.mp4")[0].shape == shape
+    assert "translate: 9 frames 32×32 at 8 fps" in capsys.readouterr().out
+    again = tmp_path / "again.mp4"
+    assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(again)]) == 0
+    assert torch.equal(read_video(again)[0], video)  # the sidecar repeats the run
+
+
+def test_a_missing_stage_model_names_the_command_that_trains_it(models, tmp_path, capsys):
+    none = tmp_path / "none"
+    for flag, fragment, depth in [("--expert", "flipbook train-expert", "upscale"),
+                                  ("--sr", "flipbook train-sr", "interpolate"),
+                                  ("--interp", "flipbook train-interp", "keyframes")]:
+        out = tmp_path / "out.mp4"
+        assert _cascade(models, out, flag, str(none)) == 2
+        err = capsys.readouterr().err
+        line = [x for x in err.splitlines() if x.startswith("flipbook generate: error:")]
+        assert len(line) == 1 and fragment in line[0] and f"--cascade-depth {depth}" in line[0], err
+        assert not out.exists() and "Traceback" not in err
+    out = tmp_path / "short.mp4"  # stopping before the missing models runs
+    assert _cascade(models, out, "--expert", str(none), "--sr", str(none), "--cascade-depth", "interpolate") == 0
+    assert read_video(out)[0].shape == (9, 3, 16, 16)

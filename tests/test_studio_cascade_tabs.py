@@ -1,0 +1,260 @@
+"""The studio's Interpolate and Upscale tabs through their API (gradio_client), as functions, and in headless
+Chromium (Playwright), on tiny settings. Their models are made here by the engine's own trainers, one step each on
+the tiny base: both interpolation models (group, masked) and a ×2 image SR model with a temporal video mode, so
+every path runs whether or not assets/interp and assets/sr/video-* are trained yet."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from test_studio import CHROMIUM, _free_port, _plays, _shots
+
+PROMPT = "a red circle moving left on a black background"
+WORLD, UPLOADED = "a world clip", "my clip"
+
+
+@pytest.fixture(scope="module")
+def models(base_dir, tmp_path_factory):
+    """{interp_dir, sr_dir}: group and masked interpolators, a ×2 image SR model and its temporal mode, 1 step each."""
+    from engine.training.interpolation import train_interpolator
+    from engine.training.sr import train_sr_image, train_sr_video
+
+    root = tmp_path_factory.mktemp("cascade")
+    for method in ("group", "masked"):
+        train_interpolator(method, root / "interp" / method, steps=1, batch_size=1, base=base_dir,
+                           work_dir=root / f"run-{method}", keyframes=3, size=16)
+    train_sr_image(root / "sr" / "image", steps=1, batch_size=1, base=base_dir, work_dir=root / "run-sr", low=8,
+                   scale=2, crop=16, channels=(8, 16, 16))
+    train_sr_video("temporal", root / "sr" / "video-temporal", steps=1, image=root / "sr" / "image",
+                   work_dir=root / "run-sr-temporal", frames=3)
+    return {"interp_dir": str(root / "interp"), "sr_dir": str(root / "sr")}
+
+
+@pytest.fixture(scope="module")
+def studio(models, tmp_path_factory):
+    from studio.app import Outputs, build_app
+
+    outputs = Outputs(tmp_path_factory.mktemp("outputs"))
+    app = build_app(outputs, model=models)
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/", outputs.root
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    from gradio_client import Client
+
+    return Client(studio[0], verbose=False)
+
+
+def _interpolate(client, source=WORLD, world=PROMPT, upload=None, methods=("group", "masked"), steps=2, seed=0):
+    return client.predict(source, world, 0, upload, list(methods), steps, seed, api_name="/interpolate")
+
+
+def _upscale(client, source=WORLD, world=PROMPT, upload=None, mode="temporal", steps=1, seed=0):
+    return client.predict(source, world, 0, upload, mode, steps, seed, api_name="/upscale")
+
+
+def _clip(path: Path, frames: int, height: int, width: int, fps: float) -> Path:
+    from engine.io import write_video
+    from engine.world import prompt_to_spec, render
+
+    return write_video(path, render(prompt_to_spec(PROMPT, 1), (height, width), fps, frames), fps)
+
+
+def test_interpolate_a_world_clip_with_both_models(client):
+    from engine.io import read_video
+
+    video, summary, table, files, record, preview = _interpolate(client)
+    names = [Path(f).name for f in files]
+    assert len(names) == 4 and names[1] == names[0].replace(".mp4", ".json") and names[3].endswith("-masked.mp4")
+    result, fps = read_video(files[0])
+    assert result.shape == (29, 3, 32, 32) and fps == 8.0  # 8 keyframes at 2 fps → 4·8 − 3 frames at 8 fps
+    sidecar = json.loads(Path(files[1]).read_text())
+    assert sidecar["kind"] == "interpolate" and sidecar["result"] == "group" and sidecar["steps"] == 2
+    assert sidecar["world"]["prompt"] == PROMPT and sidecar["group_options"] == {"skip": 4}
+    assert set(sidecar["model_hashes"]) == {"group", "masked"} and sidecar["ground_truth"]
+    # held keyframes, blend, both models and the ground truth play in one clip, in step
+    tiled, _ = read_video(video)
+    assert tiled.shape[0] == 29 and tiled.shape[-1] >= 5 * 192
+    rows = {r[0]: r for r in table["data"]}
+    assert list(rows) == ["keyframes held", "blend", "group", "masked"]
+    assert all(r[1] > 0 and -1 <= r[2] <= 1 and -1 <= r[3] <= 1 for r in rows.values()), rows
+    assert rows["blend"][1] > rows["keyframes held"][1] > 10 and rows["blend"][2] > 0.5, rows  # a moving circle
+    assert rows["group"][4] > 0 and rows["masked"][4] > 0
+    assert "29 frames at 8 fps" in summary and "closest to the ground truth" in summary
+    assert preview is not None  # the last step's preview stays in the page
+
+
+def test_interpolate_an_uploaded_clip(client, tmp_path):
+    from gradio_client import handle_file
+
+    from engine.io import read_video
+
+    path = _clip(tmp_path / "mine.mp4", 20, 40, 80, 10.0)  # 20 frames → 16 keyframes; 80 pixels wide → 64
+    video, summary, table, files, record, _ = _interpolate(client, UPLOADED, upload=handle_file(str(path)),
+                                                           methods=["group"], steps=1)
+    assert record["input"] == "mine.mp4" and record["keyframes"] == 16 and record["frames"] == 61
+    assert record["fps_in"] == pytest.approx(10 * 15 / 19, abs=1e-3) and not record["ground_truth"]
+    assert len(record["notes"]) == 2 and "16 evenly spaced frames of 20" in summary and "scaled down" in summary
+    assert read_video(files[0])[0].shape == (61, 3, 32, 64)
+    assert [r[0] for r in table["data"]] == ["keyframes held", "blend", "group"]
+    assert all(r[1] is None for r in table["data"])  # no ground truth for an uploaded clip: time only
+    assert read_video(video)[0].shape[-1] < 4 * 192  # no ground truth tile
+
+
+def test_interpolate_baselines_only(client):
+    _, summary, table, files, record, _ = _interpolate(client, methods=[])
+    assert record["methods"] == [] and record["result"] == "blend" and len(files) == 3
+    assert "baselines only" in summary and [r[0] for r in table["data"]] == ["keyframes held", "blend"]
+
+
+def test_upscale_a_world_clip(client):
+    from engine.io import read_video
+
+    video, summary, table, files, record, preview = _upscale(client)
+    assert len(files) == 4 and files[3].endswith("-bicubic.mp4")
+    result, fps = read_video(files[0])
+    assert result.shape == (15, 3, 64, 64) and fps == 8.0  # the tiny model is ×2
+    assert record["kind"] == "upscale" and record["mode"] == "temporal" and record["segments"] == [[0, 8], [7, 15]]
+    assert record["prompt"] == PROMPT and "video_unet" in record["model_hashes"] and record["ground_truth"]
+    tiled, _ = read_video(video)
+    assert tiled.shape[0] == 15 and tiled.shape[-1] >= 3 * 256  # bicubic, the result, the ground truth
+    rows = {r[0]: r for r in table["data"]}
+    assert list(rows) == ["bicubic", "temporal"] and all(r[1] > 10 and 0 < r[2] <= 1 for r in rows.values())
+    assert "×2: 32×32 → 64×64" in summary and preview is not None
+
+
+def test_upscale_an_uploaded_clip_of_an_odd_size(client, tmp_path):
+    from gradio_client import handle_file
+
+    from engine.io import read_video
+
+    path = _clip(tmp_path / "odd.gif", 36, 27, 45, 8.0)  # a gif keeps odd sizes (mp4 pads them)
+    video, summary, table, files, record, _ = _upscale(client, UPLOADED, upload=handle_file(str(path)),
+                                                       mode="zero-shot")
+    assert record["input"] == "odd.gif" and record["frames"] == 32 and record["size"] == [54, 90]
+    assert any("first 32 frames of 36" in n for n in record["notes"]) and any("padded" in n for n in record["notes"])
+    assert read_video(files[0])[0].shape == (32, 3, 54, 90) and not record["ground_truth"]
+    assert [r[0] for r in table["data"]] == ["bicubic", "zero-shot"] and table["data"][0][1] is None
+    assert "padded" in summary
+
+
+def test_bad_input_is_a_clear_error_and_leaves_nothing(client, studio, tmp_path):
+    from gradio_client import handle_file
+
+    root = studio[1]
+    before = sorted(p.name for p in root.iterdir())
+
+    def error(call, **kwargs):
+        with pytest.raises(Exception) as e:
+            call(client, **kwargs)
+        return str(e.value)
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a clip")
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(os.urandom(4000))
+    for call in (_interpolate, _upscale):
+        assert "unknown words: 'hexagon'" in error(call, world="a hexagon")
+        assert "upload a clip" in error(call, source=UPLOADED)
+        assert "'.mp4', '.gif', '.webm', '.mov'" in error(call, source=UPLOADED, upload=handle_file(str(notes)))
+        assert "is it a complete mp4, gif or webm file?" in error(call, source=UPLOADED, upload=handle_file(str(fake)))
+        assert "steps must be between 1 and 100" in error(call, steps=0)
+        assert "seed must be at least -1" in error(call, seed=-5)
+    still = _clip(tmp_path / "still.gif", 1, 16, 16, 2.0)
+    assert "needs at least 2 keyframes" in error(_interpolate, source=UPLOADED, upload=handle_file(str(still)))
+    assert "unknown interpolation method 'film'" in error(_interpolate, methods=["film"])
+    assert "unknown interpolation method '../../interp/group'" in error(_interpolate, methods=["../../interp/group"])
+    assert "`flipbook train-sr-video --mode full`" in error(_upscale, mode="full")
+    assert "unknown mode '../../etc'" in error(_upscale, mode="../../etc")
+    assert sorted(p.name for p in root.iterdir()) == before  # a refused request writes nothing
+
+
+def test_without_models_the_tabs_say_which_command_makes_them(tmp_path):
+    import gradio as gr
+
+    from studio.context import Outputs, Studio
+    from studio.tabs import interpolate as tab
+    from studio.tabs import upscale
+
+    studio = Studio(Outputs(tmp_path / "out"), {"interp_dir": str(tmp_path / "none"), "sr_dir": str(tmp_path / "none")})
+    assert tab.trained(studio) == [] and upscale.available(studio) == []
+    assert "`flipbook train-interp --method group --steps 2000`" in tab.models_note(studio)
+    assert "`flipbook train-sr --steps 3000`" in upscale.models_note(studio)
+    *_, last = tab.interpolate(studio, WORLD, PROMPT, 0, None, [], 1, 0, [])
+    assert last[4]["result"] == "blend" and "baselines only" in last[1]
+    with pytest.raises(gr.Error, match="the masked model is not trained yet: `flipbook train-interp --method masked"):
+        list(tab.interpolate(studio, WORLD, PROMPT, 0, None, ["masked"], 1, 0, []))
+    with pytest.raises(gr.Error, match="no super-resolution model is here yet; train one with `flipbook train-sr"):
+        list(upscale.upscale(studio, WORLD, PROMPT, 0, None, "zero-shot", 1, 0, []))
+
+
+@pytest.mark.parametrize("tab", ["interpolate", "upscale"])
+def test_stop_ends_the_run(models, tmp_path, tab):
+    import gradio as gr
+
+    from studio.context import Outputs, Studio
+    from studio.tabs import interpolate, upscale
+
+    studio = Studio(Outputs(tmp_path), models)
+    run = interpolate.interpolate(studio, WORLD, PROMPT, 0, None, ["group"], 100, 0, []) if tab == "interpolate" \
+        else upscale.upscale(studio, WORLD, PROMPT, 0, None, "zero-shot", 100, 0, [])
+    next(run)  # the first step
+    studio.stop(f"local:{tab}")
+    with pytest.raises(gr.Error, match=r"Stopped at step \d+ of (100|200); nothing was saved"):
+        list(run)
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[1] / "assets" / "sr" / "image" / "sr.json").is_file(),
+                    reason="the embedded image SR model is not here: `flipbook train-sr` makes assets/sr/image")
+def test_the_embedded_sr_model_upscales_a_world_clip_x4(tmp_path):
+    from engine.io import read_video
+    from studio.context import Outputs, Studio
+    from studio.tabs.upscale import upscale
+
+    *_, last = upscale(Studio(Outputs(tmp_path)), WORLD, PROMPT, 0, None, "zero-shot", 1, 0, [])
+    video, _, table, files, record, _, history = last
+    assert read_video(files[0])[0].shape == (15, 3, 128, 128) and record["size"] == [128, 128]
+    assert [r[0] for r in table["data"]] == ["bicubic", "zero-shot"] and history[0]["kind"] == "upscale"
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (scripts/test.sh installs it)")
+def test_cascade_tabs_in_a_browser(studio):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(studio[0])
+
+        # Interpolate: a world clip through both models, beside the baselines and the ground truth
+        page.get_by_role("tab", name="Interpolate", exact=True).click()
+        tab = page.locator("#tab-interpolate")
+        tab.locator("#interp-steps input[type=number]").fill("2")
+        tab.locator("#interp-steps input[type=number]").press("Enter")
+        tab.get_by_role("button", name="Interpolate", exact=True).click()
+        _plays(page, "#interp-video", 120_000)
+        page.wait_for_function("document.querySelector('#interp-table').innerText.includes('masked')",
+                               timeout=10_000)
+        assert page.evaluate("document.querySelector('#interp-video video').videoWidth") >= 5 * 192
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(_shots() / "interpolate.png"), full_page=True)
+
+        # Upscale: the temporal mode beside bicubic and the ground truth
+        page.get_by_role("tab", name="Upscale", exact=True).click()
+        tab = page.locator("#tab-upscale")
+        tab.locator("#sr-steps input[type=number]").fill("1")
+        tab.locator("#sr-steps input[type=number]").press("Enter")
+        tab.get_by_role("button", name="Upscale", exact=True).click()
+        _plays(page, "#sr-video", 120_000)
+        page.wait_for_function("document.querySelector('#sr-table').innerText.includes('bicubic')", timeout=10_000)
+        assert page.evaluate("document.querySelector('#sr-video video').videoWidth") >= 3 * 256
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(_shots() / "upscale.png"), full_page=True)
+        browser.close()
