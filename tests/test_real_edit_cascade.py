@@ -225,3 +225,31 @@ def test_models_given_to_the_wrong_stage_say_what_to_use(folders, clips, tmp_pat
         err = capsys.readouterr().err
         assert fragment in err and "Traceback" not in err, (args, err)
         assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_whole_cascade_from_the_folder(folders, tmp_path, kind):
+    """Every stage's model made from the folder (interpolator, SR reading its text encoder, an expert reading it
+    too), then `generate --cascade --model FOLDER` from a prompt: 3 keyframes → 9 frames, 16² → 32²."""
+    base, r = str(folders[kind]), tmp_path
+    train = [["train-interp", "--method", "group", "--steps", "1", "--batch-size", "1", "--out", str(r / "interp")],
+             ["train-sr", "--steps", "1", "--batch-size", "1", "--size", "16", "--scale", "2", "--channels", "8,16,16",
+              "--out", str(r / "sr")],
+             ["train-vae", "--steps", "1", "--batch-size", "1", "--size", "32", "--crop", "32", "--channels", "8,16,16",
+              "--out", str(r / "vae")],
+             ["train-expert", "--steps", "1", "--batch-size", "1", "--frames", "3", "--channels", "16,32,32", "--vae",
+              str(r / "vae"), "--out", str(r / "t900")]]
+    for i, argv in enumerate(train):
+        model = [] if argv[0] == "train-vae" else ["--model", base]  # the VAE is the expert's own, not the base's
+        assert main([*argv, *model, "--work-dir", str(r / f"run-{i}")]) == 0, argv[0]
+    out = r / "cascade.mp4"
+    assert main(["generate", "--cascade", "--prompt", SOURCE, "--model", base, "--frames", "3", "--steps", "2",
+                 "--stage-steps", "2", "--interp", str(r / "interp"), "--sr", str(r / "sr"), "--expert",
+                 str(r / "t900"), "--out", str(out)]) == 0
+    frames, fps = read_video(out)
+    assert_frames(frames, (9, 3, 32, 32))
+    record = sidecar(out)
+    assert record["settings"]["model"] == base and fps == 8
+    assert [s["stage"] for s in record["stages"]] == ["keyframes", "interpolate", "upscale", "translate"]
+    hashes = record["model_hashes"]  # the keyframes and the SR stage read one text encoder: the folder's
+    assert hashes["keyframes"]["text_encoder"] == hashes["upscale"]["text_encoder"] == hashes["translate"]["text_encoder"]

@@ -477,18 +477,26 @@ print("with renoising: mean |difference| between the copies of a pair:",
       (with_renoise[:, 0] - with_renoise[:, 1]).abs().mean().item())
 '''),
 ("code", r'''
-def show_base():
-    n = len(base_clips)
-    fig, axes = plt.subplots(n, FRAMES, figsize=(1.1 * FRAMES, 1.15 * n + 0.3), squeeze=False)
-    for r, (name, clip) in enumerate(base_clips.items()):
-        for i in range(FRAMES):
-            axes[r, i].imshow(clip[i].permute(1, 2, 0).numpy(), interpolation="nearest")
-            axes[r, i].set_xticks([]), axes[r, i].set_yticks([])
-        label = name if name not in base_costs else f"{name}\n{base_costs[name][0]} frame-evals"
+def show_strips(clips, costs, title, frames):
+    """One row a clip (f c h w in [0, 1]), the given frames as columns; rows that cost something say how much."""
+    fig, axes = plt.subplots(len(clips), len(frames), figsize=(1.1 * len(frames), 1.15 * len(clips) + 0.3),
+                             squeeze=False)
+    for r, (name, clip) in enumerate(clips.items()):
+        for c, i in enumerate(frames):
+            axes[r, c].imshow(clip[i].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(f"f={i}", fontsize=8)
+        label = name if name not in costs else f"{name}\n{costs[name][0]} frame-evals"
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(f"embedded base, zero-shot, DDIM {BASE_STEPS} steps: vanilla vs a {K}-stage pyramid", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     plt.show()
+
+
+def show_base():
+    show_strips(base_clips, base_costs, f"embedded base, zero-shot, DDIM {BASE_STEPS} steps: vanilla vs a {K}-stage "
+                "pyramid", range(FRAMES))
 
 
 show_base()
@@ -535,18 +543,8 @@ for name in TRAINED:
 '''),
 ("code", r'''
 def show_trained(every=2):
-    n, shown = len(trained_clips), range(0, 16, every)
-    fig, axes = plt.subplots(n, len(shown), figsize=(1.1 * len(shown), 1.15 * n + 0.3), squeeze=False)
-    for r, (name, clip) in enumerate(trained_clips.items()):
-        for c, i in enumerate(shown):
-            axes[r, c].imshow(clip[i].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
-            if r == 0:
-                axes[r, c].set_title(f"f={i}", fontsize=8)
-        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(f"pyramid-trained folders, {BASE_STEPS} steps in all, every {every}nd frame", fontsize=10)
-    fig.tight_layout()
-    plt.show()
+    show_strips(trained_clips, trained_costs, f"pyramid-trained folders, {BASE_STEPS} steps in all, every "
+                f"{every}nd frame", range(0, 16, every))
 
 
 show_trained()
