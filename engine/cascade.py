@@ -64,11 +64,14 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
                 sr: str | None = None, sr_mode: str = "zero-shot", sr_tuned: str | None = None,
                 expert: str | None = None, decoder: str | None = None, strength: float = STRENGTH,
                 stage_steps: int = 20, keep_stages: bool = False, device: str = "cpu", dtype: str = "fp32",
-                on_stage: Callable[[str], None] | None = None) -> tuple[Path, torch.Tensor, dict]:
+                on_stage: Callable[[str], None] | None = None,
+                callback_on_step_end: Callable | None = None) -> tuple[Path, torch.Tensor, dict]:
     """Run the cascade from `prompt` up to `depth`; write the clip, its sidecar and (`keep_stages`) every stage's
     clip beside it (OUT-keyframes.mp4, ...). Returns (path, frames (F, 3, H, W) in [0, 1], sidecar).
     `steps`, `guidance`, `mode`, `scheduler`, `fps`: the keyframes' (as `flipbook generate`); `stage_steps`: the
-    later stages' sampling steps; `on_stage(name)` is told when each stage starts."""
+    later stages' sampling steps; `on_stage(name)` is told when each stage starts; `callback_on_step_end(pipe, i, t,
+    {"latents": ...})` after every denoising step of every stage (diffusers' form; an exception raised from either
+    ends the run before its clip and sidecar are written)."""
     # 1. check the settings
     out, prompt = check_output(out), check_prompt(prompt)
     negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
@@ -81,7 +84,8 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
     guidance, strength = check_number(guidance, "guidance", 0, 50), check_number(strength, "strength", 0.01, 1)
     if mode is None:
         mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
-    settings = {k: v for k, v in locals().items() if k not in ("out", "on_stage")}  # every argument: what --from replays
+    # every argument: what --from replays
+    settings = {k: v for k, v in locals().items() if k not in ("out", "on_stage", "callback_on_step_end")}
 
     # 2. load every stage's model first: a missing one fails before any work
     timings, peaks = {}, {}
@@ -93,23 +97,24 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
     if unknown_words(pipes["keyframes"][0].tokenizer, prompt):
         raise UnknownWordsError(unknown_words(pipes["keyframes"][0].tokenizer, prompt))
     generator = lambda: torch.Generator().manual_seed(seed)
+    step = {"callback_on_step_end": callback_on_step_end}
 
     # 3. the stages, each on the last one's clip (B, F, 3, H, W) in [0, 1]
     def keyframes(pipe):
         return pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
-                    guidance_scale=guidance, generator=generator()).frames
+                    guidance_scale=guidance, generator=generator(), **step).frames
 
     def interpolate(pipe, clip):
         options = {"skip": skip_for_fps(fps)} if isinstance(pipe, GroupInterpolationPipeline) else {}
         return pipe(clip, num_inference_steps=stage_steps, guidance_scale=INTERP_GUIDANCE, generator=generator(),
-                    **options).frames
+                    **options, **step).frames
 
     def upscale(pipe, clip):
-        return pipe(clip, prompt, num_inference_steps=stage_steps, generator=generator()).frames
+        return pipe(clip, prompt, num_inference_steps=stage_steps, generator=generator(), **step).frames
 
     def translate(pipe, clip):
         size = fit_size(*clip.shape[-2:], pipe.config.sample_size, pipe.multiple)
-        return pipe(clip, prompt, strength, stage_steps, 1.0, *size, generator=generator()).frames
+        return pipe(clip, prompt, strength, stage_steps, 1.0, *size, generator=generator(), **step).frames
 
     run = {"keyframes": keyframes, "interpolate": interpolate, "upscale": upscale, "translate": translate}
     clip, rate, stages = None, fps, []

@@ -1,12 +1,13 @@
 """The Flipbook studio: a gradio Blocks app, bound to 127.0.0.1 unless told otherwise.
 
 Tabs: Generate, Compare, Interpolate, Upscale, Edit, Tune, World (ground truth) and History; each action has a
-stable API name (`/generate`, `/compare`, `/interpolate`, `/upscale`, `/edit`, `/tune`, `/render`, `/restore`,
-`/stop`) for `gradio_client`. Every output lives in this app's own temporary folder under names the app makes,
-never a user's string.
+stable API name (`/generate`, `/compare`, `/compare_interpolation`, `/interpolate`, `/upscale`, `/edit`, `/tune`,
+`/render`, `/restore`, `/stop`) for `gradio_client`. Every output lives in this app's own temporary folder under
+names the app makes, never a user's string.
 
-`model` (a dict) takes the --model, --modes, --dtype, --device and memory options, and optionally `interp_dir` and
-`sr_dir`: where the interpolation and super-resolution models are looked up (default assets/interp, assets/sr).
+`model` (a dict) takes the --model, --modes, --dtype, --device and memory options, and optionally `interp_dir`,
+`sr_dir`, `expert_dir` and `decoder_dir`: where the interpolation, super-resolution, expert and temporal decoder
+models are looked up (default assets/interp, assets/sr, assets/expert, assets/decoder).
 """
 from __future__ import annotations
 
@@ -66,23 +67,25 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_s
             edit_tab.build(studio, history)
             tune = tune_tab.build(studio, history)
             world_tab.build(studio.outputs)
-            history_tab.build(studio, history, tabs, gen["inputs"], cmp["inputs"])
+            history_tab.build(studio, history, tabs, gen["inputs"], cmp["inputs"], gen["cascade"])
 
         def refresh_choices():
             """Tuned folders made since (here or in another session) become choices in Generate and Compare."""
-            return gr.Dropdown(choices=studio.choices()), gr.Dropdown(choices=studio.choices(pyramid=True))
+            return (gr.Dropdown(choices=studio.choices()), gr.Dropdown(choices=studio.choices(pyramid=True)),
+                    gr.Dropdown(choices=studio.choices()))
 
         def selected_after_tune(key):
             chosen = {"value": key} if key else {}
             versus = {"value": ["zero-shot", key]} if key else {}  # the new model against the inflated image model
             return (gr.Dropdown(choices=studio.choices(), **chosen),
-                    gr.Dropdown(choices=studio.choices(pyramid=True), **versus))
+                    gr.Dropdown(choices=studio.choices(pyramid=True), **versus),
+                    gr.Dropdown(choices=studio.choices(), **chosen))
 
-        tune["event"].success(selected_after_tune, tune["folder"], [gen["mode"], cmp["models"]],
-                              api_visibility="private", queue=False)
-        app.load(refresh_choices, None, [gen["mode"], cmp["models"]], api_visibility="private", queue=False)
+        modes = [gen["mode"], cmp["models"], cmp["keyframes_mode"]]
+        tune["event"].success(selected_after_tune, tune["folder"], modes, api_visibility="private", queue=False)
+        app.load(refresh_choices, None, modes, api_visibility="private", queue=False)
         app.load(tune["show_chart"], None, tune["chart"], api_visibility="private", queue=False)
-        for tab in cascade:  # models trained since the studio started become choices
+        for tab in [gen, cmp, *cascade]:  # models trained since the studio started become choices
             app.load(tab["refresh"][0], None, tab["refresh"][1], api_visibility="private", queue=False)
     app.queue(default_concurrency_limit=2, max_size=queue_size)
     app.studio = studio

@@ -1,5 +1,5 @@
 """A table of clips against the world's ground truth (PSNR, SSIM, TCC) and the time each took, shared by the
-Interpolate and Upscale tabs."""
+Interpolate and Upscale tabs and Compare's interpolation methods."""
 from __future__ import annotations
 
 import torch
@@ -28,9 +28,9 @@ def score_rows(clips: list[tuple[str, torch.Tensor, float | None]], truth: torch
     return rows
 
 
-def table(rows: list[dict]) -> dict:
+def table(rows: list[dict], headers: list[str] = HEADERS) -> dict:
     """Rows as a gr.Dataframe value."""
-    return {"headers": HEADERS, "data": [[row[h] for h in HEADERS] for row in rows]}
+    return {"headers": headers, "data": [[row[h] for h in headers] for row in rows]}
 
 
 def best(rows: list[dict], key: str = "PSNR (dB)") -> dict | None:

@@ -76,6 +76,15 @@ def check_pyramid(variant: Variant, frames: int, steps: int):
             raise ValueError(f"the {k}-stage pyramid needs at least {k} steps, got {steps}")
 
 
+def check_scheduler(variant: Variant, scheduler: str) -> str:
+    """The scheduler `variant` samples with: a flow-matching model only with the flow scheduler."""
+    if variant.form == "flow":
+        return "flow"
+    if scheduler == "flow":
+        raise ValueError(f"{variant.label} was trained for DDIM-style noise; sample it with dpm++ or ddim")
+    return scheduler
+
+
 def in_background(work: Callable, *args):
     """Run work(emit, *args) in a thread; yield each emit(...) tuple, then ("done", result). Errors re-raise here."""
     q: queue.Queue = queue.Queue()
@@ -115,11 +124,7 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
     from engine.sidecar import read_sidecar
 
     check_pyramid(variant, frames, steps)
-    if variant.form == "flow" and scheduler != "flow":
-        scheduler = "flow"  # a flow-matching model samples only with the flow scheduler
-    elif variant.form != "flow" and scheduler == "flow":
-        raise ValueError(f"{variant.label} was trained for DDIM-style noise; sample it with dpm++ or ddim")
-
+    scheduler = check_scheduler(variant, scheduler)
     preview = studio.outputs.new(f"{kind}-preview", ".png")  # one file a run, rewritten whole at each step
 
     def callback(pipe, i, t, kw):
@@ -148,10 +153,14 @@ def display_copy(native: Path, video: torch.Tensor, fps: float) -> Path:
 
 def history_entry(kind: str, record: dict, files: list[str], shown: str) -> dict:
     what = ", ".join(record.get("labels", [])) or record.get("mode") or ""
+    seed = record.get("seed", "")
     if kind == "tune":
         what = f"{record['mode']} on {record.get('data', '')}"
+    if kind == "cascade":  # run_cascade's sidecar keeps its arguments under "settings"
+        settings = record["settings"]
+        what, seed = f"{settings['mode']}, down to {settings['depth']}", settings["seed"]
     return {"kind": kind, "time": time.strftime("%H:%M:%S"), "prompt": record.get("prompt", ""), "what": what,
-            "seed": record.get("seed", ""), "files": files, "shown": shown, "record": record}
+            "seed": seed, "files": files, "shown": shown, "record": record}
 
 
 def with_progress(work: Callable, total: int, progress=None, outputs: int = 0, preview: int | None = None):
@@ -174,9 +183,10 @@ def with_progress(work: Callable, total: int, progress=None, outputs: int = 0, p
 
 def save_outputs(studio: Studio, kind: str, video: torch.Tensor, fps: float, tiles: list[torch.Tensor],
                  names: list[str], record: dict, history: list | None, tile_size: int | None = None,
-                 extra: dict[str, torch.Tensor] | None = None) -> tuple[str, list[str], list]:
+                 extra: dict[str, torch.Tensor] | None = None, also: list[Path] = ()) -> tuple[str, list[str], list]:
     """Write a tab's result (F, 3, H, W), its labelled side-by-side clip, any `extra` clips (a suffix each) and its
-    sidecar under names the studio makes: (the side-by-side clip, the files to download, history with it added)."""
+    sidecar under names the studio makes: (the side-by-side clip, the files to download (with the files `also`
+    names, written already), history with it added)."""
     from engine.io import write_video
     from engine.sidecar import write_sidecar
 
@@ -189,5 +199,5 @@ def save_outputs(studio: Studio, kind: str, video: torch.Tensor, fps: float, til
     more = [write_video(native.with_name(f"{native.stem}-{suffix}.mp4"), clip, fps)
             for suffix, clip in (extra or {}).items()]
     sidecar = write_sidecar(native, record)
-    files = [str(native), str(sidecar), str(shown)] + [str(p) for p in more]
+    files = [str(native), str(sidecar), str(shown)] + [str(p) for p in [*more, *also]]
     return str(shown), files, (history or []) + [history_entry(kind, record, files, str(shown))]

@@ -347,8 +347,9 @@ def studio(tmp_path_factory):
 
 
 def _gen(prompt=PROMPT, negative="", seed=0, frames=2, steps=1, guidance=4.0, scheduler="ddim", mode="zero-shot",
-         pyramid=False):
-    return (prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid), "/generate"
+         pyramid=False, depth="keyframes", stage_steps=20):
+    # every input: a raw request (the NaN cases) must send them all; gradio_client fills the defaults itself
+    return (prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps), "/generate"
 
 
 def _world(prompt=PROMPT, seed=0, size=16, fps=2, frames=2):
@@ -381,6 +382,8 @@ STUDIO_CASES = [
     ("generate-scheduler-unknown", _gen(scheduler="euler"), "euler"),
     ("generate-mode-path-traversal", _gen(mode="../../etc"), "no tuned model '../../etc'"),
     ("generate-mode-absolute-outside", _gen(mode="/etc"), "no tuned model '/etc'"),
+    ("generate-depth-unknown", _gen(depth="../../deeper"), "unknown cascade depth '../../deeper'"),
+    ("generate-stage-steps-0", _gen(depth="interpolate", stage_steps=0), "steps of the later stages must be between"),
     ("render-size-huge", _world(size=100_000), "size must be between 8 and 256"),
     ("render-size-0", _world(size=0), "size must be between 8 and 256"),
     ("render-fps-nan", _world(fps=math.nan), "frames per second must be a number"),

@@ -1,7 +1,8 @@
-"""The studio's Interpolate and Upscale tabs through their API (gradio_client), as functions, and in headless
-Chromium (Playwright), on tiny settings. Their models are made here by the engine's own trainers, one step each on
-the tiny base: both interpolation models (group, masked) and a ×2 image SR model with a temporal video mode, so
-every path runs whether or not assets/interp and assets/sr/video-* are trained yet."""
+"""The studio's Interpolate and Upscale tabs, Generate down the cascade and Compare's interpolation methods, through
+their API (gradio_client), as functions, and in headless Chromium (Playwright), on tiny settings. Their models are
+made here by the engine's own trainers, one or two steps each on the tiny base: both interpolation models (group,
+masked), a ×2 image SR model with a temporal video mode, a VAE, an expert (t ≤ 900) and a temporal decoder, so every
+path runs whether or not assets/interp, assets/sr/video-*, assets/expert and assets/decoder are trained yet."""
 import json
 import os
 from pathlib import Path
@@ -16,11 +17,21 @@ WORLD, UPLOADED = "a world clip", "my clip"
 
 @pytest.fixture(scope="module")
 def models(base_dir, tmp_path_factory):
-    """{interp_dir, sr_dir}: group and masked interpolators, a ×2 image SR model and its temporal mode, 1 step each."""
+    """{interp_dir, sr_dir, expert_dir, decoder_dir}: group and masked interpolators, a ×2 image SR model and its
+    temporal mode, 1 step each; a 32² VAE, its expert (expert_dir/t900) and a conv1d-attn temporal decoder, 1–2 steps
+    each (as tests/test_cascade.py makes them)."""
     from engine.training.interpolation import train_interpolator
     from engine.training.sr import train_sr_image, train_sr_video
+    from studio.cli import main
 
     root = tmp_path_factory.mktemp("cascade")
+    for args in (["train-vae", "--steps", "2", "--batch-size", "2", "--size", "32", "--crop", "32", "--channels",
+                  "8,16,16", "--out", str(root / "vae")],
+                 ["train-expert", "--steps", "2", "--batch-size", "2", "--frames", "3", "--channels", "16,32,32",
+                  "--vae", str(root / "vae"), "--model", str(base_dir), "--out", str(root / "expert" / "t900")],
+                 ["train-decoder", "--variant", "conv1d-attn", "--steps", "1", "--batch-size", "1", "--frames", "3",
+                  "--crop", "32", "--vae", str(root / "vae"), "--out", str(root / "decoder" / "conv1d-attn")]):
+        assert main([*args, "--work-dir", str(root / f"run-{args[0]}")]) == 0
     for method in ("group", "masked"):
         train_interpolator(method, root / "interp" / method, steps=1, batch_size=1, base=base_dir,
                            work_dir=root / f"run-{method}", keyframes=3, size=16)
@@ -28,7 +39,8 @@ def models(base_dir, tmp_path_factory):
                    scale=2, crop=16, channels=(8, 16, 16))
     train_sr_video("temporal", root / "sr" / "video-temporal", steps=1, image=root / "sr" / "image",
                    work_dir=root / "run-sr-temporal", frames=3)
-    return {"interp_dir": str(root / "interp"), "sr_dir": str(root / "sr")}
+    return {"interp_dir": str(root / "interp"), "sr_dir": str(root / "sr"), "expert_dir": str(root / "expert"),
+            "decoder_dir": str(root / "decoder")}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +68,16 @@ def _interpolate(client, source=WORLD, world=PROMPT, upload=None, methods=("grou
 
 def _upscale(client, source=WORLD, world=PROMPT, upload=None, mode="temporal", steps=1, seed=0):
     return client.predict(source, world, 0, upload, mode, steps, seed, api_name="/upscale")
+
+
+def _generate(client, depth, frames=2, stage_steps=1, seed=0):
+    return client.predict(PROMPT, "", seed, frames, 1, 4.0, "ddim", "zero-shot", False, depth, stage_steps,
+                          api_name="/generate")
+
+
+def _compare_methods(client, prompt=PROMPT, methods=("group", "masked"), frames=3, interp_steps=1):
+    return client.predict(prompt, "", 0, frames, 1, 4.0, "ddim", "zero-shot", list(methods), interp_steps,
+                          api_name="/compare_interpolation")
 
 
 def _clip(path: Path, frames: int, height: int, width: int, fps: float) -> Path:
@@ -143,6 +165,131 @@ def test_upscale_an_uploaded_clip_of_an_odd_size(client, tmp_path):
     assert "padded" in summary
 
 
+def test_generate_down_the_cascade_to_translate_and_restore_it(client):
+    from gradio_client import handle_file
+
+    from engine.io import read_video
+
+    video, files, record, preview = _generate(client, "translate", stage_steps=2)
+    assert [Path(f).suffix for f in files] == [".mp4", ".json"]
+    clip, fps = read_video(files[0])
+    assert clip.shape == (5, 3, 32, 32) and fps == 8.0  # 2 keyframes → 5 frames; 32² → ×2 64² → the expert's 32²
+    sidecar = json.loads(Path(files[1]).read_text())
+    assert sidecar == record and sidecar["kind"] == "cascade" and sidecar["settings"]["depth"] == "translate"
+    assert [s["stage"] for s in sidecar["stages"]] == ["keyframes", "interpolate", "upscale", "translate"]
+    assert [s["frames"] for s in sidecar["stages"]] == [2, 5, 5, 5]
+    assert [s["size"] for s in sidecar["stages"]] == [[32, 32], [32, 32], [64, 64], [32, 32]]
+    settings = sidecar["settings"]  # the studio's folders: the best interpolation method, SR mode and decoder here
+    assert settings["interp_method"] == "group" and settings["sr_mode"] == "temporal" and settings["stage_steps"] == 2
+    assert sidecar["decoder"] == "conv1d-attn" and set(sidecar["model_hashes"]) == {"keyframes", "interpolate",
+                                                                                      "upscale", "translate"}
+    assert read_video(video)[0].shape[-1] == 256 and preview is not None  # the page's enlarged copy; the last preview
+    restored = client.predict(handle_file(files[1]), api_name="/restore")  # its sidecar restores it, depth and all
+    assert list(restored[:9]) == [PROMPT, "", 0, 2, 1, 4.0, "ddim", "zero-shot", False]
+    assert restored[17:] == ("translate", 2)
+    keyframes = _generate(client, "keyframes", frames=3)  # the default depth: keyframes alone, as before
+    assert keyframes[2]["kind"] == "generate" and read_video(keyframes[1][0])[0].shape == (3, 3, 32, 32)
+    assert client.predict(handle_file(keyframes[1][1]), api_name="/restore")[17:] == ("keyframes", 20)
+
+
+def test_the_cascade_reports_its_stages_and_joins_history(models, tmp_path):
+    from studio.context import Outputs, Studio
+    from studio.tabs.generate import generate, summary
+    from studio.tabs.history import restore, table
+
+    seen = []
+    studio = Studio(Outputs(tmp_path), models)
+    *_, last = generate(studio, PROMPT, "", 3, 2, 1, 4.0, "ddim", "zero-shot", False, [],
+                        progress=lambda value, desc: seen.append((value, desc)), depth="upscale", stage_steps=1)
+    video, files, record, preview, history = last
+    assert seen[-1] == (1.0, "upscale (stage 3 of 3): step 1 of 1")  # the progress bar names the stage
+    assert [v for v, _ in seen] == sorted(v for v, _ in seen)
+    assert {d.split(" (")[0] for _, d in seen} <= {"keyframes", "interpolate", "upscale"}
+    assert [s["stage"] for s in record["stages"]] == ["keyframes", "interpolate", "upscale"]
+    assert "down to **upscale**: 5 frames 64×64 at 8 fps" in summary(record)
+    assert table(history)[0][2:] == ["cascade", PROMPT, "zero-shot, down to upscale", 3]
+    assert history[0]["files"] == files and Path(history[0]["shown"]).is_file()
+    kind, *values = restore(studio, history[0]["record"])
+    assert kind == "generate" and values[:9] == [PROMPT, "", 3, 2, 1, 4.0, "ddim", "zero-shot", False]
+    assert values[-2:] == ["upscale", 1]
+
+
+def test_a_depth_whose_model_is_missing_names_the_command_that_trains_it(models, tmp_path):
+    import gradio as gr
+
+    from engine.cascade import STAGES
+    from studio.cascade import DEPTHS, stages_note
+    from studio.context import Outputs, Studio
+    from studio.tabs.generate import generate
+
+    assert DEPTHS == STAGES and "✗" not in stages_note(Studio(Outputs(tmp_path / "all"), models))
+    for folder, depth, command, earlier in [("interp_dir", "interpolate", "`flipbook train-interp --method group`",
+                                             "keyframes"),
+                                            ("sr_dir", "upscale", "`flipbook train-sr --out", "interpolate"),
+                                            ("expert_dir", "translate", "`flipbook train-expert --out", "upscale")]:
+        out = tmp_path / folder
+        studio = Studio(Outputs(out), {**models, folder: str(tmp_path / "none")})
+        with pytest.raises(gr.Error) as e:
+            list(generate(studio, PROMPT, "", 0, 2, 1, 4.0, "ddim", "zero-shot", False, [], depth=depth,
+                          stage_steps=2))
+        message = e.value.message
+        assert f"the cascade's {depth} stage" in message and command in message, message
+        assert message.endswith(f"or choose the depth {earlier}") and "--" not in message.split("`")[-1], message
+        assert not any(out.iterdir())  # it fails before any work: nothing written
+        assert f"**{depth}** ✗" in stages_note(studio)
+
+
+def test_stop_ends_the_cascade_in_a_later_stage(models, tmp_path):
+    import gradio as gr
+
+    from studio.context import Outputs, Studio
+    from studio.tabs.generate import generate
+
+    studio, seen = Studio(Outputs(tmp_path), models), []
+    run = generate(studio, PROMPT, "", 0, 2, 1, 4.0, "ddim", "zero-shot", False, [],
+                   progress=lambda value, desc: seen.append(desc), depth="interpolate", stage_steps=100)
+    while not seen or not seen[-1].startswith("interpolate (stage 2 of 2): step"):
+        next(run)
+    studio.stop("local")
+    with pytest.raises(gr.Error, match=r"Stopped at step \d+ of 101; nothing was saved"):
+        list(run)
+    assert not list(tmp_path.glob("cascade-*.mp4")) and not list(tmp_path.glob("cascade-*.json"))
+
+
+def test_compare_interpolation_methods_on_one_set_of_keyframes(client):
+    from engine.io import read_video
+    from studio.tabs.compare_interp import HEADERS
+
+    video, table, summary, files, record, preview = _compare_methods(client)
+    assert table["headers"] == HEADERS
+    rows = {r[0]: dict(zip(HEADERS, r)) for r in table["data"]}
+    assert list(rows) == ["keyframes held", "blend", "group", "masked"] == record["labels"]
+    for r in rows.values():  # the judge on every clip; PSNR and SSIM between the keyframes; TCC against the truth
+        assert r["attributes right"].endswith("/4") and r["PSNR (dB)"] > 0, r
+        assert -1 <= r["SSIM"] <= 1 and -1 <= r["TCC"] <= 1 and r["seconds"] >= 0, r
+    assert rows["group"]["seconds"] > 0 and rows["masked"]["seconds"] > 0
+    tiled, fps = read_video(video)  # the ground truth, both baselines and both models, in step at the output rate
+    assert tiled.shape[0] == 9 and fps == 8.0 and tiled.shape[-1] >= 5 * 192
+    assert record["kind"] == "compare-interpolation" and record["ground_truth"] and record["metrics"][2]["clip"] == "group"
+    assert record["fps_in"] == 2.0 and record["output_frames"] == 9 and set(record["model_hashes"]) == {
+        "keyframes", "group", "masked"}
+    names = [Path(f).name for f in files]  # the result (group), its sidecar, the side-by-side, masked, the keyframes
+    assert len(names) == 6 and names[1] == names[0].replace(".mp4", ".json") and names[3].endswith("-masked.mp4")
+    sidecar = json.loads(Path(files[1]).read_text())
+    assert read_video(files[0])[0].shape == (9, 3, 32, 32) and sidecar.pop("flipbook") and sidecar == record
+    keys, key_fps = read_video(files[4])
+    assert keys.shape == (3, 3, 32, 32) and key_fps == 2.0 and json.loads(Path(files[5]).read_text())["frames"] == 3
+    assert "Keyframes by **zero-shot" in summary and "9 frames at 8 fps" in summary and preview is not None
+
+
+def test_compare_interpolation_baselines_only_outside_the_world(client):
+    video, table, summary, files, record, _ = _compare_methods(client, "a red circle and a blue star and a green ring",
+                                                               methods=[])
+    assert [r[0] for r in table["data"]] == ["keyframes held", "blend"]
+    assert all(r[1] == "–" and r[3] is None for r in table["data"])  # no judge (three objects), no ground truth
+    assert not record["ground_truth"] and record["methods"] == [] and len(files) == 5 and "baselines only" in summary
+
+
 def test_bad_input_is_a_clear_error_and_leaves_nothing(client, studio, tmp_path):
     from gradio_client import handle_file
 
@@ -171,6 +318,13 @@ def test_bad_input_is_a_clear_error_and_leaves_nothing(client, studio, tmp_path)
     assert "unknown interpolation method '../../interp/group'" in error(_interpolate, methods=["../../interp/group"])
     assert "`flipbook train-sr-video --mode full`" in error(_upscale, mode="full")
     assert "unknown mode '../../etc'" in error(_upscale, mode="../../etc")
+    assert "unknown cascade depth 'deeper'" in error(_generate, depth="deeper")
+    assert "steps of the later stages must be between 1 and 100" in error(_generate, depth="upscale", stage_steps=0)
+    assert "give the later stages at least 2 steps" in error(_generate, depth="translate", stage_steps=1)
+    assert "unknown interpolation method 'film'" in error(_compare_methods, methods=["film"])
+    assert "interpolation steps must be between 1 and 100" in error(_compare_methods, interp_steps=0)
+    assert "frames must be between 2 and 16" in error(_compare_methods, frames=1)
+    assert "unknown words: 'hexagon'" in error(_compare_methods, prompt="a hexagon")
     assert sorted(p.name for p in root.iterdir()) == before  # a refused request writes nothing
 
 
@@ -257,4 +411,33 @@ def test_cascade_tabs_in_a_browser(studio):
         assert page.evaluate("document.querySelector('#sr-video video').videoWidth") >= 3 * 256
         page.wait_for_timeout(500)
         page.screenshot(path=str(_shots() / "upscale.png"), full_page=True)
+
+        # Generate down the cascade: the depth's radio shows the later stages' steps; the stages have models here
+        page.get_by_role("tab", name="Generate", exact=True).click()
+        tab = page.locator("#tab-generate")
+        assert "✗" not in tab.locator("#gen-stages").inner_text()
+        tab.locator("#gen-depth").get_by_label("upscale", exact=True).check()
+        for field in ("#gen-steps", "#gen-stage-steps"):
+            tab.locator(f"{field} input[type=number]").fill("1")
+            tab.locator(f"{field} input[type=number]").press("Enter")
+        tab.get_by_role("button", name="Generate", exact=True).click()
+        _plays(page, "#tab-generate", 120_000)
+        page.wait_for_function("document.querySelector('#tab-generate').innerText.includes('down to upscale')",
+                               timeout=20_000)
+        page.screenshot(path=str(_shots() / "generate-cascade.png"), full_page=True)
+
+        # Compare, interpolation methods: one set of keyframes through both models, the baselines, the ground truth
+        page.get_by_role("tab", name="Compare", exact=True).click()
+        tab = page.locator("#tab-compare")
+        tab.locator("#cmp-what").get_by_label("interpolation methods", exact=True).check()
+        for field in ("#cmp-steps", "#cmp-interp-steps"):
+            tab.locator(f"{field} input[type=number]").fill("1")
+            tab.locator(f"{field} input[type=number]").press("Enter")
+        tab.get_by_role("button", name="Compare methods", exact=True).click()
+        _plays(page, "#cmp-video", 120_000)
+        page.wait_for_function("document.querySelector('#cmp-interp-table').innerText.includes('masked')",
+                               timeout=20_000)
+        assert page.evaluate("document.querySelector('#cmp-video video').videoWidth") >= 5 * 192
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(_shots() / "compare-interpolation.png"), full_page=True)
         browser.close()

@@ -3,7 +3,9 @@
 Start JupyterLab first on copies of the notebooks (running them in place would save outputs into the repo):
 
     mkdir -p /tmp/lab && cp notebooks/*.ipynb /tmp/lab/
+    mkdir -p SETTINGS/@jupyterlab/notebook-extension SETTINGS/@jupyterlab/apputils-extension
     echo '{"windowingMode": "none"}' > SETTINGS/@jupyterlab/notebook-extension/tracker.jupyterlab-settings
+    echo '{"fetchNews": "false"}' > SETTINGS/@jupyterlab/apputils-extension/notification.jupyterlab-settings
     JUPYTERLAB_SETTINGS_DIR=SETTINGS jupyter lab --no-browser --port 8899 --ServerApp.token='' \
         --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=/tmp/lab --LabApp.expose_app_in_browser=True &
     python notebooks/screenshots/take.py index inflation latent pyramid

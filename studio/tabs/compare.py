@@ -1,6 +1,7 @@
 """Compare: one prompt and seed through two to four tuning modes (or a pyramid model with and without its
 pyramid), played side by side in one clip so they stay in step, with the ground truth beside them and a
-table of attribute accuracy (the judge), TCC against the ground truth and time."""
+table of attribute accuracy (the judge), TCC against the ground truth and time. Or, chosen at the top of the tab,
+interpolation methods side by side on one set of keyframes (studio/tabs/compare_interp.py)."""
 from __future__ import annotations
 
 import gradio as gr
@@ -14,6 +15,7 @@ from ..work import (LIMITS, check_prompt, check_seed, check_settings, generate_o
 from .generate import EXAMPLES
 
 HEADERS = ["model", "attributes right", "judged wrong", "TCC", "seconds"]
+MODELS, METHODS = "models", "interpolation methods"  # what the tab compares
 
 
 def ground_truth(prompt: str, seed: int, like: torch.Tensor, fps: float) -> torch.Tensor | None:
@@ -106,15 +108,20 @@ def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidan
 def build(studio: Studio, history: gr.State) -> dict:
     from engine.pipelines.load import SCHEDULERS
 
+    from . import compare_interp
+
     choices = studio.choices(pyramid=True)
     default = [k for _, k in choices][:2]
     with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
         gr.Markdown("One prompt and seed through two to four models, side by side and in step in one clip, with "
                     "the world's ground truth first when the prompt is a world prompt. *Attributes right*: what the "
                     "judge sees, against what the prompt names; *TCC*: how alike the frame-to-frame changes are to "
-                    "the ground truth's (1 is identical); *seconds*: sampling time.")
+                    "the ground truth's (1 is identical); *seconds*: sampling time. Or one model's keyframes through "
+                    "the interpolation methods, beside each keyframe held and blending, with PSNR and SSIM of the "
+                    "frames between the keyframes.")
         with gr.Row():
             with gr.Column(scale=1):
+                what = gr.Radio([MODELS, METHODS], value=MODELS, label="Compare", elem_id="cmp-what")
                 prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=2)
                 negative = gr.Textbox(label="Negative prompt", value="", placeholder="optional")
                 seed = Number(label="Seed (−1: random)", value=0, precision=0, minimum=-1)
@@ -122,6 +129,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                                      label="Models to compare (2–4)",
                                      info="tuned modes here, zero-shot, the Tune tab's results; a pyramid-trained "
                                           "model also as its pyramid run")
+                interp_ui = compare_interp.controls(studio)
                 with gr.Group():
                     frames = Slider(*LIMITS["frames"], value=8, step=1, label="Frames")
                     steps = Slider(*LIMITS["steps"], value=25, step=1, label="Steps", elem_id="cmp-steps")
@@ -129,12 +137,17 @@ def build(studio: Studio, history: gr.State) -> dict:
                     scheduler = gr.Dropdown(list(SCHEDULERS), value="dpm++", label="Scheduler")
                 with gr.Row():
                     go = gr.Button("Compare", variant="primary", scale=3)
+                    go_methods = gr.Button("Compare methods", variant="primary", scale=3, visible=False)
                     stop = gr.Button("Stop", variant="stop", scale=1)
                 preview = gr.Image(label="Step preview", height=96, interactive=False, buttons=[])
             with gr.Column(scale=2):
-                video = gr.Video(label="Side by side", autoplay=True, loop=True, height=260, interactive=False)
+                video = gr.Video(label="Side by side", autoplay=True, loop=True, height=260, interactive=False,
+                                 elem_id="cmp-video")
                 table = gr.Dataframe(headers=HEADERS, label="Metrics", interactive=False, wrap=True, elem_id="cmp-table",
                                      column_widths=["32%", "12%", "32%", "12%", "12%"])
+                methods_table = gr.Dataframe(headers=compare_interp.HEADERS, label="Metrics", interactive=False,
+                                             wrap=True, visible=False, elem_id="cmp-interp-table")
+                methods_summary = gr.Markdown(visible=False, elem_id="cmp-interp-summary")
                 files = gr.File(label="Download (side by side, each clip, and their JSON sidecars)",
                                 file_count="multiple", interactive=False)
                 record = gr.JSON(label="Comparison (the sidecar)", max_height=240)
@@ -144,11 +157,29 @@ def build(studio: Studio, history: gr.State) -> dict:
             yield from compare(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models,
                                history, request, progress)
 
+        def run_methods(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, methods,
+                        interp_steps, history, request: gr.Request, progress=gr.Progress()):
+            yield from compare_interp.compare_interpolation(studio, prompt, negative_prompt, seed, frames, steps,
+                                                            guidance, scheduler, mode, methods, interp_steps, history,
+                                                            request, progress)
+
         def halt(request: gr.Request):
             studio.stop(session_of(request))
+
+        def chosen(what):
+            m = what != METHODS
+            return (gr.Dropdown(visible=m), gr.Group(visible=not m), gr.Button(visible=m), gr.Button(visible=not m),
+                    gr.Dataframe(visible=m), gr.Dataframe(visible=not m), gr.Markdown(visible=not m))
 
         inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, models]
         go.click(run, inputs + [history], [video, table, files, record, preview, history], api_name="compare",
                  concurrency_limit=1, concurrency_id="pipeline")
+        methods_inputs = inputs[:-1] + [interp_ui["mode"], interp_ui["methods"], interp_ui["steps"]]
+        go_methods.click(run_methods, methods_inputs + [history],
+                         [video, methods_table, methods_summary, files, record, preview, history],
+                         api_name="compare_interpolation", concurrency_limit=1, concurrency_id="pipeline")
         stop.click(halt, None, None, api_visibility="private", queue=False)
-    return {"inputs": inputs, "models": models}
+        what.change(chosen, what, [models, interp_ui["group"], go, go_methods, table, methods_table,
+                                   methods_summary], api_visibility="private", queue=False)
+    return {"inputs": inputs, "models": models, "keyframes_mode": interp_ui["mode"],
+            "refresh": (lambda: compare_interp.refresh(studio), [interp_ui["methods"], interp_ui["note"]])}

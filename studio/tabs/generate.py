@@ -1,14 +1,16 @@
-"""Generate: a prompt to a clip with any available tuning mode, with step previews, Stop and its sidecar."""
+"""Generate: a prompt to a clip with any available tuning mode, with step previews, Stop and its sidecar; and how
+far down the cascade to go (keyframes, or on through interpolation, super-resolution and expert translation)."""
 from __future__ import annotations
 
 import random
 
 import gradio as gr
 
+from .. import cascade
 from ..context import Studio, session_of
-from ..fields import Number, Slider
-from ..work import (LIMITS, check_prompt, check_seed, check_settings, display_copy, generate_one, history_entry,
-                    in_background, user_errors)
+from ..fields import Number, Slider, open_choices
+from ..work import (LIMITS, check_prompt, check_scheduler, check_seed, check_settings, display_copy, generate_one,
+                    history_entry, user_errors, with_progress)
 
 EXAMPLES = [
     "a red circle moving left on a black background",
@@ -29,9 +31,20 @@ def words_markdown() -> str:
             "(join them with *and a*), then *on / against / over a … background*.\n\n" + "\n".join(rows))
 
 
+def cascade_summary(record: dict) -> str:
+    s = record["settings"]
+    stages = " → ".join(f"{x['stage']} {x['seconds']:.1f} s" for x in record["stages"])
+    size = "×".join(str(v) for v in record["size"])
+    return (f"**{record['prompt']}** — seed {s['seed']} · {s['mode']} keyframes down to **{s['depth']}**: "
+            f"{record['frames']} frames {size} at {record['fps']:g} fps · {stages} "
+            f"(+{record['load']['seconds']:.1f} s loading)")
+
+
 def summary(record: dict | None) -> str:
     if not record:
         return ""
+    if record.get("kind") == "cascade":
+        return cascade_summary(record)
     secs = record.get("seconds", {})
     pyr = f" · {record['pyramid']}-stage pyramid" if record.get("pyramid") else ""
     size = "×".join(str(s) for s in record.get("size", []))
@@ -41,28 +54,35 @@ def summary(record: dict | None) -> str:
 
 
 def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid,
-             history, request=None, progress=None):
-    """Generator: yields {preview} while the steps run, then (video, files, record, preview, history)."""
+             history, request=None, progress=None, depth="keyframes", stage_steps=cascade.STAGE_STEPS):
+    """Generator: yields {preview} while the steps run, then (video, files, record, preview, history). Beyond the
+    keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each."""
     with user_errors():
+        # 1. check the settings
         prompt = check_prompt(prompt)
         seed = check_seed(seed)
         frames, steps, guidance = check_settings(frames, steps, guidance)
         variant = studio.resolve(mode, bool(pyramid))
+        depth, stage_steps = cascade.check_cascade(depth, stage_steps, bool(pyramid))
         stop = studio.stop_flag(session_of(request))
         stop.clear()
-        args = (studio, variant, prompt, negative_prompt, seed, frames, steps, guidance, scheduler)
-        image = None
-        for item in in_background(lambda emit: generate_one(*args, emit=emit, stop=stop)):
-            if item[0] == "step":
-                _, i, total, image = item
-                if progress is not None:
-                    progress(i / total, desc=f"step {i} of {total}")
-                yield gr.skip(), gr.skip(), gr.skip(), image, gr.skip()
-            else:
-                native, video, record = item[1]
-    shown = str(display_copy(native, video, variant.fps))
+        args = (studio, variant, prompt, negative_prompt, seed, frames, steps, guidance)
+
+        # 2. the keyframes alone, or the cascade down to `depth`, in the background with progress
+        def work(emit):
+            if depth == "keyframes":
+                return generate_one(*args, scheduler, stop=stop,
+                                    emit=lambda _, i, n, shown: emit("step", f"step {i} of {n}", i, shown))
+            return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop)
+
+        total = steps if depth == "keyframes" else sum(cascade.stage_plan(depth, frames, steps, stage_steps).values())
+        (native, video, record), image = yield from with_progress(work, total, progress, outputs=5, preview=3)
+
+    # 3. the clip for the page, its files, and History
+    shown = str(display_copy(native, video, record["fps"]))
     files = [str(native), str(native.with_suffix(".json"))]
-    history = (history or []) + [history_entry("generate", record, files, shown)]
+    kind = "generate" if depth == "keyframes" else "cascade"
+    history = (history or []) + [history_entry(kind, record, files, shown)]
     yield shown, files, record, image, history
 
 
@@ -104,6 +124,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                 mode = gr.Dropdown(studio.choices(), value=studio.default_key(), label="Tuning mode",
                                    allow_custom_value=True)
                 pyramid = pyramid_state(studio, studio.default_key())
+                depth, stage_steps, stages = cascade_controls(studio)
                 with gr.Row():
                     go = gr.Button("Generate", variant="primary", scale=3)
                     stop = gr.Button("Stop", variant="stop", scale=1)
@@ -118,20 +139,43 @@ def build(studio: Studio, history: gr.State) -> dict:
         with gr.Accordion("The words the embedded model knows", open=False):
             gr.Markdown(words_markdown())
 
-        def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid, history,
-                request: gr.Request, progress=gr.Progress()):
+        def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps,
+                history, request: gr.Request, progress=gr.Progress()):
             yield from generate(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode,
-                                pyramid, history, request, progress)
+                                pyramid, history, request, progress, depth, stage_steps)
 
         inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid]
-        event = go.click(run, inputs + [history], [video, files, record, preview, history], api_name="generate",
-                         concurrency_limit=1, concurrency_id="pipeline")
+        # the cascade's two inputs come last, with defaults: callers that send the first nine get keyframes
+        event = go.click(run, inputs + [depth, stage_steps, history], [video, files, record, preview, history],
+                         api_name="generate", concurrency_limit=1, concurrency_id="pipeline")
         event.success(summary, record, caption, api_visibility="private", queue=False)
         def halt(request: gr.Request):
             studio.stop(session_of(request))
 
         stop.click(halt, None, None, api_name="stop", queue=False)
         dice.click(lambda: random.randrange(2**31), None, seed, api_visibility="private", queue=False)
-        last.click(lambda r: r["seed"] if r else gr.skip(), record, seed, api_visibility="private", queue=False)
+        last.click(last_seed, record, seed, api_visibility="private", queue=False)
         mode.change(lambda key: pyramid_state(studio, key), mode, pyramid, api_visibility="private", queue=False)
-    return {"inputs": inputs, "mode": mode, "pyramid": pyramid}
+        depth.change(lambda d: gr.Slider(visible=d != "keyframes"), depth, stage_steps, api_visibility="private",
+                     queue=False)
+    return {"inputs": inputs, "cascade": [depth, stage_steps], "mode": mode, "pyramid": pyramid,
+            "refresh": (lambda: cascade.stages_note(studio), [stages])}
+
+
+def last_seed(record: dict | None):
+    if not record:
+        return gr.skip()
+    return record["settings"]["seed"] if record.get("kind") == "cascade" else record["seed"]
+
+
+def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown]:
+    """How far down the cascade to go, the later stages' steps (shown beyond the keyframes), and which stages have
+    trained models now."""
+    depth = open_choices(gr.Radio(list(cascade.DEPTHS), value="keyframes", label="How far down the cascade",
+                                  elem_id="gen-depth",
+                                  info="keyframes → interpolate (4T − 3 frames at 4× the rate) → upscale (pixel "
+                                       "super-resolution) → translate (the latent expert refines detail)"))
+    stage_steps = Slider(*LIMITS["steps"], value=cascade.STAGE_STEPS, step=1, label="Steps of the later stages",
+                         visible=False, elem_id="gen-stage-steps")
+    stages = gr.Markdown(cascade.stages_note(studio), elem_id="gen-stages")
+    return depth, stage_steps, stages

@@ -96,7 +96,7 @@ def check_methods(studio: Studio, methods) -> list[str]:
     return methods
 
 
-def _noisy_frames(x: torch.Tensor) -> torch.Tensor:
+def noisy_frames(x: torch.Tensor) -> torch.Tensor:
     """A pixel pipeline's sample as frames (B, 3, F, H, W): the group model's slots (B, 3·3, G, H, W) unfolded.
     Latents stay as they are (no preview: they are not pictures)."""
     from einops import rearrange
@@ -119,7 +119,7 @@ def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, step
         if stop.is_set():
             raise Stopped(done + i + 1, total)
         emit("step", f"{method}: step {i + 1} of {steps}", done + i + 1,
-             save_preview(preview_strip(_noisy_frames(kw["latents"])), preview_path))
+             save_preview(preview_strip(noisy_frames(kw["latents"])), preview_path))
 
     options = {"skip": skip_for_fps(fps)} if method == "group" else {}
     frames = pipe(keys, num_inference_steps=steps, guidance_scale=GUIDANCE,
@@ -128,7 +128,35 @@ def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, step
                     "seconds": time.perf_counter() - loaded}
 
 
-def _summary(keys, fps, clip, out_fps, methods, results, rows, truth, notes) -> str:
+def interpolate_methods(studio: Studio, methods: list[str], keys: torch.Tensor, fps: float, steps: int, seed: int,
+                        emit, stop, preview_path: Path, done: int = 0, total: int | None = None) -> dict:
+    """{method: run_method(...)} for each method in turn, its steps counted on from `done` of `total` (default: these
+    methods' steps alone)."""
+    total = total or steps * len(methods)
+    return {m: run_method(studio, m, keys, fps, steps, seed, emit, stop, done + i * steps, total, preview_path)
+            for i, m in enumerate(methods)}
+
+
+def method_clips(keys: torch.Tensor, methods: list[str], results: dict) -> list[tuple[str, torch.Tensor, float]]:
+    """The two baselines on keyframes (T, 3, H, W), each keyframe held and linear blending (timed here), then each
+    method's result: (name, frames (4T−3, 3, H, W), seconds)."""
+    from engine.models.interpolation import blend_keyframes, hold_keyframes
+
+    baselines = []
+    for name, make in (("keyframes held", hold_keyframes), ("blend", blend_keyframes)):
+        t0 = time.perf_counter()
+        baselines.append((name, make(keys), time.perf_counter() - t0))
+    return baselines + [(m, results[m][0], results[m][1]["seconds"]) for m in methods]
+
+
+def between_keyframes(frames: int) -> list[int]:
+    """The output frames between the keyframes (what PSNR and SSIM score: the keyframes are given)."""
+    from engine.models.interpolation import FACTOR
+
+    return [i for i in range(frames) if i % FACTOR]
+
+
+def describe(keys, fps, clip, out_fps, methods, results, rows, truth, notes) -> str:
     text = f"**{clip.shape[0]} frames at {out_fps:g} fps** from {keys.shape[0]} keyframes at {fps:g} fps"
     text += "".join(f" · {m}: {results[m][1]['seconds']:.1f} s" for m in methods)
     if not methods:
@@ -143,7 +171,7 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
                 request=None, progress=None, roots=None):
     """Generator: yields {preview} while the models sample, then
     (side by side, summary, table, files, record, preview, history)."""
-    from engine.models.interpolation import FACTOR, blend_keyframes, hold_keyframes, output_frames
+    from engine.models.interpolation import FACTOR, output_frames
 
     with user_errors():
         methods = check_methods(studio, methods)
@@ -155,22 +183,15 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
         stop = studio.stop_flag(session_of(request) + ":interpolate")
         stop.clear()
         preview_path = studio.outputs.new("interpolate-preview", ".png")
-        total = steps * len(methods)
 
         def work(emit):
-            return {m: run_method(studio, m, keys, fps, steps, seed, emit, stop, i * steps, total, preview_path)
-                    for i, m in enumerate(methods)}
+            return interpolate_methods(studio, methods, keys, fps, steps, seed, emit, stop, preview_path)
 
-        results, image = yield from with_progress(work, total, progress, outputs=7, preview=5)
+        results, image = yield from with_progress(work, steps * len(methods), progress, outputs=7, preview=5)
     out_fps, n = fps * FACTOR, output_frames(keys.shape[0])
     truth = world_truth(what, tuple(keys.shape[-2:]), out_fps, n)
-    baselines = []
-    for name, make in (("keyframes held", hold_keyframes), ("blend", blend_keyframes)):
-        t0 = time.perf_counter()
-        baselines.append((name, make(keys), time.perf_counter() - t0))
-    clips = baselines + [(m, results[m][0], results[m][1]["seconds"]) for m in methods]
-    between = [i for i in range(n) if i % FACTOR]  # the keyframes are given: score the frames between them
-    rows = score_rows(clips, truth, between)
+    clips = method_clips(keys, methods, results)
+    rows = score_rows(clips, truth, between_keyframes(n))
     result = methods[0] if methods else "blend"
     tiles, names = [c for _, c, _ in clips], [name for name, _, _ in clips]
     if truth is not None:
@@ -185,11 +206,11 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
               "metrics_note": "PSNR and SSIM on the frames between the keyframes, TCC on the whole clip",
               "seconds": {"read": round(read, 3), **{f"load {m}": round(results[m][1]["load"], 3) for m in methods},
                           **{m: round(results[m][1]["seconds"], 3) for m in methods}}}
-    video = results[result][0] if methods else baselines[1][1]
+    video = results[result][0] if methods else clips[1][1]
     extra = {m: results[m][0] for m in methods[1:]}
     shown, files, history = save_outputs(studio, "interpolate", video, out_fps, tiles, names, record, history,
                                          extra=extra)
-    summary = _summary(keys, fps, video, out_fps, methods, results, rows, truth, what.get("notes", []))
+    summary = describe(keys, fps, video, out_fps, methods, results, rows, truth, what.get("notes", []))
     yield shown, summary, table(rows), files, record, image, history
 
 

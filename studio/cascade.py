@@ -1,0 +1,162 @@
+"""The cascade as the Generate tab runs it (engine.cascade.run_cascade, `flipbook generate --cascade`): where each
+stage's models are looked up, what the page says about them, and one run down to a depth with progress by stage and
+step, and Stop.
+
+The folders are the studio's `interp_dir`, `sr_dir`, `expert_dir` and `decoder_dir` when it has them, else the
+loaders' own defaults (engine.models.interpolation.ASSET, engine.models.sr.ASSET, engine.models.expert.EXPERT_ASSET,
+engine.models.decoder.ASSET: assets/interp, assets/sr, assets/expert, assets/decoder). Every depth is offered; one
+whose model is missing answers with the command that trains it (run_cascade loads every stage's model before any
+stage runs, so that comes at once).
+"""
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+from .context import Stopped, Studio, Variant
+from .media import preview_strip, save_preview
+from .work import LIMITS, number
+
+DEPTHS = ("keyframes", "interpolate", "upscale", "translate")  # engine.cascade.STAGES
+STAGE_STEPS = 20  # the later stages' sampling steps (`--stage-steps`)
+EXPERT = "t900"  # the expert trained on t ≤ 900 (MPL-Video §3.6)
+TRAIN_EXPERT = "flipbook train-vae && flipbook train-expert"
+TRAIN_DECODER = "flipbook train-decoder --variant conv3d-attn"
+
+
+def expert_root(studio: Studio) -> Path:
+    from engine.models.expert import EXPERT_ASSET
+
+    return Path(studio.model.get("expert_dir") or EXPERT_ASSET)
+
+
+def decoder_root(studio: Studio) -> Path:
+    from engine.models.decoder import ASSET
+
+    return Path(studio.model.get("decoder_dir") or ASSET)
+
+
+def decoders(studio: Studio) -> list[str]:
+    """The temporal decoder variants here, best first."""
+    from engine.models.decoder import BEST_FIRST, RECORD
+
+    return [v for v in BEST_FIRST if (decoder_root(studio) / v / RECORD).is_file()]
+
+
+def has_expert(studio: Studio) -> bool:
+    from engine.models.expert import EXPERT_RECORD
+
+    return (expert_root(studio) / EXPERT / EXPERT_RECORD).is_file()
+
+
+def stages_note(studio: Studio) -> str:
+    """Which cascade stages have trained models now (and the model each runs), and the command that trains each
+    missing one."""
+    from .tabs.interpolate import METHODS, TRAIN, trained
+    from .tabs.upscale import TRAIN_IMAGE, available
+
+    interp, sr, dec, expert = trained(studio), available(studio), decoders(studio), has_expert(studio)
+    parts = ["**keyframes** ✓ (the tuning mode above)",
+             f"**interpolate** ✓ ({interp[0]})" if interp else f"**interpolate** ✗ (`{TRAIN['group']}`)",
+             f"**upscale** ✓ ({sr[0]})" if sr else f"**upscale** ✗ (`{TRAIN_IMAGE}`)",
+             f"**translate** ✓ (expert {EXPERT}, {dec[0] if dec else 'image'} decoder)" if expert else
+             f"**translate** ✗ (`{TRAIN_EXPERT}`)"]
+    more = [f"`{TRAIN[m]}`" for m in METHODS if interp and m not in interp] + (
+        [f"`{TRAIN_DECODER}` (a temporal decoder)"] if expert and not dec else [])
+    return ("Cascade stages with trained models here: " + " · ".join(parts) + ". A depth whose model is missing "
+            "answers with the command that trains it." + (f" Not trained yet: {'; '.join(more)}." if more else ""))
+
+
+def stage_models(studio: Studio) -> dict:
+    """run_cascade's model arguments: the studio's folders, the best interpolation method and SR mode here."""
+    from .tabs.interpolate import interp_root, trained
+    from .tabs.upscale import available, sr_root
+
+    m, interp, sr = studio.model, trained(studio), available(studio)
+    method, mode = (interp or ["group"])[0], (sr or ["zero-shot"])[0]  # a missing model fails with its command
+    chosen = {"model": m.get("model"), "device": m.get("device") or "cpu", "dtype": m.get("dtype") or "fp32",
+              "interp": str(interp_root(studio) / method), "interp_method": method,
+              "sr": str(sr_root(studio) / "image"), "sr_mode": mode,
+              "sr_tuned": None if mode == "zero-shot" else str(sr_root(studio) / f"video-{mode}"),
+              "expert": str(expert_root(studio) / EXPERT)}
+    if m.get("decoder_dir"):  # else the engine takes the best embedded decoder made from the expert's VAE
+        chosen["decoder"] = str(decoder_root(studio) / decoders(studio)[0]) if decoders(studio) else "image"
+    return chosen
+
+
+def check_cascade(depth, stage_steps, pyramid: bool) -> tuple[str, int]:
+    """The depth and the later stages' steps, or a ValueError that says what to change."""
+    if depth not in DEPTHS:
+        raise ValueError(f"unknown cascade depth {depth!r}; choose one of: {', '.join(DEPTHS)}")
+    stage_steps = number(stage_steps, "steps of the later stages", int, *LIMITS["steps"])
+    if depth != "keyframes" and pyramid:
+        raise ValueError(f"the cascade samples its keyframes without the temporal pyramid: untick it to go down to "
+                         f"{depth}, or choose the depth keyframes")
+    if depth == "translate" and stage_steps < 2:  # SDEdit runs the last half of the steps: of 1, the whole schedule
+        raise ValueError("translation runs the last half of the later stages' steps, from below the expert's t ≤ 900: "
+                         "give the later stages at least 2 steps, or choose the depth upscale")
+    return depth, stage_steps
+
+
+def stage_plan(depth: str, frames: int, steps: int, stage_steps: int) -> dict[str, int]:
+    """The denoising steps each stage up to `depth` runs (what the progress bar counts)."""
+    from engine.models.interpolation import output_frames
+    from engine.pipelines.translate import STRENGTH
+    from engine.pipelines.upscale import segments
+
+    from .tabs.upscale import SEGMENT
+
+    plan = {"keyframes": steps, "interpolate": stage_steps,
+            "upscale": stage_steps * len(segments(output_frames(frames), SEGMENT)),  # the same steps a segment
+            "translate": max(1, min(stage_steps, int(stage_steps * STRENGTH)))}  # SDEdit: the last part only
+    return {stage: plan[stage] for stage in DEPTHS[:DEPTHS.index(depth) + 1]}
+
+
+def studio_message(error: FileNotFoundError) -> str:
+    """The engine's missing-model message (it names the training command) with the page's way to stop earlier, not
+    the command line's."""
+    text = re.sub(r" \(or pass --\w+ FOLDER\)", "", str(error))
+    return re.sub(r"or stop before it with --cascade-depth (\w+)$", r"or choose the depth \1", text)
+
+
+def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, seed: int, frames: int, steps: int,
+        guidance: float, scheduler: str, depth: str, stage_steps: int, emit, stop: threading.Event):
+    """The cascade down to `depth` from `variant`'s keyframes: (its mp4, frames (F, 3, H, W), its sidecar).
+    `emit("step", desc, done, preview)` after every denoising step of every stage. Stop ends it at the next step
+    of whichever stage runs (each stage's pipeline takes the step callback); the loading of the models, a VAE's
+    encoding and decoding and SR's back-projection cannot be interrupted, so Stop pressed then takes effect at the
+    next step or at the start of the next stage."""
+    from engine.cascade import run_cascade
+    from engine.sidecar import read_sidecar
+
+    from .tabs.interpolate import noisy_frames
+
+    plan = stage_plan(depth, frames, steps, stage_steps)
+    total, names = sum(plan.values()), list(plan)
+    done, current = [0, 0], ["keyframes"]  # steps done in all, steps done before this stage
+    preview = studio.outputs.new("cascade-preview", ".png")
+
+    def on_stage(stage):
+        if stop.is_set():
+            raise Stopped(done[0] + 1, total)
+        current[0], done[1] = stage, done[0]
+        emit("step", f"{stage} (stage {names.index(stage) + 1} of {len(names)})", done[0], None)
+
+    def on_step(_, i, t, kw):
+        if stop.is_set():
+            raise Stopped(done[0] + 1, total)
+        done[0] += 1
+        stage = current[0]
+        desc = f"{stage} (stage {names.index(stage) + 1} of {len(names)}): step {done[0] - done[1]} of {plan[stage]}"
+        emit("step", desc, done[0], save_preview(preview_strip(noisy_frames(kw["latents"])), preview))
+
+    try:
+        path, video, _ = run_cascade(studio.outputs.new("cascade"), prompt, depth=depth, seed=seed, frames=frames,
+                                     steps=steps, guidance=guidance, mode=variant.mode, tuned=variant.tuned,
+                                     scheduler=scheduler, fps=variant.fps, negative_prompt=negative or None,
+                                     stage_steps=stage_steps, on_stage=on_stage, callback_on_step_end=on_step,
+                                     **stage_models(studio))
+    except FileNotFoundError as e:
+        raise FileNotFoundError(studio_message(e)) from None
+    return path, video, read_sidecar(path)  # the record as written (as Generate's keyframes give it)
