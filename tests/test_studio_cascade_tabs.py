@@ -270,7 +270,8 @@ def test_compare_interpolation_methods_on_one_set_of_keyframes(client):
     assert rows["group"]["seconds"] > 0 and rows["masked"]["seconds"] > 0
     tiled, fps = read_video(video)  # the ground truth, both baselines and both models, in step at the output rate
     assert tiled.shape[0] == 9 and fps == 8.0 and tiled.shape[-1] >= 5 * 192
-    assert record["kind"] == "compare-interpolation" and record["ground_truth"] and record["metrics"][2]["clip"] == "group"
+    assert record["kind"] == "compare-interpolation" and record["ground_truth"]
+    assert record["metrics"][2]["clip"] == "group"
     assert record["fps_in"] == 2.0 and record["output_frames"] == 9 and set(record["model_hashes"]) == {
         "keyframes", "group", "masked"}
     names = [Path(f).name for f in files]  # the result (group), its sidecar, the side-by-side, masked, the keyframes
@@ -290,9 +291,12 @@ def test_compare_interpolation_baselines_only_outside_the_world(client):
     assert not record["ground_truth"] and record["methods"] == [] and len(files) == 5 and "baselines only" in summary
 
 
-def test_bad_input_is_a_clear_error_and_leaves_nothing(client, studio, tmp_path):
-    from gradio_client import handle_file
+def test_bad_input_is_a_clear_error_and_leaves_nothing(studio, tmp_path):
+    from gradio_client import Client, handle_file
 
+    # a session of its own: an event that updates a field (`/restore`'s gr.skip() does) leaves that session a plain
+    # copy of it, whose range message gradio words itself ('Value 1 is less than minimum value 2.')
+    client = Client(studio[0], verbose=False)
     root = studio[1]
     before = sorted(p.name for p in root.iterdir())
 
