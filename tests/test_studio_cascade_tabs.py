@@ -80,6 +80,13 @@ def _compare_methods(client, prompt=PROMPT, methods=("group", "masked"), frames=
                           api_name="/compare_interpolation")
 
 
+def _set_numbers(tab, value: str, *fields: str):
+    """Type `value` into each number field of a page's tab and commit it (Enter)."""
+    for field in fields:
+        tab.locator(f"{field} input[type=number]").fill(value)
+        tab.locator(f"{field} input[type=number]").press("Enter")
+
+
 def _clip(path: Path, frames: int, height: int, width: int, fps: float) -> Path:
     from engine.io import write_video
     from engine.world import prompt_to_spec, render
@@ -394,8 +401,7 @@ def test_cascade_tabs_in_a_browser(studio):
         # Interpolate: a world clip through both models, beside the baselines and the ground truth
         page.get_by_role("tab", name="Interpolate", exact=True).click()
         tab = page.locator("#tab-interpolate")
-        tab.locator("#interp-steps input[type=number]").fill("2")
-        tab.locator("#interp-steps input[type=number]").press("Enter")
+        _set_numbers(tab, "2", "#interp-steps")
         tab.get_by_role("button", name="Interpolate", exact=True).click()
         _plays(page, "#interp-video", 120_000)
         page.wait_for_function("document.querySelector('#interp-table').innerText.includes('masked')",
@@ -407,8 +413,7 @@ def test_cascade_tabs_in_a_browser(studio):
         # Upscale: the temporal mode beside bicubic and the ground truth
         page.get_by_role("tab", name="Upscale", exact=True).click()
         tab = page.locator("#tab-upscale")
-        tab.locator("#sr-steps input[type=number]").fill("1")
-        tab.locator("#sr-steps input[type=number]").press("Enter")
+        _set_numbers(tab, "1", "#sr-steps")
         tab.get_by_role("button", name="Upscale", exact=True).click()
         _plays(page, "#sr-video", 120_000)
         page.wait_for_function("document.querySelector('#sr-table').innerText.includes('bicubic')", timeout=10_000)
@@ -421,9 +426,7 @@ def test_cascade_tabs_in_a_browser(studio):
         tab = page.locator("#tab-generate")
         assert "✗" not in tab.locator("#gen-stages").inner_text()
         tab.locator("#gen-depth").get_by_label("upscale", exact=True).check()
-        for field in ("#gen-steps", "#gen-stage-steps"):
-            tab.locator(f"{field} input[type=number]").fill("1")
-            tab.locator(f"{field} input[type=number]").press("Enter")
+        _set_numbers(tab, "1", "#gen-steps", "#gen-stage-steps")
         tab.get_by_role("button", name="Generate", exact=True).click()
         _plays(page, "#tab-generate", 120_000)
         page.wait_for_function("document.querySelector('#tab-generate').innerText.includes('down to upscale')",
@@ -434,9 +437,7 @@ def test_cascade_tabs_in_a_browser(studio):
         page.get_by_role("tab", name="Compare", exact=True).click()
         tab = page.locator("#tab-compare")
         tab.locator("#cmp-what").get_by_label("interpolation methods", exact=True).check()
-        for field in ("#cmp-steps", "#cmp-interp-steps"):
-            tab.locator(f"{field} input[type=number]").fill("1")
-            tab.locator(f"{field} input[type=number]").press("Enter")
+        _set_numbers(tab, "1", "#cmp-steps", "#cmp-interp-steps")
         tab.get_by_role("button", name="Compare methods", exact=True).click()
         _plays(page, "#cmp-video", 120_000)
         page.wait_for_function("document.querySelector('#cmp-interp-table').innerText.includes('masked')",
