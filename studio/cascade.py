@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from .context import Stopped, Studio, Variant
-from .media import preview_strip, save_preview
+from .media import Previews
 from .work import LIMITS, number
 
 DEPTHS = ("keyframes", "interpolate", "upscale", "translate")  # engine.cascade.STAGES
@@ -135,7 +135,7 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
     plan = stage_plan(depth, frames, steps, stage_steps)
     total, names = sum(plan.values()), list(plan)
     done, current = [0, 0], ["keyframes"]  # steps done in all, steps done before this stage
-    preview = studio.outputs.new("cascade-preview", ".png")
+    preview = Previews(studio.outputs.new("cascade-preview", ".png"))
 
     def on_stage(stage):
         if stop.is_set():
@@ -149,7 +149,7 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
         done[0] += 1
         stage = current[0]
         desc = f"{stage} (stage {names.index(stage) + 1} of {len(names)}): step {done[0] - done[1]} of {plan[stage]}"
-        emit("step", desc, done[0], save_preview(preview_strip(noisy_frames(kw["latents"])), preview))
+        emit("step", desc, done[0], preview(noisy_frames(kw["latents"])))
 
     try:
         path, video, _ = run_cascade(studio.outputs.new("cascade"), prompt, depth=depth, seed=seed, frames=frames,

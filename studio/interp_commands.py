@@ -25,6 +25,9 @@ def add_parsers(sub):
     t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=_positive_int, default=100)
+    t.add_argument("--target", default="residual", choices=["residual", "frames"],
+                   help="residual (default): learn what blending the keyframes misses, as x0, so an untrained model "
+                        "is the blend; frames: the papers' form, the frames themselves (group: v-prediction)")
     t.add_argument("--model", default=None, metavar="PATH_OR_ID",
                    help="the image base to start from (default: the embedded one): a pixel (IF-style) model, or a "
                         "latent (SD-style) one, whose interpolator works on its VAE latents")
@@ -77,7 +80,7 @@ def train_interp(args) -> int:
     work_dir = args.work_dir or (f"runs/interp/{Path(out).name}" if args.out else None)
     train_interpolator(args.method, out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        base=args.model, tuned=args.tuned, work_dir=work_dir, checkpoint_every=args.checkpoint_every,
-                       size=args.size)
+                       size=args.size, residual=args.target == "residual")
     from engine.distributed import process_state
 
     if process_state().is_main_process:

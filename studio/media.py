@@ -1,10 +1,13 @@
 """Pictures for the browser: crisp enlargements, step previews, and labelled side-by-side clips."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+PREVIEW_SECONDS = 0.5  # at most two step previews a second (see `Previews`)
 DISPLAY_SIZE = 256
 TILE_SIZE = 192
 LABEL_HEIGHT = 22
@@ -42,6 +45,24 @@ def save_preview(strip: np.ndarray | None, path) -> str | None:
     with atomic_path(path) as tmp:
         Image.fromarray(strip).save(tmp, format="PNG")
     return str(path)
+
+
+class Previews:
+    """One run's step previews, written to `path` at most once every `every` seconds (the first step always).
+
+    Each preview is a file that gradio copies into its cache and sends to the page: one at every step cost the
+    studio's first Generate (25 steps of 0.17 s) about 3 s. The progress bar still moves at every step."""
+
+    def __init__(self, path, every: float = PREVIEW_SECONDS):
+        self.path, self.every, self.last = path, every, -float("inf")
+
+    def __call__(self, latents: torch.Tensor) -> str | None:
+        """The preview's path when one is due (None otherwise, or for a latent model)."""
+        now = time.perf_counter()
+        if now - self.last < self.every:
+            return None
+        self.last = now
+        return save_preview(preview_strip(latents), self.path)
 
 
 def _label(text: str, width: int) -> torch.Tensor:

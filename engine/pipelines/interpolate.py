@@ -6,7 +6,8 @@
   masked input (clips longer than the model was trained on go in windows of `max_keyframes`, batched).
 
 Both use context guidance (FusionFrames Eq. 5): v = (1 + w)·v(keyframes) − w·v(no keyframes), w ≈ 0.25, and
-put the given keyframes back at every 4th frame. Frames are (B, T, 3, H, W) or (T, 3, H, W) in [0, 1], any
+put the given keyframes back at every 4th frame; a residual model's output is added to the keyframes' linear
+blend. Frames are (B, T, 3, H, W) or (T, 3, H, W) in [0, 1], any
 size (padded to the UNet's multiple and cropped back); the output is (B, 4T−3, 3, H, W) in [0, 1].
 
 An interpolator trained on a latent (SD-style) base works on that base's VAE latents: the pipeline takes the VAE
@@ -29,7 +30,8 @@ from einops import rearrange
 
 from ..models.base import load_vae, resolve_device, resolve_dtype, vae_dtype
 from ..diffusion.noise import frame_noise
-from ..models.interpolation import (ASSET, FACTOR, MIDDLE, frames_as_slots, join_frames, keyframe_pairs,
+from ..models.interpolation import (ASSET, FACTOR, MIDDLE, blend_clip, blend_middles, frames_as_slots, join_frames,
+                                    keyframe_pairs,
                                     load_interpolator, noise_augment, output_frames)
 from ..models.tuned import model_hash
 from ..models.vae import decode_frames, encode_frames
@@ -158,9 +160,11 @@ class GroupInterpolationPipeline(_InterpolationPipeline):
         noise = frame_noise(shape, generator, self.unet.config.noise_share, z.device, z.dtype)
         latents = frames_as_slots(noise, t - 1)
 
-        # 4. denoise every gap at once, with context guidance
+        # 4. denoise every gap at once, with context guidance (a residual model: what blending misses, added to it)
         latents = self.denoise(latents, num_inference_steps, guidance_scale, cond, uncond, generator,
                                callback_on_step_end)
+        if self.unet.config.get("residual"):
+            latents = latents + blend_middles(keyframe_pairs(z))
 
         # 5. keyframes and middle frames interleaved: 4T−3 frames (decoded, cropped, the keyframes as given)
         frames = self.finish(join_frames(z, latents), keys)
@@ -211,9 +215,11 @@ class MaskedInterpolationPipeline(_InterpolationPipeline):
         # 4. noise for every frame
         latents = randn_tensor(context.shape, generator=generator, device=z.device, dtype=z.dtype)
 
-        # 5. denoise the whole clip, with context guidance
+        # 5. denoise the whole clip, with context guidance (a residual model: what blending misses, added to it)
         latents = self.denoise(latents, num_inference_steps, guidance_scale, cond, uncond, generator,
                                callback_on_step_end)
+        if self.unet.config.get("residual"):
+            latents = latents + blend_clip(batch)
 
         # 6. windows joined into 4T−3 frames (decoded, cropped, the keyframes as given)
         latents[:, :, ::FACTOR] = batch

@@ -40,11 +40,11 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
                    snr_gamma: float | None = None, rows: tuple[int, int, int] | None = None,
                    motion_weight: float = 1.0, noise_share: float = 0.0,
                    timesteps: tuple[int, int] | None = None) -> torch.Tensor:
-    """MSE against the scheduler's target (ε, or v = a·ε − b·x0) at uniformly drawn timesteps (works for image
-    and video UNets alike).
+    """MSE against the scheduler's target (ε, v = a·ε − b·x0, or x0 itself for prediction_type "sample") at
+    uniformly drawn timesteps (works for image and video UNets alike).
 
     With `snr_gamma`, each sample's loss is weighted by min(SNR, γ)/SNR for ε and min(SNR, γ)/(SNR + 1) for v
-    (Min-SNR-γ, Hang et al. 2023): the nearly clean timesteps, whose target is easy and dominates the
+    and min(SNR, γ) for x0 (Min-SNR-γ, Hang et al. 2023): the nearly clean timesteps, whose target is easy and dominates the
     gradients, stop crowding out the middle of the schedule where shapes are decided.
 
     `rows` = (start, stop, n) when x0 is one process's share of a global batch of n (the training loop's
@@ -68,8 +68,8 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
     lo, hi = timesteps or (0, scheduler.config.num_train_timesteps)
     t = torch.randint(lo, hi, (n,), generator=g)[start:stop].to(x0.device)
     noisy = scheduler.add_noise(x0, noise, t)
-    v = scheduler.config.prediction_type == "v_prediction"
-    target = scheduler.get_velocity(x0, noise, t) if v else noise
+    prediction = scheduler.config.prediction_type
+    target = {"v_prediction": lambda: scheduler.get_velocity(x0, noise, t), "sample": lambda: x0}.get(prediction, lambda: noise)()
     err = model_output(unet_forward(noisy, t, text_states), x0.shape[1]) - target
     if err.ndim == 5 and motion_weight != 1.0:  # b c f h w
         common = err.mean(2, keepdim=True)
@@ -80,7 +80,8 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
         return err.mean()
     alpha_bar = scheduler.alphas_cumprod.to(x0.device)[t]
     snr = alpha_bar / (1 - alpha_bar)
-    return (err * snr.clamp(max=snr_gamma) / (snr + 1 if v else snr)).mean()
+    per_target = {"v_prediction": snr + 1, "sample": torch.ones_like(snr)}.get(prediction, snr)
+    return (err * snr.clamp(max=snr_gamma) / per_target).mean()
 
 
 def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: dict, extras: list[Path] = ()):

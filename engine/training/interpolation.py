@@ -5,12 +5,15 @@ is the number of 1/32-second steps between output frames: s = 4 is 2 fps keyfram
 → 32 fps. The group model sees s ∈ 1…6 (half the clips at s = 4, the cascade's step) and is told s; the
 masked model trains at s = 4 only, as MPL-Video's module does (fixed 8 fps).
 
-Both regress v (the group model always, as FusionFrames does; the masked model its keyframe model's target,
-v for the embedded base) with the plain MSE of the papers' objectives (no Min-SNR weighting: the keyframes
+By default both learn the residual form: what linear blending of the keyframes misses, predicted as x0
+(`residual`, engine/models/interpolation.py). In the papers' form (`residual=False`) both regress v (the group
+model always, as FusionFrames does; the masked model its keyframe model's target, v for the embedded base). Either
+way with the plain MSE of the papers' objectives (no Min-SNR weighting: the keyframes
 matter most at high noise, which Min-SNR all but ignores), with the keyframes perturbed by a random number of
 forward-diffusion steps tp ∈ 0…250 that the model is told (conditional frame perturbation / noise conditioning
 augmentation), and replaced by zeros a tenth of the time (m = 0) so that context guidance works. The group
-model's target is the three middle frames of every gap; the masked model's is every frame.
+model's target is the three middle frames of every gap; the masked model's is every frame. The blend a residual
+is taken against is of the clean keyframes, which sampling has too.
 
 The group model's three middle frames share their noise (PYoCo's mixed prior with ρ = NOISE_SHARE = 1; see
 `frame_noise`). With independent noise, the replicated output conv (three copies of the base's frame) is wrong
@@ -31,8 +34,8 @@ import torch
 from diffusers import DDPMScheduler
 
 from ..models.base import load_base
-from ..models.interpolation import (FACTOR, KEYFRAME_MODE, METHODS, MaskedInterpolationUNet, frames_as_slots,
-                                    keyframe_pairs, middle_frames, noise_augment, output_frames, save_interpolator,
+from ..models.interpolation import (FACTOR, KEYFRAME_MODE, METHODS, MaskedInterpolationUNet, blend_clip,
+                                    blend_middles, frames_as_slots, keyframe_pairs, middle_frames, noise_augment, output_frames, save_interpolator,
                                     slots_as_frames)
 from ..models.tuned import ASSET as MODES_ASSET
 from ..models.tuned import model_hash
@@ -47,6 +50,9 @@ CASCADE_SKIP = 4       # 2 fps keyframes → 8 fps: the cascade's interpolation 
 SKIPS = (1, 2, 3, 4, 5, 6)
 MAX_LEVEL = 250        # FusionFrames: perturbation level tp ∈ {0, …, 250}
 UNCOND_PROB = 0.1      # FusionFrames' uncond_prob: keyframes replaced by zeros (m = 0)
+RESIDUAL_SCHEDULE = {"prediction_type": "sample", "sample_max_value": 2.0, "clip_sample_range": 2.0}
+# a residual (frames − blend, at most ±1.5) is predicted as x0; DDIM clips it at ±2, DPM-Solver++'s thresholding
+# (sample_max_value 1, as for every pixel model) at ±1, which only a near-black/white edge's residual exceeds
 NOISE_SHARE = 1.0      # group model: the three middle frames share their noise (see the module's docstring)
 
 
@@ -81,26 +87,29 @@ def conditioning_draws(batch: dict, shape: tuple, alphas_cumprod: torch.Tensor, 
 
 
 def group_loss(model, scheduler, batch: dict, snr_gamma: float | None) -> torch.Tensor:
-    """v-loss on the three middle frames of every gap, given each gap's (perturbed) keyframe pair; the three
-    frames' noise shares the model's `noise_share`."""
+    """v-loss on the three middle frames of every gap (a residual model: x0-loss on what blending the keyframes
+    misses), given each gap's (perturbed) keyframe pair; the three frames' noise shares the model's `noise_share`."""
     clip = batch["frames"]
     pairs = keyframe_pairs(clip[:, :, ::FACTOR])
+    x0 = middle_frames(clip) - (blend_middles(pairs) if model.config.get("residual") else 0)
     pairs, level = conditioning_draws(batch, pairs.shape, scheduler.alphas_cumprod, pairs)
     gaps = pairs.shape[2]
     forward = lambda noisy, t, _: slots_as_frames(model(frames_as_slots(noisy, gaps), t, pairs, level.to(clip.device),
                                                         batch["skip"]))
-    return diffusion_loss(forward, None, slots_as_frames(middle_frames(clip)), scheduler, batch["seed"], snr_gamma,
+    return diffusion_loss(forward, None, slots_as_frames(x0), scheduler, batch["seed"], snr_gamma,
                           batch.get("rows"), noise_share=model.config.noise_share)
 
 
 def masked_loss(model, scheduler, batch: dict, snr_gamma: float | None) -> torch.Tensor:
-    """v-loss on every frame of the clip, given its (perturbed) keyframes in the masked input."""
+    """The keyframe model's loss on every frame of the clip (a residual model: x0-loss on what blending the
+    keyframes misses), given its (perturbed) keyframes in the masked input."""
     clip = batch["frames"]
     mask = torch.zeros(clip.shape[0], 1, clip.shape[2], 1, 1, device=clip.device)
     mask[:, :, ::FACTOR] = 1
     context, level = conditioning_draws(batch, clip.shape, scheduler.alphas_cumprod, clip)
     forward = lambda noisy, t, _: model(noisy, t, context, mask, level.to(clip.device))
-    return diffusion_loss(forward, None, clip, scheduler, batch["seed"], snr_gamma, batch.get("rows"))
+    x0 = clip - (blend_clip(clip[:, :, ::FACTOR]) if model.config.get("residual") else 0)
+    return diffusion_loss(forward, None, x0, scheduler, batch["seed"], snr_gamma, batch.get("rows"))
 
 
 LOSSES = {"group": group_loss, "masked": masked_loss}
@@ -110,11 +119,13 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
                        seed: int = 0, base: str | Path | None = None, tuned: str | Path | None = None,
                        work_dir: str | Path | None = None, checkpoint_every: int = 100, size: int | None = None,
                        keyframes: int = 8, snr_gamma: float | None = None, noise_share: float = NOISE_SHARE,
-                       on_step=None) -> dict:
+                       residual: bool = True, on_step=None) -> dict:
     """Train `method` ('group' or 'masked') from the base (the masked model from the keyframe model: the base
     and the tuned mode `tuned`, by default the embedded one) on world clips of `size`² pixels (default: the base's
     frame size); write `out` (fp16) and return the loop's final state. Resumes from `work_dir` (default
-    runs/interp/METHOD). A latent base's model works on VAE latents; its folder records the VAE's hash."""
+    runs/interp/METHOD). A latent base's model works on VAE latents; its folder records the VAE's hash.
+    `residual` (the default): learn what blending the keyframes misses, as x0 (engine/models/interpolation.py);
+    False: the papers' form, the frames themselves (the group model with v-prediction)."""
     from ..distributed import process_state
 
     if method not in METHODS:
@@ -128,14 +139,15 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
     if method == "masked":
         default = MODES_ASSET / KEYFRAME_MODE  # the embedded keyframe model, on the embedded base only
         tuned = tuned or (default if base is None and (default / "mode.json").is_file() else None)
-        model = MaskedInterpolationUNet.from_base(b, tuned)
+        model = MaskedInterpolationUNet.from_base(b, tuned, residual=residual)
     else:
-        model = METHODS[method].from_base(b, noise_share)
+        model = METHODS[method].from_base(b, noise_share, residual)
     model.requires_grad_(True)
     # FusionFrames' group model predicts v whatever the base did; MPL-Video's keeps its keyframe model's target
     # (and, whatever the base's output, no learned variance: the interpolators predict the frames' v or ε only)
     config = {**{k: v for k, v in b.scheduler.config.items() if k != "variance_type"},
-              **({"prediction_type": "v_prediction"} if method == "group" else {})}
+              **({"prediction_type": "v_prediction"} if method == "group" else {}),
+              **(RESIDUAL_SCHEDULE if residual else {})}
     scheduler = DDPMScheduler.from_config(config)
     skips = SKIPS if method == "group" else (CASCADE_SKIP,)
     work_dir = Path(work_dir or f"runs/interp/{method}")
@@ -152,7 +164,7 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
                        title=f"interpolation ({method})", on_step=on_step)
     if process_state().is_main_process:
         latent = {"latent": True, "vae_hash": model_hash(b.vae)} if b.latent else {"latent": False}
-        record = {**latent, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "size": size,
+        record = {**latent, "target": "residual" if residual else "frames", "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "size": size,
                   "keyframes": keyframes, "skips": list(skips), "max_level": MAX_LEVEL, "uncond_prob": UNCOND_PROB,
                   "snr_gamma": snr_gamma, "noise_share": model.config.get("noise_share"), "base": str(base or "embedded"), "base_hash": model_hash(b.unet),
                   "tuned": str(tuned) if tuned else None, "final_loss": state["losses"][-1] if state["losses"] else None}

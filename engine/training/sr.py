@@ -116,20 +116,7 @@ def sr_loss(unet, text: torch.Tensor, high: torch.Tensor, low: torch.Tensor, sch
     x0 = high - base if residual else high
     cond = augment(cond, level, noising or scheduler, noise)
     forward = lambda x, t, s: sr_forward(unet, x, cond, t, s, level)
-    if scheduler.config.prediction_type == "sample":
-        return sample_loss(forward, text, x0, scheduler, seed, rows, noise_share)
     return diffusion_loss(forward, text, x0, scheduler, seed, snr_gamma, rows, noise_share=noise_share)
-
-
-def sample_loss(forward, text: torch.Tensor, x0: torch.Tensor, scheduler, seed: int,
-                rows: tuple[int, int, int] | None = None, noise_share: float = 0.0) -> torch.Tensor:
-    """x0-prediction (prediction_type "sample"): the MSE against the clean sample at uniform timesteps, the noise
-    and timesteps drawn as `diffusion_loss` draws them (for the global batch, sliced by `rows`)."""
-    g = torch.Generator().manual_seed(seed)
-    start, stop, n = rows or (0, x0.shape[0], x0.shape[0])
-    noise = frame_noise((n, *x0.shape[1:]), g, noise_share)[start:stop].to(x0.device)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=g)[start:stop].to(x0.device)
-    return (forward(scheduler.add_noise(x0, noise, t), t, text) - x0).pow(2).mean()
 
 
 def _text_cache(tokenizer, text_encoder):

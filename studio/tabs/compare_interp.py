@@ -9,6 +9,7 @@ import gradio as gr
 
 from ..context import Studio, session_of
 from ..fields import Slider, open_choices
+from ..media import Previews
 from ..scores import score_rows, table
 from ..work import (check_prompt, check_seed, check_settings, generate_one, number, save_outputs, user_errors,
                     with_progress)
@@ -20,7 +21,7 @@ NOTE = "PSNR and SSIM on the frames between the keyframes, TCC on the whole clip
 
 
 def sample(studio: Studio, variant, prompt, negative, seed, frames, steps, guidance, scheduler, methods,
-           interp_steps, emit, stop, preview_path):
+           interp_steps, emit, stop, previews):
     """The keyframes once, then each method on them: ((mp4, frames (T, 3, H, W), sidecar), {method: result})."""
     def keyframe_step(_, i, n, shown):
         emit("step", f"keyframes ({variant.short}): step {i} of {n}", i, shown)
@@ -29,7 +30,7 @@ def sample(studio: Studio, variant, prompt, negative, seed, frames, steps, guida
                         emit=keyframe_step, stop=stop, kind="compare")
     total = steps + interp_steps * len(methods)
     return keys, interp.interpolate_methods(studio, methods, keys[1], variant.fps, interp_steps, seed, emit, stop,
-                                            preview_path, done=steps, total=total)
+                                            previews, done=steps, total=total)
 
 
 def rows_of(studio: Studio, prompt: str, clips: list, truth) -> list[dict]:
@@ -56,12 +57,12 @@ def compare_interpolation(studio: Studio, prompt, negative_prompt, seed, frames,
         interp_steps = number(interp_steps, "interpolation steps", int, 1, 100)
         stop = studio.stop_flag(session_of(request))  # Compare's Stop
         stop.clear()
-        preview_path = studio.outputs.new("compare-preview", ".png")
+        previews = Previews(studio.outputs.new("compare-preview", ".png"))
 
         # 2. the keyframes, then each method on them, in the background with progress
         def work(emit):
             return sample(studio, variant, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, methods,
-                          interp_steps, emit, stop, preview_path)
+                          interp_steps, emit, stop, previews)
 
         total = steps + interp_steps * len(methods)
         ((native, keys, key_record), results), image = yield from with_progress(work, total, progress, outputs=7,

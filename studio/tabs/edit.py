@@ -16,7 +16,7 @@ import torch
 from ..clip_input import WORLD, clip_picker, load_clip, upload_roots
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider
-from ..media import preview_strip, save_preview
+from ..media import Previews
 from ..work import check_seed, number, save_outputs, user_errors, with_progress
 from .generate import EXAMPLES
 from .tune import base_clip, check_caption
@@ -104,7 +104,7 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
         total = (tune_steps if tuning else 0) + 2 * k
         stop = studio.stop_flag(session_of(request) + ":edit")
         stop.clear()
-        preview_path = studio.outputs.new("edit-preview", ".png")
+        previews = Previews(studio.outputs.new("edit-preview", ".png"))
         m, reused = studio.model, {"tuning": False}
 
         def work(emit):
@@ -133,7 +133,7 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
                 if stop.is_set():
                     raise Stopped(first + k + i + 1, total)
                 emit("step", f"sampling the edit: step {i + 1} of {k}", first + k + i + 1,
-                     save_preview(preview_strip(kw["latents"]), preview_path))
+                     previews(kw["latents"]))
 
             edited = pipe(clip[None], source_prompt, prompt, None, steps, strength, guidance,
                           torch.Generator().manual_seed(seed), callback_on_step_end=on_sample,

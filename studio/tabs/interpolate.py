@@ -17,13 +17,13 @@ import torch
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider, open_choices
-from ..media import preview_strip, save_preview
+from ..media import Previews
 from ..scores import HEADERS, best, score_rows, table
 from ..work import check_seed, number, save_outputs, user_errors, with_progress
 
 METHODS = ("group", "masked")
-TRAIN = {"group": "flipbook train-interp --method group --steps 2000",
-         "masked": "flipbook train-interp --method masked --steps 1000 --batch-size 2"}
+TRAIN = {"group": "flipbook train-interp --method group --steps 3000 --lr 3e-4",
+         "masked": "flipbook train-interp --method masked --steps 1000 --batch-size 2 --target frames"}
 KEYFRAMES = {"size": 32, "fps": 2.0, "frames": 8}  # a world clip: the keyframe model's clips
 MAX_KEYFRAMES, MAX_SIDE, MAX_FPS = 16, 64, 120.0  # an uploaded clip: at most 16 keyframes (61 frames) of 64 pixels
 STEPS, GUIDANCE = 20, 0.25  # DPM-Solver++ steps; FusionFrames' context guidance
@@ -105,7 +105,7 @@ def noisy_frames(x: torch.Tensor) -> torch.Tensor:
 
 
 def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, steps: int, seed: int, emit,
-               stop, done: int, total: int, preview_path: Path) -> tuple[torch.Tensor, dict]:
+               stop, done: int, total: int, previews: Previews) -> tuple[torch.Tensor, dict]:
     """One model on the keyframes: (frames (4T−3, 3, H, W), what to record). Emits each step; Stop → Stopped."""
     from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps
 
@@ -119,7 +119,7 @@ def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, step
         if stop.is_set():
             raise Stopped(done + i + 1, total)
         emit("step", f"{method}: step {i + 1} of {steps}", done + i + 1,
-             save_preview(preview_strip(noisy_frames(kw["latents"])), preview_path))
+             previews(noisy_frames(kw["latents"])))
 
     options = {"skip": skip_for_fps(fps)} if method == "group" else {}
     frames = pipe(keys, num_inference_steps=steps, guidance_scale=GUIDANCE,
@@ -129,11 +129,11 @@ def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, step
 
 
 def interpolate_methods(studio: Studio, methods: list[str], keys: torch.Tensor, fps: float, steps: int, seed: int,
-                        emit, stop, preview_path: Path, done: int = 0, total: int | None = None) -> dict:
+                        emit, stop, previews: Previews, done: int = 0, total: int | None = None) -> dict:
     """{method: run_method(...)} for each method in turn, its steps counted on from `done` of `total` (default: these
     methods' steps alone)."""
     total = total or steps * len(methods)
-    return {m: run_method(studio, m, keys, fps, steps, seed, emit, stop, done + i * steps, total, preview_path)
+    return {m: run_method(studio, m, keys, fps, steps, seed, emit, stop, done + i * steps, total, previews)
             for i, m in enumerate(methods)}
 
 
@@ -182,10 +182,10 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
         read = time.perf_counter() - start
         stop = studio.stop_flag(session_of(request) + ":interpolate")
         stop.clear()
-        preview_path = studio.outputs.new("interpolate-preview", ".png")
+        previews = Previews(studio.outputs.new("interpolate-preview", ".png"))
 
         def work(emit):
-            return interpolate_methods(studio, methods, keys, fps, steps, seed, emit, stop, preview_path)
+            return interpolate_methods(studio, methods, keys, fps, steps, seed, emit, stop, previews)
 
         results, image = yield from with_progress(work, steps * len(methods), progress, outputs=7, preview=5)
     out_fps, n = fps * FACTOR, output_frames(keys.shape[0])

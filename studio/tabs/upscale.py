@@ -17,7 +17,7 @@ import torch
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider, open_choices
-from ..media import preview_strip, save_preview
+from ..media import Previews
 from ..scores import HEADERS, best, score_rows, table
 from ..work import check_seed, number, save_outputs, user_errors, with_progress
 
@@ -99,7 +99,7 @@ def bicubic(low: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: int, seed: int, emit, stop,
-             total: int, preview_path: Path) -> tuple[torch.Tensor, dict]:
+             total: int, previews: Previews) -> tuple[torch.Tensor, dict]:
     """The upscaler on the clip (edge-padded to the UNet's multiple, cropped back): (frames, what to record)."""
     from engine.pipelines.upscale import upscale_frames, upscale_pipeline
 
@@ -113,7 +113,7 @@ def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: i
             raise Stopped(done[0] + 1, total)
         done[0] += 1
         emit("step", f"segment {(done[0] - 1) // steps + 1}: step {i + 1} of {steps}", done[0],
-             save_preview(preview_strip(kw["latents"]), preview_path))
+             previews(kw["latents"]))
 
     frames, notes = upscale_frames(pipe, low, prompt=prompt, steps=steps, segment_frames=SEGMENT,
                                    generator=torch.Generator().manual_seed(seed), max_side=MAX_SIDE, callback=on_step)
@@ -150,12 +150,12 @@ def upscale(studio: Studio, source, world_prompt, world_seed, upload, mode, step
         prompt = what.get("world", {}).get("prompt", "")
         stop = studio.stop_flag(session_of(request) + ":upscale")
         stop.clear()
-        preview_path = studio.outputs.new("upscale-preview", ".png")
+        previews = Previews(studio.outputs.new("upscale-preview", ".png"))
         spans = segments(low.shape[0], SEGMENT)
         total = steps * len(spans)
 
         def work(emit):
-            return run_mode(studio, mode, low, prompt, steps, seed, emit, stop, total, preview_path)
+            return run_mode(studio, mode, low, prompt, steps, seed, emit, stop, total, previews)
 
         (high, done), image = yield from with_progress(work, total, progress, outputs=7, preview=5)
     t0 = time.perf_counter()
