@@ -131,7 +131,7 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
         if stop is not None and stop.is_set():
             raise Stopped(i + 1, steps)
         if emit is not None:
-            emit("step", i + 1, steps, preview(kw["latents"]))
+            emit("step", i + 1, steps, preview(kw["latents"], final=i + 1 == steps))
 
     m = studio.model
     native = studio.outputs.new(kind)

@@ -220,6 +220,7 @@ def test_step_previews_are_throttled_and_the_first_is_always_shown(tmp_path):
     latents = torch.zeros(1, 3, 4, 8, 8)
     assert previews(latents) == str(tmp_path / "p.png") and (tmp_path / "p.png").is_file()
     assert previews(latents) is None  # within a minute of the last one
+    assert previews(latents, final=True) == str(tmp_path / "p.png")  # a pass's last step: always
     previews.last -= 61
     assert previews(latents) == str(tmp_path / "p.png")
     assert Previews(tmp_path / "q.png")(torch.zeros(1, 4, 4, 8, 8)) is None  # latents are not pictures

@@ -133,7 +133,7 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
                 if stop.is_set():
                     raise Stopped(first + k + i + 1, total)
                 emit("step", f"sampling the edit: step {i + 1} of {k}", first + k + i + 1,
-                     previews(kw["latents"]))
+                     previews(kw["latents"], final=i + 1 == k))
 
             edited = pipe(clip[None], source_prompt, prompt, None, steps, strength, guidance,
                           torch.Generator().manual_seed(seed), callback_on_step_end=on_sample,

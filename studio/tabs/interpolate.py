@@ -119,7 +119,7 @@ def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, step
         if stop.is_set():
             raise Stopped(done + i + 1, total)
         emit("step", f"{method}: step {i + 1} of {steps}", done + i + 1,
-             previews(noisy_frames(kw["latents"])))
+             previews(noisy_frames(kw["latents"]), final=i + 1 == steps))
 
     options = {"skip": skip_for_fps(fps)} if method == "group" else {}
     frames = pipe(keys, num_inference_steps=steps, guidance_scale=GUIDANCE,

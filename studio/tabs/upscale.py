@@ -113,7 +113,7 @@ def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: i
             raise Stopped(done[0] + 1, total)
         done[0] += 1
         emit("step", f"segment {(done[0] - 1) // steps + 1}: step {i + 1} of {steps}", done[0],
-             previews(kw["latents"]))
+             previews(kw["latents"], final=i + 1 == steps))
 
     frames, notes = upscale_frames(pipe, low, prompt=prompt, steps=steps, segment_frames=SEGMENT,
                                    generator=torch.Generator().manual_seed(seed), max_side=MAX_SIDE, callback=on_step)
