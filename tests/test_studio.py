@@ -169,11 +169,13 @@ def test_a_sidecar_restores_its_parameters(client, tuned, tmp_path):
     assert restored[9:12] == (PROMPT, "", 5) and restored[16] == ["zero-shot", tuned]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"kind": "render", "prompt": PROMPT}))
-    with pytest.raises(Exception, match="Generate and Compare sidecars can be restored"):
+    with pytest.raises(Exception, match="Edit sidecars can be restored"):
         client.predict(handle_file(str(bad)), api_name="/restore")
 
 
 def test_history_lists_outputs_and_restores(tmp_path):
+    import gradio as gr
+
     from studio.context import Outputs, Studio
     from studio.tabs.generate import generate
     from studio.tabs.history import restore, table
@@ -185,6 +187,11 @@ def test_history_lists_outputs_and_restores(tmp_path):
     assert len(history[0]["files"]) == 2 and Path(history[0]["shown"]).is_file()
     kind, *values = restore(studio, history[0]["record"])
     assert kind == "generate" and values[:9] == [PROMPT, "", 2, 4, 2, 4.0, "ddim", "zero-shot", False]
+    # an uploaded clip's sidecar: its settings come back, the clip must be uploaded again; untrained models drop out
+    studio = Studio(Outputs(tmp_path), {"interp_dir": str(tmp_path / "none")})
+    kind, *values = restore(studio, {"kind": "interpolate", "input": "mine.mp4", "methods": ["group"], "steps": 7,
+                                     "seed": 3})
+    assert kind == "interpolate" and values[19:26] == [gr.skip()] * 4 + [[], 7, 3] and values[:19] == [gr.skip()] * 19
 
 
 def test_cost_table_comes_from_the_bench(tmp_path):

@@ -13,6 +13,7 @@ from test_studio import CHROMIUM, _free_port, _plays, _shots
 
 PROMPT = "a red circle moving left on a black background"
 WORLD, UPLOADED = "a world clip", "my clip"
+SKIP = {"__type__": "update"}  # a gr.skip() output, as gradio_client returns it
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,10 @@ def test_interpolate_a_world_clip_with_both_models(client):
     assert rows["group"][4] > 0 and rows["masked"][4] > 0
     assert "29 frames at 8 fps" in summary and "closest to the ground truth" in summary
     assert preview is not None  # the last step's preview stays in the page
+    from gradio_client import handle_file
+
+    restored = client.predict(handle_file(files[1]), api_name="/restore")  # the sidecar brings the settings back
+    assert restored[19:26] == (WORLD, PROMPT, 0, SKIP, ["group", "masked"], 2, 0)  # an upload stays as it is
 
 
 def test_interpolate_an_uploaded_clip(client, tmp_path):
@@ -155,6 +160,11 @@ def test_upscale_a_world_clip(client):
     rows = {r[0]: r for r in table["data"]}
     assert list(rows) == ["bicubic", "temporal"] and all(r[1] > 10 and 0 < r[2] <= 1 for r in rows.values())
     assert "×2: 32×32 → 64×64" in summary and preview is not None
+    from gradio_client import handle_file
+
+    restored = client.predict(handle_file(files[1]), api_name="/restore")
+    assert restored[26:33] == (WORLD, PROMPT, 0, SKIP, "temporal", 1, 0)
+    assert restored[:26] == (SKIP,) * 26 and restored[33:] == (SKIP,) * 12  # the other tabs are left as they are
 
 
 def test_upscale_an_uploaded_clip_of_an_odd_size(client, tmp_path):
@@ -193,10 +203,10 @@ def test_generate_down_the_cascade_to_translate_and_restore_it(client):
     assert read_video(video)[0].shape[-1] == 256 and preview is not None  # the page's enlarged copy; the last preview
     restored = client.predict(handle_file(files[1]), api_name="/restore")  # its sidecar restores it, depth and all
     assert list(restored[:9]) == [PROMPT, "", 0, 2, 1, 4.0, "ddim", "zero-shot", False]
-    assert restored[17:] == ("translate", 2)
+    assert restored[17:19] == ("translate", 2)
     keyframes = _generate(client, "keyframes", frames=3)  # the default depth: keyframes alone, as before
     assert keyframes[2]["kind"] == "generate" and read_video(keyframes[1][0])[0].shape == (3, 3, 32, 32)
-    assert client.predict(handle_file(keyframes[1][1]), api_name="/restore")[17:] == ("keyframes", 20)
+    assert client.predict(handle_file(keyframes[1][1]), api_name="/restore")[17:19] == ("keyframes", 20)
 
 
 def test_the_cascade_reports_its_stages_and_joins_history(models, tmp_path):

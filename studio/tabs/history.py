@@ -1,5 +1,6 @@
 """History: this session's outputs, each downloadable with its JSON sidecar; a sidecar (from the list or
-uploaded) restores its parameters in Generate (a cascade's with its depth) or Compare."""
+uploaded) restores its parameters in Generate (a cascade's with its depth), Compare, Interpolate, Upscale or Edit.
+A world clip comes back by its prompt and seed; an uploaded clip must be uploaded again (the sidecar names it)."""
 from __future__ import annotations
 
 import json
@@ -8,11 +9,16 @@ from pathlib import Path
 import gradio as gr
 
 from ..cascade import STAGE_STEPS
+from ..clip_input import WORLD
 from ..context import Studio
 from ..work import LIMITS
 
 HEADERS = ["#", "time", "kind", "prompt", "model(s)", "seed"]
-RESTORABLE = ("generate", "cascade", "compare")
+RESTORABLE = ("generate", "cascade", "compare", "interpolate", "upscale", "edit")
+NOT_RESTORABLE = "Generate, Compare, Interpolate, Upscale and Edit sidecars can be restored (a cascade's too)"
+# `/restore`'s outputs after the tab to show, in this order: each tab's inputs (new tabs go last, so that the
+# indices of the earlier ones stay as they were for scripts)
+SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7), ("upscale", 7), ("edit", 12))
 
 
 def table(history: list[dict] | None) -> list[list]:
@@ -30,8 +36,7 @@ def read_record(path) -> dict:
         raise ValueError(f"{path.name} is not a JSON sidecar ({e})") from None
     if not isinstance(record, dict) or record.get("kind") not in RESTORABLE:
         kind = record.get("kind") if isinstance(record, dict) else None
-        raise ValueError(f"{path.name} is {'a ' + repr(kind) if kind else 'not a Flipbook'} sidecar; "
-                         "Generate and Compare sidecars can be restored (a cascade's too)")
+        raise ValueError(f"{path.name} is {'a ' + repr(kind) if kind else 'not a Flipbook'} sidecar; {NOT_RESTORABLE}")
     if record["kind"] == "cascade" and not isinstance(record.get("settings"), dict):
         raise ValueError(f"{path.name} is a cascade sidecar without its settings; it cannot be restored")
     return record
@@ -49,10 +54,55 @@ def _mode_key(studio: Studio, record: dict) -> str:
     return gr.skip()
 
 
+def _outputs(tab: str, sections: dict[str, list]) -> tuple:
+    """(the tab to show, every section's values in SECTIONS order, gr.skip() for the sections not given)."""
+    values = []
+    for name, n in SECTIONS:
+        part = sections.get(name, [gr.skip()] * n)
+        assert len(part) == n, f"{name}: {len(part)} values for {n} inputs"
+        values += part
+    return (tab, *values)
+
+
+def _clip(record: dict) -> list:
+    """A clip picker's four inputs (source, world prompt, world seed, upload) from a sidecar."""
+    world = record.get("world")
+    if isinstance(world, dict) and world.get("prompt"):
+        return [WORLD, world["prompt"], int(world.get("seed", 0)), gr.skip()]
+    gr.Warning(f"the sidecar's clip was an upload ({record.get('input', 'a file')}): upload it again; the other "
+               "parameters are restored")
+    return [gr.skip()] * 4
+
+
+def _clip_tab(studio: Studio, record: dict) -> dict[str, list]:
+    """Interpolate, Upscale or Edit inputs from their sidecar (models not here are left out, with a warning)."""
+    from .interpolate import trained
+    from .upscale import available
+
+    kind, clip = record["kind"], _clip(record)
+    if kind == "interpolate":
+        here = trained(studio)
+        methods = [m for m in record.get("methods", []) if m in here]
+        if len(methods) < len(record.get("methods", [])):
+            gr.Warning("interpolation models not trained here are left out")
+        return {kind: [*clip, methods, record["steps"], record["seed"]]}
+    if kind == "upscale":
+        mode = record.get("mode")
+        if mode not in available(studio):
+            gr.Warning(f"the super-resolution mode {mode!r} has no weights here; the other parameters are restored")
+            mode = gr.skip()
+        return {kind: [*clip, mode, record["steps"], record["seed"]]}
+    tune_steps = record.get("tune_steps") or gr.skip()  # zero-shot edits tuned nothing
+    return {kind: [*clip, record["source_prompt"], record["prompt"], record["mode"], tune_steps, record["strength"],
+                   record["guidance"], record["steps"], record["seed"]]}
+
+
 def restore(studio: Studio, record: dict) -> tuple:
-    """(the tab to show, the Generate tab's 9 inputs, the Compare tab's 8 inputs, the cascade depth and the later
-    stages' steps): the record's values, gr.skip() elsewhere. A cascade's sidecar (run_cascade's: its arguments under
-    "settings") restores into Generate with its depth."""
+    """(the tab to show, then every tab's inputs in SECTIONS order): the record's values in its tab's section,
+    gr.skip() elsewhere. A cascade's sidecar (run_cascade's: its arguments under "settings") restores into Generate
+    with its depth."""
+    if record["kind"] in ("interpolate", "upscale", "edit"):
+        return _outputs(record["kind"], _clip_tab(studio, record))
     if record["kind"] == "cascade":
         settings = record["settings"]
         record = {**settings, "kind": "cascade", "prompt": record["prompt"], "tuned": settings.get("tuned")}
@@ -61,26 +111,25 @@ def restore(studio: Studio, record: dict) -> tuple:
                    f"{studio.model.get('model') or 'the embedded one'}")
     common = [record["prompt"], record.get("negative_prompt") or "", record["seed"], record["frames"], record["steps"],
               record["guidance"], record["scheduler"]]
-    skip = [gr.skip()]
     if record["kind"] == "generate":  # keyframes alone: the cascade's inputs back to their defaults
-        return ("generate", *common, _mode_key(studio, record), bool(record.get("pyramid")), *skip * 8,
-                "keyframes", STAGE_STEPS)
+        return _outputs("generate", {"generate": [*common, _mode_key(studio, record), bool(record.get("pyramid"))],
+                                     "cascade": ["keyframes", STAGE_STEPS]})
     if record["kind"] == "cascade":
-        return ("generate", *common, _mode_key(studio, record), False, *skip * 8, record["depth"],
-                min(int(record["stage_steps"]), LIMITS["steps"][1]))  # the command line allows more
+        depth = [record["depth"], min(int(record["stage_steps"]), LIMITS["steps"][1])]  # the command line allows more
+        return _outputs("generate", {"generate": [*common, _mode_key(studio, record), False], "cascade": depth})
     models = []
     for key in record.get("variants", []):
         try:
             models.append(studio.resolve(key).key + ("+pyramid" if key.endswith("+pyramid") else ""))
         except ValueError:
             gr.Warning(f"{key} is not available here; left out of the comparison")
-    return ("compare", *skip * 9, *common, models, *skip * 2)
+    return _outputs("compare", {"compare": [*common, models]})
 
 
-def build(studio: Studio, history: gr.State, tabs: gr.Tabs, generate_inputs: list, compare_inputs: list,
-          cascade_inputs: list):
-    """`/restore`'s outputs: the Generate inputs, the Compare inputs, then the cascade's two (last, so that the
-    indices of the first seventeen stay as they were)."""
+def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, list]):
+    """`/restore`'s outputs: the tab to show, then `inputs` (each tab's input components) in SECTIONS order."""
+    for name, n in SECTIONS:
+        assert len(inputs[name]) == n, f"History restores {n} {name} inputs; the tab has {len(inputs[name])}"
     with gr.Tab("History", id="history", elem_id="tab-history"):
         gr.Markdown("This session's outputs. Download any of them with its JSON sidecar; restore a sidecar's "
                     "parameters from the list, or upload one saved earlier.")
@@ -114,7 +163,7 @@ def build(studio: Studio, history: gr.State, tabs: gr.Tabs, generate_inputs: lis
                 raise gr.Error("choose an output first")
             record = history[int(index)]["record"]
             if record.get("kind") not in RESTORABLE:
-                raise gr.Error("Generate and Compare outputs can be restored (a cascade's too)")
+                raise gr.Error(NOT_RESTORABLE.replace("sidecars", "outputs"))
             return restore(studio, record)
 
         def from_file(path):
@@ -124,7 +173,7 @@ def build(studio: Studio, history: gr.State, tabs: gr.Tabs, generate_inputs: lis
                 raise gr.Error(str(e), duration=None, print_exception=False) from None
             return restore(studio, record)
 
-        outputs = [kind, *generate_inputs, *compare_inputs, *cascade_inputs]
+        outputs = [kind, *(c for name, _ in SECTIONS for c in inputs[name])]
         history.change(refresh, history, [listing, entry, everything], api_visibility="private", queue=False)
         entry.change(show, [entry, history], [shown, files], api_visibility="private", queue=False)
         select_tab = lambda k: gr.Tabs(selected=k) if k else gr.skip()  # noqa: E731
