@@ -69,7 +69,8 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_s
             world_tab.build(studio.outputs)
             history_tab.build(studio, history, tabs, {"generate": gen["inputs"], "compare": cmp["inputs"],
                                                       "cascade": gen["cascade"], "interpolate": cascade[0]["inputs"],
-                                                      "upscale": cascade[1]["inputs"], "edit": edit["inputs"]})
+                                                      "upscale": cascade[1]["inputs"], "edit": edit["inputs"],
+                                                      "compare_interp": cmp["interp_inputs"]})
 
         def refresh_choices():
             """Tuned folders made since (here or in another session) become choices in Generate and Compare."""

@@ -298,6 +298,11 @@ def test_compare_interpolation_methods_on_one_set_of_keyframes(client):
     keys, key_fps = read_video(files[4])
     assert keys.shape == (3, 3, 32, 32) and key_fps == 2.0 and json.loads(Path(files[5]).read_text())["frames"] == 3
     assert "Keyframes by **zero-shot" in summary and "9 frames at 8 fps" in summary and preview is not None
+    from gradio_client import handle_file
+
+    restored = client.predict(handle_file(files[1]), api_name="/restore")  # Compare, switched to the methods
+    assert restored[9:17] == (PROMPT, "", 0, 3, 1, 4.0, "ddim", SKIP)
+    assert restored[45:] == ("interpolation methods", "zero-shot", ["group", "masked"], 1)
 
 
 def test_compare_interpolation_baselines_only_outside_the_world(client):

@@ -182,4 +182,5 @@ def build(studio: Studio, history: gr.State) -> dict:
         what.change(chosen, what, [models, interp_ui["group"], go, go_methods, table, methods_table,
                                    methods_summary], api_visibility="private", queue=False)
     return {"inputs": inputs, "models": models, "keyframes_mode": interp_ui["mode"],
+            "interp_inputs": [what, interp_ui["mode"], interp_ui["methods"], interp_ui["steps"]],
             "refresh": (lambda: compare_interp.refresh(studio), [interp_ui["methods"], interp_ui["note"]])}

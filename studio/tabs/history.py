@@ -14,11 +14,13 @@ from ..context import Studio
 from ..work import LIMITS
 
 HEADERS = ["#", "time", "kind", "prompt", "model(s)", "seed"]
-RESTORABLE = ("generate", "cascade", "compare", "interpolate", "upscale", "edit")
-NOT_RESTORABLE = "Generate, Compare, Interpolate, Upscale and Edit sidecars can be restored (a cascade's too)"
+RESTORABLE = ("generate", "cascade", "compare", "compare-interpolation", "interpolate", "upscale", "edit")
+NOT_RESTORABLE = ("Generate, Compare, Interpolate, Upscale and Edit sidecars can be restored (a cascade's and an "
+                  "interpolation comparison's too)")
 # `/restore`'s outputs after the tab to show, in this order: each tab's inputs (new tabs go last, so that the
 # indices of the earlier ones stay as they were for scripts)
-SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7), ("upscale", 7), ("edit", 12))
+SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7), ("upscale", 7), ("edit", 12),
+            ("compare_interp", 4))  # Compare's choice of models or interpolation methods, and the latter's inputs
 
 
 def table(history: list[dict] | None) -> list[list]:
@@ -117,13 +119,23 @@ def restore(studio: Studio, record: dict) -> tuple:
     if record["kind"] == "cascade":
         depth = [record["depth"], min(int(record["stage_steps"]), LIMITS["steps"][1])]  # the command line allows more
         return _outputs("generate", {"generate": [*common, _mode_key(studio, record), False], "cascade": depth})
+    if record["kind"] == "compare-interpolation":  # one mode's keyframes through the interpolation methods
+        from .compare import METHODS
+        from .interpolate import trained
+
+        methods = [m for m in record.get("methods", []) if m in trained(studio)]
+        interp = [METHODS, _mode_key(studio, {"tuned": record.get("variant"), "mode": record.get("mode")}), methods,
+                  min(int(record["interp_steps"]), LIMITS["steps"][1])]
+        return _outputs("compare", {"compare": [*common, gr.skip()], "compare_interp": interp})
+    from .compare import MODELS
+
     models = []
     for key in record.get("variants", []):
         try:
             models.append(studio.resolve(key).key + ("+pyramid" if key.endswith("+pyramid") else ""))
         except ValueError:
             gr.Warning(f"{key} is not available here; left out of the comparison")
-    return _outputs("compare", {"compare": [*common, models]})
+    return _outputs("compare", {"compare": [*common, models], "compare_interp": [MODELS, *[gr.skip()] * 3]})
 
 
 def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, list]):
