@@ -66,11 +66,12 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_s
             cascade = [interpolate_tab.build(studio, history), upscale_tab.build(studio, history)]
             edit = edit_tab.build(studio, history)
             tune = tune_tab.build(studio, history)
-            world_tab.build(studio.outputs)
+            world = world_tab.build(studio.outputs)
             history_tab.build(studio, history, tabs, {"generate": gen["inputs"], "compare": cmp["inputs"],
                                                       "cascade": gen["cascade"], "interpolate": cascade[0]["inputs"],
                                                       "upscale": cascade[1]["inputs"], "edit": edit["inputs"],
-                                                      "compare_interp": cmp["interp_inputs"]})
+                                                      "compare_interp": cmp["interp_inputs"], "tune": tune["inputs"],
+                                                      "world": world["inputs"]})
 
         def refresh_choices():
             """Tuned folders made since (here or in another session) become choices in Generate and Compare."""

@@ -167,9 +167,17 @@ def test_a_sidecar_restores_its_parameters(client, tuned, tmp_path):
     compare_sidecar = client.predict(PROMPT, "", 5, 4, 2, 3.0, "ddim", ["zero-shot", tuned], api_name="/compare")[2][1]
     restored = client.predict(handle_file(compare_sidecar), api_name="/restore")
     assert restored[9:12] == (PROMPT, "", 5) and restored[16] == ["zero-shot", tuned]
+    assert restored[45] == "models"  # Compare shows the models, not the interpolation methods
+    from engine.sidecar import sidecar_path
+
+    restored = client.predict(handle_file(str(sidecar_path(tuned))), api_name="/restore")  # the tune's own
+    assert restored[-13:-5] == ("temporal", WORLD, {"__type__": "update"}, {"__type__": "update"}, 2, 1, 5e-4, 0)
+    world = client.predict("a big yellow star spinning against a sunset backdrop", 1, 32, 4, 6, api_name="/render")[1]
+    restored = client.predict(handle_file(world[1]), api_name="/restore")  # a World render's sidecar
+    assert restored[-5:] == ("a big yellow star spinning against a sunset backdrop", 1, 32, 4.0, 6)
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"kind": "render", "prompt": PROMPT}))
-    with pytest.raises(Exception, match="Edit sidecars can be restored"):
+    bad.write_text(json.dumps({"kind": "upscale-bench", "prompt": PROMPT}))
+    with pytest.raises(Exception, match="Tune and World sidecars can be restored"):
         client.predict(handle_file(str(bad)), api_name="/restore")
 
 
@@ -192,6 +200,10 @@ def test_history_lists_outputs_and_restores(tmp_path):
     kind, *values = restore(studio, {"kind": "interpolate", "input": "mine.mp4", "methods": ["group"], "steps": 7,
                                      "seed": 3})
     assert kind == "interpolate" and values[19:26] == [gr.skip()] * 4 + [[], 7, 3] and values[:19] == [gr.skip()] * 19
+    kind, *values = restore(studio, {"kind": "tune", "mode": "temporal", "data": "clips", "caption": "a red circle",
+                                     "clip_files": ["a.mp4"], "steps": 9, "batch_size": 2, "lr": 1e-3, "seed": 4})
+    assert kind == "tune" and values[-13:-5] == ["temporal", "my clips, one caption", gr.skip(), "a red circle", 9,
+                                                 2, 1e-3, 4]
 
 
 def test_cost_table_comes_from_the_bench(tmp_path):

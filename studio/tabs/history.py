@@ -1,6 +1,7 @@
 """History: this session's outputs, each downloadable with its JSON sidecar; a sidecar (from the list or
-uploaded) restores its parameters in Generate (a cascade's with its depth), Compare, Interpolate, Upscale or Edit.
-A world clip comes back by its prompt and seed; an uploaded clip must be uploaded again (the sidecar names it)."""
+uploaded) restores its parameters in Generate (a cascade's with its depth), Compare (models or interpolation
+methods), Interpolate, Upscale, Edit, Tune or World. A world clip comes back by its prompt and seed; uploaded clips must be
+uploaded again (the sidecar names them)."""
 from __future__ import annotations
 
 import json
@@ -14,13 +15,15 @@ from ..context import Studio
 from ..work import LIMITS
 
 HEADERS = ["#", "time", "kind", "prompt", "model(s)", "seed"]
-RESTORABLE = ("generate", "cascade", "compare", "compare-interpolation", "interpolate", "upscale", "edit")
-NOT_RESTORABLE = ("Generate, Compare, Interpolate, Upscale and Edit sidecars can be restored (a cascade's and an "
-                  "interpolation comparison's too)")
+RESTORABLE = ("generate", "cascade", "compare", "compare-interpolation", "interpolate", "upscale", "edit", "tune",
+              "render")
+NOT_RESTORABLE = ("Generate, Compare, Interpolate, Upscale, Edit, Tune and World sidecars can be restored (a "
+                  "cascade's and an interpolation comparison's too)")
 # `/restore`'s outputs after the tab to show, in this order: each tab's inputs (new tabs go last, so that the
 # indices of the earlier ones stay as they were for scripts)
 SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7), ("upscale", 7), ("edit", 12),
-            ("compare_interp", 4))  # Compare's choice of models or interpolation methods, and the latter's inputs
+            ("compare_interp", 4),  # Compare's choice of models or interpolation methods, and the latter's inputs
+            ("tune", 8), ("world", 5))
 
 
 def table(history: list[dict] | None) -> list[list]:
@@ -99,12 +102,27 @@ def _clip_tab(studio: Studio, record: dict) -> dict[str, list]:
                    record["guidance"], record["steps"], record["seed"]]}
 
 
+def _tune(record: dict) -> list:
+    """The Tune tab's inputs (mode, data, clips, caption, steps, batch size, learning rate, seed) from its sidecar."""
+    from .tune import UPLOADED, WORLD
+
+    uploaded = record.get("data") == "clips"
+    if uploaded:
+        gr.Warning(f"the tune was on uploaded clips ({', '.join(record.get('clip_files', []))}): upload them again")
+    return [record["mode"], UPLOADED if uploaded else WORLD, gr.skip(), record.get("caption") or gr.skip(),
+            record["steps"], record["batch_size"], record["lr"], record["seed"]]
+
+
 def restore(studio: Studio, record: dict) -> tuple:
     """(the tab to show, then every tab's inputs in SECTIONS order): the record's values in its tab's section,
     gr.skip() elsewhere. A cascade's sidecar (run_cascade's: its arguments under "settings") restores into Generate
     with its depth."""
     if record["kind"] in ("interpolate", "upscale", "edit"):
         return _outputs(record["kind"], _clip_tab(studio, record))
+    if record["kind"] == "tune":
+        return _outputs("tune", {"tune": _tune(record)})
+    if record["kind"] == "render":  # the World tab's ground-truth clip
+        return _outputs("world", {"world": [record[k] for k in ("prompt", "seed", "size", "fps", "frames")]})
     if record["kind"] == "cascade":
         settings = record["settings"]
         record = {**settings, "kind": "cascade", "prompt": record["prompt"], "tuned": settings.get("tuned")}

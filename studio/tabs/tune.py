@@ -234,4 +234,5 @@ def build(studio: Studio, history: gr.State) -> dict:
                          concurrency_id="tune")
         stop.click(halt, None, None, api_visibility="private", queue=False)
         measure.click(remeasure, None, [chart, table, note], api_visibility="private", concurrency_id="tune")
-    return {"event": event, "folder": folder, "chart": chart, "show_chart": show_chart}
+    return {"event": event, "folder": folder, "chart": chart, "show_chart": show_chart,
+            "inputs": [mode, data, clips, caption, steps, batch, lr, seed]}

@@ -59,3 +59,4 @@ def build(outputs: Outputs):
             return render_world(prompt, seed, size, fps, frames, outputs)
 
         go.click(run, [prompt, seed, size, fps, frames], [video, files, spec], api_name="render")
+    return {"inputs": [prompt, seed, size, fps, frames]}
