@@ -31,8 +31,7 @@ from einops import rearrange
 from ..models.base import load_vae, resolve_device, resolve_dtype, vae_dtype
 from ..diffusion.noise import frame_noise
 from ..models.interpolation import (ASSET, FACTOR, MIDDLE, blend_clip, blend_middles, frames_as_slots, join_frames,
-                                    keyframe_pairs,
-                                    load_interpolator, noise_augment, output_frames)
+                                    keyframe_pairs, load_interpolator, noise_augment, output_frames)
 from ..models.tuned import model_hash
 from ..models.vae import decode_frames, encode_frames
 from .load import SCHEDULERS
@@ -150,7 +149,8 @@ class GroupInterpolationPipeline(_InterpolationPipeline):
         c = z.shape[1]
 
         # 2. each gap's conditioning: its two keyframes on channels, perturbed to aug_level
-        pairs = self.augment(keyframe_pairs(z), aug_level, generator)
+        clean = keyframe_pairs(z)
+        pairs = self.augment(clean, aug_level, generator)
         level, skip = torch.full((b,), float(aug_level)), torch.full((b,), float(skip))
         cond = {"keyframes": pairs, "level": level, "skip": skip}
         uncond = {"keyframes": torch.zeros_like(pairs), "level": torch.zeros(b), "skip": skip}
@@ -164,7 +164,7 @@ class GroupInterpolationPipeline(_InterpolationPipeline):
         latents = self.denoise(latents, num_inference_steps, guidance_scale, cond, uncond, generator,
                                callback_on_step_end)
         if self.unet.config.get("residual"):
-            latents = latents + blend_middles(keyframe_pairs(z))
+            latents = latents + blend_middles(clean)
 
         # 5. keyframes and middle frames interleaved: 4T−3 frames (decoded, cropped, the keyframes as given)
         frames = self.finish(join_frames(z, latents), keys)

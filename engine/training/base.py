@@ -44,8 +44,8 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
     uniformly drawn timesteps (works for image and video UNets alike).
 
     With `snr_gamma`, each sample's loss is weighted by min(SNR, γ)/SNR for ε and min(SNR, γ)/(SNR + 1) for v
-    and min(SNR, γ) for x0 (Min-SNR-γ, Hang et al. 2023): the nearly clean timesteps, whose target is easy and dominates the
-    gradients, stop crowding out the middle of the schedule where shapes are decided.
+    and min(SNR, γ) for x0 (Min-SNR-γ, Hang et al. 2023): the nearly clean timesteps, whose target is easy and
+    dominates the gradients, stop crowding out the middle of the schedule where shapes are decided.
 
     `rows` = (start, stop, n) when x0 is one process's share of a global batch of n (the training loop's
     `batch["rows"]`): noise and timesteps are drawn for all n and sliced, so each sample gets the draw it
@@ -69,7 +69,10 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
     t = torch.randint(lo, hi, (n,), generator=g)[start:stop].to(x0.device)
     noisy = scheduler.add_noise(x0, noise, t)
     prediction = scheduler.config.prediction_type
-    target = {"v_prediction": lambda: scheduler.get_velocity(x0, noise, t), "sample": lambda: x0}.get(prediction, lambda: noise)()
+    if prediction == "v_prediction":
+        target = scheduler.get_velocity(x0, noise, t)
+    else:
+        target = x0 if prediction == "sample" else noise
     err = model_output(unet_forward(noisy, t, text_states), x0.shape[1]) - target
     if err.ndim == 5 and motion_weight != 1.0:  # b c f h w
         common = err.mean(2, keepdim=True)
@@ -80,8 +83,10 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
         return err.mean()
     alpha_bar = scheduler.alphas_cumprod.to(x0.device)[t]
     snr = alpha_bar / (1 - alpha_bar)
-    per_target = {"v_prediction": snr + 1, "sample": torch.ones_like(snr)}.get(prediction, snr)
-    return (err * snr.clamp(max=snr_gamma) / per_target).mean()
+    weight = snr.clamp(max=snr_gamma)
+    if prediction != "sample":
+        weight = weight / (snr + 1 if prediction == "v_prediction" else snr)
+    return (err * weight).mean()
 
 
 def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: dict, extras: list[Path] = ()):

@@ -1,7 +1,7 @@
 """History: this session's outputs, each downloadable with its JSON sidecar; a sidecar (from the list or
 uploaded) restores its parameters in Generate (a cascade's with its depth), Compare (models or interpolation
-methods), Interpolate, Upscale, Edit, Tune or World. A world clip comes back by its prompt and seed; uploaded clips must be
-uploaded again (the sidecar names them)."""
+methods), Interpolate, Upscale, Edit, Tune or World. A world clip comes back by its prompt and seed; uploaded
+clips must be uploaded again (the sidecar names them)."""
 from __future__ import annotations
 
 import json
@@ -79,18 +79,24 @@ def _clip(record: dict) -> list:
     return [gr.skip()] * 4
 
 
+def _trained_methods(studio: Studio, record: dict) -> list[str]:
+    """The record's interpolation methods whose models are here (the others left out, with a warning)."""
+    from .interpolate import trained
+
+    here = trained(studio)
+    methods = [m for m in record.get("methods", []) if m in here]
+    if len(methods) < len(record.get("methods", [])):
+        gr.Warning("interpolation models not trained here are left out")
+    return methods
+
+
 def _clip_tab(studio: Studio, record: dict) -> dict[str, list]:
     """Interpolate, Upscale or Edit inputs from their sidecar (models not here are left out, with a warning)."""
-    from .interpolate import trained
     from .upscale import available
 
     kind, clip = record["kind"], _clip(record)
     if kind == "interpolate":
-        here = trained(studio)
-        methods = [m for m in record.get("methods", []) if m in here]
-        if len(methods) < len(record.get("methods", [])):
-            gr.Warning("interpolation models not trained here are left out")
-        return {kind: [*clip, methods, record["steps"], record["seed"]]}
+        return {kind: [*clip, _trained_methods(studio, record), record["steps"], record["seed"]]}
     if kind == "upscale":
         mode = record.get("mode")
         if mode not in available(studio):
@@ -104,12 +110,12 @@ def _clip_tab(studio: Studio, record: dict) -> dict[str, list]:
 
 def _tune(record: dict) -> list:
     """The Tune tab's inputs (mode, data, clips, caption, steps, batch size, learning rate, seed) from its sidecar."""
-    from .tune import UPLOADED, WORLD
+    from . import tune
 
     uploaded = record.get("data") == "clips"
     if uploaded:
         gr.Warning(f"the tune was on uploaded clips ({', '.join(record.get('clip_files', []))}): upload them again")
-    return [record["mode"], UPLOADED if uploaded else WORLD, gr.skip(), record.get("caption") or gr.skip(),
+    return [record["mode"], tune.UPLOADED if uploaded else tune.WORLD, gr.skip(), record.get("caption") or gr.skip(),
             record["steps"], record["batch_size"], record["lr"], record["seed"]]
 
 
@@ -139,10 +145,9 @@ def restore(studio: Studio, record: dict) -> tuple:
         return _outputs("generate", {"generate": [*common, _mode_key(studio, record), False], "cascade": depth})
     if record["kind"] == "compare-interpolation":  # one mode's keyframes through the interpolation methods
         from .compare import METHODS
-        from .interpolate import trained
 
-        methods = [m for m in record.get("methods", []) if m in trained(studio)]
-        interp = [METHODS, _mode_key(studio, {"tuned": record.get("variant"), "mode": record.get("mode")}), methods,
+        keyframes_by = _mode_key(studio, {"tuned": record.get("variant"), "mode": record.get("mode")})
+        interp = [METHODS, keyframes_by, _trained_methods(studio, record),
                   min(int(record["interp_steps"]), LIMITS["steps"][1])]
         return _outputs("compare", {"compare": [*common, gr.skip()], "compare_interp": interp})
     from .compare import MODELS
