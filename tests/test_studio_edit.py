@@ -64,7 +64,7 @@ def test_edit_a_world_clip_through_the_api(client):
     from gradio_client import handle_file
 
     restored = client.predict(handle_file(files[1]), api_name="/restore")  # the sidecar brings the settings back
-    assert restored[33:] == (WORLD, PROMPT, 0, {"__type__": "update"}, PROMPT, TARGET, "simda", 2, 0.5, 3.0, 4, 0)
+    assert restored[33:45] == (WORLD, PROMPT, 0, {"__type__": "update"}, PROMPT, TARGET, "simda", 2, 0.5, 3.0, 4, 0)
     # another target for the same clip reuses the one-shot tuning
     again = _edit(client, target="a red square moving left on a black background")[4]
     assert not record["tuning_reused"] and again["tuning_reused"] and again["tuned"] == record["tuned"]
