@@ -2,7 +2,7 @@
 # Rebuild every embedded model in assets/ from nothing, with the exact recipe of the shipped weights.
 # Each stage resumes from its checkpoint in runs/ if interrupted; run it again to go on.
 # Two-core CPU times: judge ≈ 22 min, base ≈ 95 min, each tuned mode ≈ 8 min, each pyramid model ≈ 10 min,
-# image SR ≈ 4 min, group interpolation ≈ 35 min, masked interpolation ≈ 60 min.
+# image SR ≈ 4 min, group interpolation ≈ 35 min, masked interpolation ≈ 31 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -36,4 +36,4 @@ done
 $fb train-sr --steps 200 --out assets/sr/image
 # Interpolation, T → 4T − 3 frames: the group model (residual over blending) and the masked model.
 $fb train-interp --method group --steps 3000 --lr 3e-4
-$fb train-interp --method masked --steps 1000 --batch-size 2 --target frames
+$fb train-interp --method masked --steps 1000 --batch-size 2

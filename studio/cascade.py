@@ -150,7 +150,7 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
         stage = current[0]
         desc = f"{stage} (stage {names.index(stage) + 1} of {len(names)}): step {done[0] - done[1]} of {plan[stage]}"
         final = done[0] - done[1] == plan[stage]
-        emit("step", desc, done[0], preview(noisy_frames(kw["latents"]), final=final))
+        emit("step", desc, done[0], preview(noisy_frames(kw.get("frames", kw["latents"])), final=final))
 
     try:
         path, video, _ = run_cascade(studio.outputs.new("cascade"), prompt, depth=depth, seed=seed, frames=frames,

@@ -164,8 +164,12 @@ def test_an_untrained_residual_model_is_the_blend_and_training_moves_it(base, ba
     pipe, _ = interpolation_pipeline(method, tmp_path / "r")
     assert pipe.scheduler.config.prediction_type == "sample"
     keys = render(prompt_to_spec("a red circle moving right on a ocean background", 0), 16, 2.0, 3)
-    frames = pipe(keys, num_inference_steps=3, generator=torch.Generator().manual_seed(1)).frames[0]
+    seen = []
+    frames = pipe(keys, num_inference_steps=3, generator=torch.Generator().manual_seed(1),
+                  callback_on_step_end=lambda p, i, t, kw: seen.append(kw)).frames[0]
     torch.testing.assert_close(frames, blend_keyframes(keys), atol=1e-5, rtol=0)
+    assert len(seen) == 3 and seen[-1]["latents"].abs().max() < 1e-6  # the residual itself: nothing to add
+    assert (seen[-1]["frames"] - seen[-1]["latents"]).abs().max() > 0.1  # the previewed sample: blend added
     train_interpolator(method, tmp_path / "t", steps=2, batch_size=1, lr=1e-2, base=base_dir, work_dir=tmp_path / "w",
                        keyframes=3, size=16)
     pipe, _ = interpolation_pipeline(method, tmp_path / "t")

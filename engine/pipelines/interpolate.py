@@ -115,19 +115,25 @@ class _InterpolationPipeline(DiffusionPipeline):
         v_cond, v_uncond = self.unet(torch.cat([x_in, x_in]), t, **both).to(x.dtype).chunk(2)
         return (1 + guidance_scale) * v_cond - guidance_scale * v_uncond
 
+    def blend_offset(self, blend: Callable[[], torch.Tensor]):
+        """What the denoised sample is added to: the keyframes' linear blend (`blend()`) for a residual model, else 0."""
+        return blend() if self.unet.config.get("residual") else 0
+
     def denoise(self, latents: torch.Tensor, steps: int, guidance_scale: float, cond: dict, uncond: dict, generator,
-                callback: Callable | None = None):
-        """`callback(pipe, i, t, {"latents": latents})` after every step (diffusers' `callback_on_step_end`); what
-        it returns under "latents" replaces them. The latents are the UNet's sample: the group model's slots
-        (B, 3C, T−1, h, w), the masked model's clip windows (B·n, C, 4k−3, h, w)."""
+                callback: Callable | None = None, offset: torch.Tensor | float = 0):
+        """The denoised sample plus `offset` (a residual model's blend). `callback(pipe, i, t, {"latents": latents,
+        "frames": latents + offset})` after every step (diffusers' `callback_on_step_end`); what it returns under
+        "latents" replaces them. The latents are the UNet's sample: the group model's slots (B, 3C, T−1, h, w), the
+        masked model's clip windows (B·n, C, 4k−3, h, w); "frames" is the same sample as frames (a preview)."""
         self.scheduler.set_timesteps(steps, device=latents.device)
         latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)
         for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
             v = self.predict(self.scheduler.scale_model_input(latents, t), t, guidance_scale, cond, uncond)
             latents = self.scheduler.step(v, t, latents, generator=generator).prev_sample
             if callback is not None:
-                latents = (callback(self, i, t, {"latents": latents}) or {}).get("latents", latents)
-        return latents
+                kw = {"latents": latents, "frames": latents + offset}
+                latents = (callback(self, i, t, kw) or {}).get("latents", latents)
+        return latents + offset
 
     @staticmethod
     def to_frames(x: torch.Tensor) -> torch.Tensor:
@@ -162,9 +168,7 @@ class GroupInterpolationPipeline(_InterpolationPipeline):
 
         # 4. denoise every gap at once, with context guidance (a residual model: what blending misses, added to it)
         latents = self.denoise(latents, num_inference_steps, guidance_scale, cond, uncond, generator,
-                               callback_on_step_end)
-        if self.unet.config.get("residual"):
-            latents = latents + blend_middles(clean)
+                               callback_on_step_end, self.blend_offset(lambda: blend_middles(clean)))
 
         # 5. keyframes and middle frames interleaved: 4T−3 frames (decoded, cropped, the keyframes as given)
         frames = self.finish(join_frames(z, latents), keys)
@@ -217,9 +221,7 @@ class MaskedInterpolationPipeline(_InterpolationPipeline):
 
         # 5. denoise the whole clip, with context guidance (a residual model: what blending misses, added to it)
         latents = self.denoise(latents, num_inference_steps, guidance_scale, cond, uncond, generator,
-                               callback_on_step_end)
-        if self.unet.config.get("residual"):
-            latents = latents + blend_clip(batch)
+                               callback_on_step_end, self.blend_offset(lambda: blend_clip(batch)))
 
         # 6. windows joined into 4T−3 frames (decoded, cropped, the keyframes as given)
         latents[:, :, ::FACTOR] = batch

@@ -23,7 +23,7 @@ from ..work import check_seed, number, save_outputs, user_errors, with_progress
 
 METHODS = ("group", "masked")
 TRAIN = {"group": "flipbook train-interp --method group --steps 3000 --lr 3e-4",
-         "masked": "flipbook train-interp --method masked --steps 1000 --batch-size 2 --target frames"}
+         "masked": "flipbook train-interp --method masked --steps 1000 --batch-size 2"}
 KEYFRAMES = {"size": 32, "fps": 2.0, "frames": 8}  # a world clip: the keyframe model's clips
 MAX_KEYFRAMES, MAX_SIDE, MAX_FPS = 16, 64, 120.0  # an uploaded clip: at most 16 keyframes (61 frames) of 64 pixels
 STEPS, GUIDANCE = 20, 0.25  # DPM-Solver++ steps; FusionFrames' context guidance
@@ -119,7 +119,7 @@ def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, step
         if stop.is_set():
             raise Stopped(done + i + 1, total)
         emit("step", f"{method}: step {i + 1} of {steps}", done + i + 1,
-             previews(noisy_frames(kw["latents"]), final=i + 1 == steps))
+             previews(noisy_frames(kw["frames"]), final=i + 1 == steps))
 
     options = {"skip": skip_for_fps(fps)} if method == "group" else {}
     frames = pipe(keys, num_inference_steps=steps, guidance_scale=GUIDANCE,
