@@ -73,9 +73,14 @@ def test_a_residual_model_that_adds_nothing_returns_the_bicubic_upsample():
     torch.nn.init.zeros_(pipe.unet.unet.conv_out.bias)
     pipe.scheduler = SCHEDULERS["ddim"](dict(train_scheduler("sample").config), True)
     low = torch.rand(1, 3, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    out = pipe(low, num_inference_steps=3, generator=torch.Generator().manual_seed(0), consistency=0).frames
+    previews = []
+    out = pipe(low, num_inference_steps=3, generator=torch.Generator().manual_seed(0), consistency=0,
+               callback_on_step_end=lambda p, i, t, kw: previews.append(kw["frames"])).frames
     bicubic = F.interpolate(low[0] * 2 - 1, scale_factor=2, mode="bicubic").clamp(-1, 1) / 2 + 0.5
     torch.testing.assert_close(out[0], bicubic, atol=1e-6, rtol=0)
+    # the step preview shows the sample as frames (residual plus bicubic), not the near-zero residual itself
+    assert len(previews) == 3
+    torch.testing.assert_close((previews[-1][0].transpose(0, 1) / 2 + 0.5).clamp(0, 1), bicubic, atol=1e-6, rtol=0)
     consistent = pipe(low, num_inference_steps=3, generator=torch.Generator().manual_seed(0), consistency=20).frames
     # back-projection: every frame box-averages back to its low-resolution frame, closer than bicubic does
     error = lambda frames: (F.avg_pool2d(frames[0], 2) - low[0]).abs().mean()

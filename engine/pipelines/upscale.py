@@ -94,9 +94,12 @@ class VideoUpscalePipeline(DiffusionPipeline):
         uncond, conditioned = model_output(pred, 3).chunk(2)
         return (uncond + guidance_scale * (conditioned - uncond)).to(x.dtype)
 
-    def denoise(self, cond, text, level, steps, guidance_scale, generator, callback: Callable | None, share: float = 0.0):
-        """One segment: (B, 3, f, H, W) condition -> (B, 3, f, H, W) in about [-1, 1], from noise that frames share
-        by `share` (PYoCo's mixed prior, engine.diffusion.noise)."""
+    def denoise(self, cond, text, level, steps, guidance_scale, generator, callback: Callable | None, share: float = 0.0,
+                offset: torch.Tensor | float = 0):
+        """One segment: (B, 3, f, H, W) condition -> the model's sample (B, 3, f, H, W) in about [-1, 1], from noise
+        that frames share by `share` (PYoCo's mixed prior, engine.diffusion.noise). `callback(pipe, i, t, {"latents":
+        x, "frames": x + offset})` after every step: "frames" is the sample as frames (a residual model's sample plus
+        the bicubic `offset`), for previews."""
         self.scheduler.set_timesteps(steps, device=cond.device)
         x = frame_noise(cond.shape, generator, share, cond.device, cond.dtype)
         x = x * getattr(self.scheduler, "init_noise_sigma", 1.0)
@@ -105,7 +108,7 @@ class VideoUpscalePipeline(DiffusionPipeline):
             pred = self.predict(scale_input(x, t), t, cond, text, level, guidance_scale)
             x = self.scheduler.step(pred, t, x, generator=generator).prev_sample
             if callback is not None:
-                x = (callback(self, i, t, {"latents": x}) or {}).get("latents", x)
+                x = (callback(self, i, t, {"latents": x, "frames": x + offset}) or {}).get("latents", x)
         return x
 
     @torch.no_grad()
@@ -146,7 +149,7 @@ class VideoUpscalePipeline(DiffusionPipeline):
             noise = randn_tensor(seg.shape, generator=generator, device=device, dtype=seg.dtype)
             augmented = augment(seg, level, self.augmenter, noise) if noise_level > 0 else seg
             x = self.denoise(augmented.to(dtype), text, level, num_inference_steps, guidance_scale, generator,
-                             callback_on_step_end, noise_share).float()
+                             callback_on_step_end, noise_share, seg_base if self.config.residual else 0).float()
             x = (x + seg_base if self.config.residual else x).clamp(-1, 1)  # a residual model adds what bicubic missed
             x = back_project(x, low[:, :, start:stop], consistency) if consistency else x
             if carried is not None:

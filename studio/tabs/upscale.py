@@ -113,7 +113,7 @@ def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: i
             raise Stopped(done[0] + 1, total)
         done[0] += 1
         emit("step", f"segment {(done[0] - 1) // steps + 1}: step {i + 1} of {steps}", done[0],
-             previews(kw["latents"], final=i + 1 == steps))
+             previews(kw["frames"], final=i + 1 == steps))
 
     frames, notes = upscale_frames(pipe, low, prompt=prompt, steps=steps, segment_frames=SEGMENT,
                                    generator=torch.Generator().manual_seed(seed), max_side=MAX_SIDE, callback=on_step)
@@ -204,7 +204,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                     go = gr.Button("Upscale", variant="primary", scale=3)
                     stop = gr.Button("Stop", variant="stop", scale=1)
             with gr.Column(scale=2):
-                preview = gr.Image(label="Step preview (what the model adds to bicubic)", height=96,
+                preview = gr.Image(label="Step preview (the current segment)", height=96,
                                    interactive=False, buttons=[])
                 video = gr.Video(label="Bicubic, the result and the ground truth, side by side", autoplay=True,
                                  loop=True, height=300, interactive=False, elem_id="sr-video")
