@@ -96,10 +96,10 @@ class VideoUpscalePipeline(DiffusionPipeline):
 
     def denoise(self, cond, text, level, steps, guidance_scale, generator, callback: Callable | None, share: float = 0.0,
                 offset: torch.Tensor | float = 0):
-        """One segment: (B, 3, f, H, W) condition -> the model's sample (B, 3, f, H, W) in about [-1, 1], from noise
-        that frames share by `share` (PYoCo's mixed prior, engine.diffusion.noise). `callback(pipe, i, t, {"latents":
-        x, "frames": x + offset})` after every step: "frames" is the sample as frames (a residual model's sample plus
-        the bicubic `offset`), for previews."""
+        """One segment: (B, 3, f, H, W) condition -> the model's sample plus `offset` (a residual model's bicubic),
+        (B, 3, f, H, W) in about [-1, 1], from noise that frames share by `share` (PYoCo's mixed prior,
+        engine.diffusion.noise). `callback(pipe, i, t, {"latents": x, "frames": x + offset})` after every step;
+        "frames" is the sample as frames (a preview), as in the interpolation pipelines."""
         self.scheduler.set_timesteps(steps, device=cond.device)
         x = frame_noise(cond.shape, generator, share, cond.device, cond.dtype)
         x = x * getattr(self.scheduler, "init_noise_sigma", 1.0)
@@ -109,7 +109,7 @@ class VideoUpscalePipeline(DiffusionPipeline):
             x = self.scheduler.step(pred, t, x, generator=generator).prev_sample
             if callback is not None:
                 x = (callback(self, i, t, {"latents": x, "frames": x + offset}) or {}).get("latents", x)
-        return x
+        return x + offset
 
     @torch.no_grad()
     def __call__(self, video: torch.Tensor, prompt: str | list[str] = "", num_inference_steps: int = 20,
@@ -148,9 +148,9 @@ class VideoUpscalePipeline(DiffusionPipeline):
                 seg[:, :, 0], seg_base[:, :, 0] = carried, carried
             noise = randn_tensor(seg.shape, generator=generator, device=device, dtype=seg.dtype)
             augmented = augment(seg, level, self.augmenter, noise) if noise_level > 0 else seg
+            offset = seg_base if self.config.residual else 0  # a residual model adds what bicubic missed
             x = self.denoise(augmented.to(dtype), text, level, num_inference_steps, guidance_scale, generator,
-                             callback_on_step_end, noise_share, seg_base if self.config.residual else 0).float()
-            x = (x + seg_base if self.config.residual else x).clamp(-1, 1)  # a residual model adds what bicubic missed
+                             callback_on_step_end, noise_share, offset).float().clamp(-1, 1)
             x = back_project(x, low[:, :, start:stop], consistency) if consistency else x
             if carried is not None:
                 x[:, :, 0] = carried  # the carried frame stays as the last segment made it
