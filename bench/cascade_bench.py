@@ -3,10 +3,10 @@ stage's time and memory from a prompt.
 
 1. Peak memory (`peak_memory`). Pixel-then-latent: the pixel SR model runs at its own output size (`--pixel`,
    128²), its clip is resized bilinearly to the top resolution and the latent expert translates it there (VAE
-   encode, SDEdit, decode; the image decoder, `--frame-chunk` frames at a time, as SR runs in segments of 8). All-pixel:
-   the pixel SR model itself produces the top resolution (from top/4). Each run is measured in a fresh process
-   (engine.training.cost.PeakMemory: the growth of resident memory's high-water mark over the run, the models
-   already loaded); the pixel-then-latent peak is the larger of its two stages, which run one after the other.
+   encode, SDEdit, decode, in segments of 8 frames that carry one, as SR runs; the image decoder, `--frame-chunk`
+   frames at a time). All-pixel: the pixel SR model itself produces the top resolution (from top/4). Each run is
+   measured in a fresh process (engine.training.cost.PeakMemory: the growth of resident memory's high-water mark
+   over the run, the models already loaded); the pixel-then-latent peak is the larger of its two stages, which run one after the other.
    The assets are used where they exist, else models of the same configurations with random weights (memory and
    time do not depend on the weights).
 2. The cascade from `--prompts` prompts (`engine.cascade.run_cascade`, the embedded assets): each stage's seconds
@@ -159,8 +159,8 @@ def main():
     lines = ["# The cascade's cost", "", f"`python bench/cascade_bench.py --tops {args.tops} --frames {args.frames} "
              f"--prompts {args.prompts}`, {args.threads} thread(s).", "",
              "## Pixel-then-latent vs all-pixel at the top resolution (MPL-Video: 15 GB vs 72 GB)", "",
-             f"{args.frames} frames; pixel SR in segments of 8 (×4), the expert over the whole clip at once with the "
-             f"image decoder {args.frame_chunk} frames at a time; peak = growth of resident memory over the run, each "
+             f"{args.frames} frames; pixel SR (×4) and the expert each in segments of 8 that carry a frame, the "
+             f"expert's VAE {args.frame_chunk} frames at a time (the image decoder); peak = growth of resident memory over the run, each "
              "run in its own process.", "",
              "| top | pixel-then-latent: SR to pixel size, then expert (MB) | all-pixel: SR to top (MB) | ratio | "
              "seconds (SR / expert / all-pixel SR) |", "|---|---|---|---|---|"]

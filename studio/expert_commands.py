@@ -49,8 +49,11 @@ def add_parsers(sub):
     e.add_argument("--mode", default="ff-conv1d-attn1d-blocks", help="the tuning mode whose temporal modules it has")
     e.add_argument("--channels", default="32,64,64", help="UNet block channels, comma-separated")
     e.add_argument("--frames", type=_positive_int, default=8, help="frames a clip, at 8 fps (default 8)")
+    e.add_argument("--size", type=_positive_int, default=None,
+                   help="frame side it trains on and translates at (default: the VAE's; more than the pixel stage's "
+                        "output makes translation upsample, as MPL-Video's expert does)")
     e.add_argument("--crop", type=_positive_int, default=64, help="train on random crops of this side (default 64; "
-                                                                 "the VAE's size for whole frames)")
+                                                                 "the size for whole frames)")
     e.add_argument("--noise-share", type=_finite_float, default=0.0,
                    help="share of one noise draw mixed into every frame, in [0, 1] (translation noises the same way)")
     e.add_argument("--checkpoint-every", type=_positive_int, default=100)
@@ -93,6 +96,8 @@ def add_parsers(sub):
     t.add_argument("--expert", default=None, help=f"an expert folder (default {EXPERT_ASSET}/t900)")
     t.add_argument("--decoder", default=None, help="conv1d, conv3d, conv1d-attn, conv3d-attn, a folder, or image "
                                                    "(default: the best temporal decoder trained on its VAE, else image)")
+    t.add_argument("--segment-frames", type=_positive_int, default=8,
+                   help="frames denoised together; longer clips run in segments sharing a frame (default 8)")
     t.add_argument("--scheduler", default="dpm++", choices=["dpm++", "ddim"])
     t.add_argument("--device", default="cpu")
     t.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
@@ -173,7 +178,7 @@ def train_expert(args) -> int:
 
     out = args.out or f"{EXPERT_ASSET}/t{args.max_timestep}"
     train(out, args.max_timestep, args.steps, args.batch_size, args.lr, args.seed, args.vae, args.model, args.work_dir,
-          args.mode, _channels(args.channels), args.frames, crop=args.crop, noise_share=args.noise_share,
+          args.mode, _channels(args.channels), args.frames, crop=args.crop, size=args.size, noise_share=args.noise_share,
           checkpoint_every=args.checkpoint_every)
     print(f"expert (t ≤ {args.max_timestep}) written to {out}")
     return 0
@@ -200,7 +205,8 @@ def translate(args) -> int:
     from engine.pipelines.translate import translate_file
 
     path, _, notes = translate_file(args.input, args.out, args.prompt, args.strength, args.steps, args.guidance,
-                                    args.seed, args.expert, args.decoder, args.scheduler, args.device, args.dtype)
+                                    args.seed, args.expert, args.decoder, args.scheduler, args.device, args.dtype,
+                                    args.segment_frames)
     for note in notes:
         print(f"note: {note}")
     print(path)

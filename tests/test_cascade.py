@@ -109,7 +109,7 @@ def test_translate_a_clip_with_the_expert_and_the_temporal_decoder(models, tmp_p
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["kind"] == "translate" and side["prompt"] == PROMPT and side["decoder"] == "conv1d-attn"
     assert side["max_timestep"] == 900 and set(side["seconds"]) == {"load", "translate"}
-    assert side["peak_mb"]["translate"] >= 0
+    assert side["peak_mb"]["translate"] >= 0 and side["segment_frames"] == 8 and side["segments"] == [[0, 4]]
     assert set(side["model_hashes"]) == {"expert_unet", "vae", "text_encoder", "decoder"}
 
     odd = tmp_path / "odd.gif"  # not from the world, an odd size, no sidecar: resized to the expert's resolution
@@ -129,6 +129,61 @@ def test_translate_a_clip_with_the_expert_and_the_temporal_decoder(models, tmp_p
                      "--steps", "2", *args]) == 2, args
         err = capsys.readouterr().err
         assert fragment in err and "Traceback" not in err and not bad.exists(), (args, err)
+
+
+@torch.no_grad()
+def test_translation_runs_in_segments_that_carry_their_last_frame(models):
+    from engine.pipelines.translate import translation_pipeline
+    from engine.world import render, sample_split_spec
+
+    pipe, _ = translation_pipeline(models["root"] / "t900", decoder="image")
+    spec, caption = sample_split_spec("val", 0)
+    video = render(spec, 32, 8.0, 10, t0=1.0)[None]  # (1, 10, 3, 32, 32)
+    seen, finals = [], []
+    hook = pipe.unet.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[2]))
+    last_step = len(pipe.get_timesteps(4, 0.5, "cpu")) - 1
+
+    def keep_final(_, i, t, kw):
+        if i == last_step:
+            finals.append(kw["latents"].clone())
+
+    run = lambda clip, **kw: pipe(clip, caption, 0.5, 4, generator=torch.Generator().manual_seed(3), **kw).frames
+    try:
+        segmented = run(video, segment_frames=4, callback_on_step_end=keep_final)  # (0, 4), (3, 7), (6, 10)
+    finally:
+        hook.remove()
+    assert segmented.shape == video.shape and torch.isfinite(segmented).all()
+    assert max(seen) == 4 and len(finals) == 3  # the UNet never saw more than a segment
+    for before, after in zip(finals, finals[1:]):  # each segment ends on the latent the one before made
+        assert torch.equal(after[:, :, 0], before[:, :, -1])
+    assert torch.equal(run(video[:, :4], segment_frames=4), segmented[:, :4])  # later segments leave earlier ones
+    whole = run(video, segment_frames=10)
+    assert (whole - segmented).abs().max() > 1e-3  # one segment of ten is another computation
+    assert (segmented - video).abs().mean() < 0.5  # and both stay a translation of the clip
+    with pytest.raises(ValueError, match="segment frames must be between 2 and 64"):
+        run(video, segment_frames=1)
+
+
+def test_an_expert_trained_above_the_vae_size_translates_upward(models, tmp_path, capsys):
+    """MPL-Video's expert raises the resolution: trained on clips rendered at 64² (the VAE's 32² crops of them),
+    it translates a 32² clip into a 64² one."""
+    from engine.pipelines.translate import translation_pipeline
+
+    root = models["root"]
+    assert main(["train-expert", "--steps", "1", "--batch-size", "1", "--frames", "2", "--channels", "16,32,32",
+                 "--size", "64", "--crop", "32", "--vae", str(root / "vae"), "--model", str(models["base"]),
+                 "--out", str(tmp_path / "t900"), "--work-dir", str(tmp_path / "run")]) == 0
+    assert load_expert(tmp_path / "t900").size == 64
+    clip = tmp_path / "in.mp4"
+    assert main(["render", "--prompt", PROMPT, "--size", "32", "--fps", "8", "--frames", "2", "--out", str(clip)]) == 0
+    out = tmp_path / "up.mp4"
+    assert main(["translate", "--input", str(clip), "--out", str(out), "--expert", str(tmp_path / "t900"),
+                 "--steps", "2"]) == 0
+    assert read_video(out)[0].shape == (2, 3, 64, 64)
+    assert translation_pipeline(tmp_path / "t900", "image")[0].config.sample_size == 64
+    assert main(["train-expert", "--steps", "1", "--size", "50", "--vae", str(root / "vae"), "--model",
+                 str(models["base"]), "--out", str(tmp_path / "bad"), "--work-dir", str(tmp_path / "run-bad")]) == 2
+    assert "--size must be a multiple of 4" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
 def _cascade(models, out, *extra):

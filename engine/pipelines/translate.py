@@ -3,9 +3,14 @@
 The clip (the pixel SR output) is resized bilinearly to the expert's resolution, encoded by its VAE, noised to the
 first timestep of the last `strength` part of the schedule with the scheduler's own `add_noise` (SDEdit: 0.5 of
 20 trailing steps starts at t = 499), denoised from there with the same prompt by DDIM or DPM-Solver++, and
-decoded by a temporal video decoder (`engine.models.decoder`, every frame at once) or the VAE's image decoder
-(frame by frame). A strength whose start lies above the timesteps the expert was trained on is refused.
-`translate_file` runs it on a video file and writes a sidecar.
+decoded by a temporal video decoder (`engine.models.decoder`) or the VAE's image decoder (frame by frame).
+
+A long clip runs in segments of F frames that share a frame, as pixel SR does (`engine.pipelines.upscale`): the
+first frame of each segment after the first is the carried last frame of the one before. Its clean latent is put
+back into the segment after every step, noised to the level of the next (diffusers' inpainting way), so the new
+frames are denoised beside it, and it ends exactly as the last segment made it. Memory then grows with F, not
+with the clip (the point of MPL-Video's pixel-then-latent cascade). A strength whose start lies above the
+timesteps the expert was trained on is refused. `translate_file` runs it on a video file and writes a sidecar.
 """
 from __future__ import annotations
 
@@ -28,8 +33,10 @@ from ..models.vae import decode_frames, encode_frames
 from ..training.cost import PeakMemory
 from .load import SCHEDULERS, unknown_words
 from .text_to_video import VideoOutput
+from .upscale import segments
 
 STRENGTH = 0.5
+SEGMENT = 8  # frames a segment: the clips the expert trains on
 
 
 class ExpertTranslationPipeline(DiffusionPipeline):
@@ -60,7 +67,8 @@ class ExpertTranslationPipeline(DiffusionPipeline):
     def max_strength(self) -> float:
         return (self.config.max_timestep + 1) / self.scheduler.config.num_train_timesteps
 
-    def check_inputs(self, video, strength: float, num_inference_steps: int, guidance_scale: float, size: tuple):
+    def check_inputs(self, video, strength: float, num_inference_steps: int, guidance_scale: float, size: tuple,
+                     segment_frames: int = SEGMENT):
         if not torch.is_tensor(video) or video.ndim != 5 or video.shape[2] != 3:
             raise ValueError(f"video must be a tensor (B, F, 3, H, W) in [0, 1], got "
                              f"{tuple(video.shape) if torch.is_tensor(video) else type(video).__name__}")
@@ -79,6 +87,9 @@ class ExpertTranslationPipeline(DiffusionPipeline):
             raise ValueError(f"steps must be between 1 and 1000, got {num_inference_steps}")
         if not 0 <= guidance_scale <= 50:
             raise ValueError(f"guidance must be between 0 and 50, got {guidance_scale}")
+        if not 2 <= segment_frames <= 64:
+            raise ValueError(f"segment frames must be between 2 and 64 (one is carried into the next), got "
+                             f"{segment_frames}")
 
     def get_timesteps(self, num_inference_steps: int, strength: float, device) -> torch.Tensor:
         """SDEdit's part of the schedule, diffusers' img2img way: the last strength · steps of the steps spanning the
@@ -110,24 +121,48 @@ class ExpertTranslationPipeline(DiffusionPipeline):
         return (uncond + guidance_scale * (cond - uncond)).to(x.dtype)
 
     def decode(self, latents: torch.Tensor, chunk: int | None) -> torch.Tensor:
-        if self.decoder is not None:  # temporal layers: every frame at once
+        if self.decoder is not None:  # temporal layers: every frame of the segment at once
             return self.decoder(latents.to(self.decoder.dtype)).float()
         return decode_frames(self.vae, latents, chunk).float()
+
+    def sdedit(self, z0: torch.Tensor, carried: torch.Tensor | None, num_inference_steps: int, strength: float,
+               text: torch.Tensor, guidance_scale: float, generator, callback: Callable | None) -> torch.Tensor:
+        """One segment's clean latents z₀ (B, C, f, h, w) noised to the start of the schedule's last `strength` part
+        and denoised. `carried` (B, C, h, w): the final latent of the segment's first frame, made by the segment
+        before; after every step it replaces frame 0, noised to the next step's level, and at the end as it is."""
+        b, device = z0.shape[0], z0.device
+        timesteps = self.get_timesteps(num_inference_steps, strength, device)  # also resets the scheduler's state
+        noise = frame_noise(z0.shape, generator, getattr(self.unet, "noise_share", 0.0), device, z0.dtype)
+        if carried is not None:
+            z0 = torch.cat([carried[:, :, None], z0[:, :, 1:]], dim=2)
+        latents = self.scheduler.add_noise(z0, noise, timesteps[:1].repeat(b))
+        for i, t in enumerate(self.progress_bar(timesteps)):
+            pred = self.predict(self.scheduler.scale_model_input(latents, t), t, text, guidance_scale)
+            latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
+            if carried is not None:  # the known frame at the level the next step expects (clean after the last)
+                last = i == len(timesteps) - 1
+                known = carried if last else self.scheduler.add_noise(carried, noise[:, :, 0],
+                                                                      timesteps[i + 1:i + 2].repeat(b))
+                latents = torch.cat([known[:, :, None], latents[:, :, 1:]], dim=2)
+            if callback is not None:
+                latents = (callback(self, i, t, {"latents": latents}) or {}).get("latents", latents)
+        return latents
 
     @torch.no_grad()
     def __call__(self, video: torch.Tensor, prompt: str | list[str] = "", strength: float = STRENGTH,
                  num_inference_steps: int = 20, guidance_scale: float = 1.0, height: int | None = None,
                  width: int | None = None, generator: torch.Generator | None = None,
                  callback_on_step_end: Callable | None = None, decode_chunk_size: int | None = None,
-                 return_dict: bool = True):
+                 segment_frames: int = SEGMENT, return_dict: bool = True):
         """Translate `video` (B, F, 3, h, w) in [0, 1] at height × width (default: its own size): frames
         (B, F, 3, height, width) in [0, 1]. `strength`: how far into the noise the clip goes (at most
         (max_timestep + 1) / 1000); `num_inference_steps`: steps over the whole schedule, of which the last
-        `strength` part runs; `decode_chunk_size`: frames the image decoder decodes at once."""
+        `strength` part runs in each segment; `segment_frames`: F, the frames denoised (and decoded) together;
+        `decode_chunk_size`: frames the VAE encodes, and the image decoder decodes, at once."""
         # 1. check inputs
         size = (height or video.shape[-2], width or video.shape[-1])
-        self.check_inputs(video, strength, num_inference_steps, guidance_scale, size)
-        device, b = self._execution_device, video.shape[0]
+        self.check_inputs(video, strength, num_inference_steps, guidance_scale, size, segment_frames)
+        device, (b, n) = self._execution_device, video.shape[:2]
         prompts = [prompt] * b if isinstance(prompt, str) else list(prompt)
         if len(prompts) != b:
             raise ValueError(f"{len(prompts)} prompts for {b} clips")
@@ -135,29 +170,25 @@ class ExpertTranslationPipeline(DiffusionPipeline):
         # 2. encode the prompt (and the empty one, for guidance)
         text = self.encode_prompt(prompts, guidance_scale)
 
-        # 3. the clip resized bilinearly to the expert's size, in [-1, 1], and encoded: z₀ (B, C, F, h, w)
+        # 3. the clip resized bilinearly to the expert's size, in [-1, 1]
         frames = rearrange(video.to(device, torch.float32), "b f c h w -> (b f) c h w")
         if tuple(frames.shape[-2:]) != size:
             frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
         pixels = rearrange(frames * 2 - 1, "(b f) c h w -> b c f h w", b=b)
-        z0 = encode_frames(self.vae, pixels, decode_chunk_size)
 
-        # 4. SDEdit: z₀ noised to the first timestep of the schedule's last `strength` part
-        timesteps = self.get_timesteps(num_inference_steps, strength, device)
-        noise = frame_noise(z0.shape, generator, getattr(self.unet, "noise_share", 0.0), device, z0.dtype)
-        latents = self.scheduler.add_noise(z0, noise, timesteps[:1].repeat(b))
+        # 4. segments of F frames, each after the first starting from the carried last frame of the one before:
+        #    encode z₀ (B, C, f, h', w'), SDEdit it with the same prompt, decode
+        out, carried = torch.empty_like(pixels), None
+        for start, stop in segments(n, segment_frames):
+            z0 = encode_frames(self.vae, pixels[:, :, start:stop], decode_chunk_size)
+            latents = self.sdedit(z0, carried, num_inference_steps, strength, text, guidance_scale, generator,
+                                  callback_on_step_end)
+            decoded = self.decode(latents, decode_chunk_size)
+            first = 1 if carried is not None else 0  # the carried frame stays as the last segment decoded it
+            out[:, :, start + first:stop] = decoded[:, :, first:]
+            carried = latents[:, :, -1]
 
-        # 5. denoise with the same prompt
-        for i, t in enumerate(self.progress_bar(timesteps)):
-            pred = self.predict(self.scheduler.scale_model_input(latents, t), t, text, guidance_scale)
-            latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
-            if callback_on_step_end is not None:
-                latents = (callback_on_step_end(self, i, t, {"latents": latents}) or {}).get("latents", latents)
-
-        # 6. decode: the temporal decoder, else the image decoder frame by frame
-        out = self.decode(latents, decode_chunk_size)
-
-        # 7. frames in [0, 1]
+        # 5. frames in [0, 1]
         frames = rearrange(out / 2 + 0.5, "b c f h w -> b f c h w").clamp(0, 1).cpu()
         self.maybe_free_model_hooks()
         return VideoOutput(frames=frames) if return_dict else (frames,)
@@ -199,7 +230,7 @@ def fit_size(h: int, w: int, side: int, multiple: int) -> tuple[int, int]:
 def translate_file(input: str | Path, out: str | Path, prompt: str | None = None, strength: float = STRENGTH,
                    steps: int = 20, guidance: float = 1.0, seed: int = 0, expert: str | Path | None = None,
                    decoder: str | None = None, scheduler: str = "dpm++", device: str = "cpu",
-                   dtype: str = "fp32") -> tuple[Path, torch.Tensor, list[str]]:
+                   dtype: str = "fp32", segment_frames: int = SEGMENT) -> tuple[Path, torch.Tensor, list[str]]:
     """Translate a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes)."""
     from ..io import read_video, write_video
     from ..sidecar import read_sidecar, write_sidecar
@@ -223,14 +254,15 @@ def translate_file(input: str | Path, out: str | Path, prompt: str | None = None
     start = time.perf_counter()
     with PeakMemory() as peak:
         frames = pipe(video[None], prompt, strength, steps, guidance, *size,
-                      generator=torch.Generator().manual_seed(seed)).frames[0]
+                      generator=torch.Generator().manual_seed(seed), segment_frames=segment_frames).frames[0]
     seconds["translate"] = time.perf_counter() - start
     write_video(out, frames, fps)
     write_sidecar(out, {"kind": "translate", "input": str(input), "input_size": [h, w], "frames": int(video.shape[0]),
                         "fps": fps, "prompt": prompt, "strength": strength, "steps": steps, "guidance": guidance,
                         "seed": seed, "scheduler": scheduler, "expert": str(expert) if expert else None,
                         "max_timestep": pipe.config.max_timestep, "decoder": pipe.decoder_name,
-                        "size": list(size), "preprocess": notes, "dtype": dtype, "device": str(device),
+                        "size": list(size), "segment_frames": segment_frames,
+                        "segments": segments(video.shape[0], segment_frames), "preprocess": notes, "dtype": dtype, "device": str(device),
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in seconds.items()},
                         "peak_mb": {"load": round(load_peak.mb, 1), "translate": round(peak.mb, 1)}})
     return out, frames, notes

@@ -115,8 +115,9 @@ def train_expert(out: str | Path, max_timestep: int = 900, steps: int = 2000, ba
                  seed: int = 0, vae: str | Path | None = None, base: str | Path | None = None,
                  work_dir: str | Path | None = None, mode: str = EXPERT_MODE, channels=EXPERT_CHANNELS,
                  frames: int = 8, fps: float = 8.0, crop: int | None = 64, snr_gamma: float | None = 5.0,
-                 noise_share: float = 0.0, checkpoint_every: int = 100) -> dict:
-    """Train the latent video UNet from scratch on timesteps 0..max_timestep; write an expert folder."""
+                 noise_share: float = 0.0, checkpoint_every: int = 100, size: int | None = None) -> dict:
+    """Train the latent video UNet from scratch on timesteps 0..max_timestep on clips rendered at `size` (default
+    the VAE's; the side translation works at); write an expert folder."""
     from ..distributed import process_state
 
     timesteps = expert_timesteps(max_timestep)
@@ -130,8 +131,10 @@ def train_expert(out: str | Path, max_timestep: int = 900, steps: int = 2000, ba
     b = load_base(base, device=device)  # its text encoder and tokenizer, frozen
     v, vae_record = load_world_vae(vae, device)
     v.requires_grad_(False)
-    size = int(vae_record["size"])
+    size = int(size or vae_record["size"])
     crop = min(crop or size, size)
+    if size % 4:
+        raise ValueError(f"--size must be a multiple of 4, got {size}")
     if crop % (vae_factor(v) * 2 ** (len(channels) - 1)):
         raise ValueError(f"the crop ({crop}) must be a multiple of {vae_factor(v) * 2 ** (len(channels) - 1)}: the VAE "
                          f"divides it by {vae_factor(v)} and the UNet halves that {len(channels) - 1} times")
