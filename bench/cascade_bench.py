@@ -112,7 +112,7 @@ def measured(kind: str, size: int, frames: int, steps: int, chunk: int, threads:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def peak_memory(top: int, pixel: int = 128, frames: int = 29, steps: int = 2, chunk: int = 8, threads: int = 1) -> dict:
+def peak_memory(top: int, pixel: int = 128, frames: int = 29, steps: int = 2, chunk: int = 1, threads: int = 1) -> dict:
     """Pixel-then-latent (pixel SR to `pixel`², then the expert at `top`²) vs all-pixel (pixel SR to `top`²):
     {"pixel_then_latent_mb", "all_pixel_mb", "ratio", and each run's figures}."""
     stages = {"pixel SR at the pixel size": measured("pixel", min(pixel, top), frames, steps, chunk, threads),
@@ -143,7 +143,8 @@ def main():
     p.add_argument("--pixel", type=int, default=128, help="the pixel stage's output side in pixel-then-latent")
     p.add_argument("--frames", type=int, default=29, help="frames a clip (29: 8 keyframes interpolated)")
     p.add_argument("--steps", type=int, default=2, help="sampling steps (memory does not grow with them)")
-    p.add_argument("--frame-chunk", type=int, default=8, help="frames the VAE encodes and decodes at once")
+    p.add_argument("--frame-chunk", type=int, default=1,
+                   help="frames the VAE encodes and decodes at once (each frame alone either way: memory, not frames)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prompts", type=int, default=4, help="prompts through the whole cascade (0: none)")
     p.add_argument("--stage-steps", type=int, default=20)

@@ -99,7 +99,8 @@ def main():
     with torch.no_grad():
         round_trip = (decode_frames(vae, encode_frames(vae, up * 2 - 1, 8), 8) / 2 + 0.5).clamp(0, 1)
     label = "pixel SR" if args.sr != "bicubic" else "bicubic"
-    rows = {f"input ({label} to {args.pixel}², bilinear to {size}²)": scores(up, truth),
+    resized = f", bilinear to {size}²" if size != args.pixel else ""
+    rows = {f"input ({label} to {args.pixel}²{resized})": scores(up, truth),
             "input through the VAE": scores(round_trip, truth)}
     seconds = {}
     for strength in strengths:

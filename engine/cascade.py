@@ -114,7 +114,8 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
 
     def translate(pipe, clip):
         size = fit_size(*clip.shape[-2:], pipe.config.sample_size, pipe.multiple)
-        return pipe(clip, prompt, strength, stage_steps, 1.0, *size, generator=generator(), **step).frames
+        return pipe(clip, prompt, strength, stage_steps, 1.0, *size, generator=generator(), decode_chunk_size=1,
+                    **step).frames  # the image decoder decodes each frame alone: one at a time holds the least
 
     run = {"keyframes": keyframes, "interpolate": interpolate, "upscale": upscale, "translate": translate}
     clip, rate, stages = None, fps, []

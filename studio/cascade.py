@@ -102,14 +102,16 @@ def check_cascade(depth, stage_steps, pyramid: bool) -> tuple[str, int]:
 def stage_plan(depth: str, frames: int, steps: int, stage_steps: int) -> dict[str, int]:
     """The denoising steps each stage up to `depth` runs (what the progress bar counts)."""
     from engine.models.interpolation import output_frames
-    from engine.pipelines.translate import STRENGTH
+    from engine.pipelines import translate
     from engine.pipelines.upscale import segments
 
     from .tabs.upscale import SEGMENT
 
+    n = output_frames(frames)
     plan = {"keyframes": steps, "interpolate": stage_steps,
-            "upscale": stage_steps * len(segments(output_frames(frames), SEGMENT)),  # the same steps a segment
-            "translate": max(1, min(stage_steps, int(stage_steps * STRENGTH)))}  # SDEdit: the last part only
+            "upscale": stage_steps * len(segments(n, SEGMENT)),  # the same steps a segment
+            "translate": max(1, min(stage_steps, int(stage_steps * translate.STRENGTH)))  # SDEdit: the last part,
+                         * len(segments(n, translate.SEGMENT))}  # in each segment
     return {stage: plan[stage] for stage in DEPTHS[:DEPTHS.index(depth) + 1]}
 
 

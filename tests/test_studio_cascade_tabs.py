@@ -462,3 +462,11 @@ def test_cascade_tabs_in_a_browser(studio):
         page.wait_for_timeout(500)
         page.screenshot(path=str(_shots() / "compare-interpolation.png"), full_page=True)
         browser.close()
+
+
+def test_the_progress_plan_counts_every_segment_of_upscale_and_translate():
+    from studio.cascade import stage_plan
+
+    # 8 keyframes → 29 frames: SR and translation each run 4 segments of 8 sharing a frame; SDEdit runs half the steps
+    assert stage_plan("translate", 8, 25, 20) == {"keyframes": 25, "interpolate": 20, "upscale": 80, "translate": 40}
+    assert stage_plan("translate", 2, 25, 20)["translate"] == 10  # 5 frames: one segment
