@@ -103,15 +103,13 @@ def stage_plan(depth: str, frames: int, steps: int, stage_steps: int) -> dict[st
     """The denoising steps each stage up to `depth` runs (what the progress bar counts)."""
     from engine.models.interpolation import output_frames
     from engine.pipelines import translate
-    from engine.pipelines.upscale import segments
-
-    from .tabs.upscale import SEGMENT
+    from engine.pipelines.upscale import SEGMENT, segments
 
     n = output_frames(frames)
     plan = {"keyframes": steps, "interpolate": stage_steps,
             "upscale": stage_steps * len(segments(n, SEGMENT)),  # the same steps a segment
             "translate": max(1, min(stage_steps, int(stage_steps * translate.STRENGTH)))  # SDEdit: the last part,
-                         * len(segments(n, translate.SEGMENT))}  # in each segment
+                         * len(segments(n, SEGMENT))}  # in each segment
     return {stage: plan[stage] for stage in DEPTHS[:DEPTHS.index(depth) + 1]}
 
 

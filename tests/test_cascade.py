@@ -11,8 +11,9 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from engine.io import read_video, write_video
 from engine.models.base import train_scheduler
 from engine.models.decoder import VARIANTS, TemporalDecoder, load_decoder
-from engine.models.expert import expert_timesteps, load_expert, world_vae
+from engine.models.expert import VAE_ASSET, expert_timesteps, load_expert, world_vae
 from engine.models.inflate import VideoUNet
+from engine.models.tuned import recorded_path
 from engine.models.vae import decode_frames, encode_frames
 from engine.training.base import diffusion_loss
 from studio.cli import main
@@ -91,6 +92,8 @@ def test_trained_folders_load_and_say_what_they_are(models):
     expert = load_expert(root / "t900")
     assert expert.max_timestep == 900 and expert.record["timesteps"] == [0, 900] and expert.size == 32
     assert expert.base.vae.config.scaling_factor == pytest.approx(vae_record["scaling_factor"], rel=1e-3)
+    assert expert.record["vae"] == str((root / "vae").resolve())  # outside the repository: absolute
+    assert recorded_path(VAE_ASSET) == "assets/vae"  # inside it: relative, so a clone elsewhere reads the same
     decoder, record = load_decoder(root / "decoder", expert.base.vae)  # made from this VAE: the hash matches
     assert record["variant"] == "conv1d-attn" and decoder.config.variant == "conv1d-attn"
     spatial = expert.base.vae.decoder.state_dict()  # training tuned the temporal layers only

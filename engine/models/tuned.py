@@ -19,7 +19,18 @@ from ..tuning import apply_mode
 from ..validate import read_safetensors
 from .inflate import VideoUNet, inflate
 
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "modes"
+REPO = Path(__file__).resolve().parents[2]
+ASSET = REPO / "assets" / "modes"
+
+
+def recorded_path(path: str | Path) -> str:
+    """How a record names a folder: relative to the repository when inside it (so that a clone elsewhere reads
+    the same record), absolute otherwise."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(REPO))
+    except ValueError:
+        return str(resolved)
 
 
 def model_hash(module: torch.nn.Module) -> str:

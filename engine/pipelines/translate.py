@@ -33,10 +33,9 @@ from ..models.vae import decode_frames, encode_frames
 from ..training.cost import PeakMemory
 from .load import SCHEDULERS, unknown_words
 from .text_to_video import VideoOutput
-from .upscale import segments
+from .upscale import SEGMENT, check_segment_frames, segments
 
 STRENGTH = 0.5
-SEGMENT = 8  # frames a segment: the clips the expert trains on
 
 
 class ExpertTranslationPipeline(DiffusionPipeline):
@@ -87,9 +86,7 @@ class ExpertTranslationPipeline(DiffusionPipeline):
             raise ValueError(f"steps must be between 1 and 1000, got {num_inference_steps}")
         if not 0 <= guidance_scale <= 50:
             raise ValueError(f"guidance must be between 0 and 50, got {guidance_scale}")
-        if not 2 <= segment_frames <= 64:
-            raise ValueError(f"segment frames must be between 2 and 64 (one is carried into the next), got "
-                             f"{segment_frames}")
+        check_segment_frames(segment_frames)
 
     def get_timesteps(self, num_inference_steps: int, strength: float, device) -> torch.Tensor:
         """SDEdit's part of the schedule, diffusers' img2img way: the last strength · steps of the steps spanning the

@@ -29,6 +29,15 @@ from .load import SCHEDULERS, unknown_words
 from .text_to_video import VideoOutput
 
 
+SEGMENT, MAX_SEGMENT = 8, 64  # frames a segment (the clips the video models train on), and the most allowed
+
+
+def check_segment_frames(size: int):
+    if not 2 <= size <= MAX_SEGMENT:
+        raise ValueError(f"segment frames must be between 2 and {MAX_SEGMENT} (one is carried into the next), got "
+                         f"{size}")
+
+
 def segments(frames: int, size: int) -> list[tuple[int, int]]:
     """(start, stop) of each segment: `size` frames each (the last may be shorter), consecutive ones sharing a frame."""
     if size < 2:
@@ -69,8 +78,7 @@ class VideoUpscalePipeline(DiffusionPipeline):
                              f"multiples of {m}: pad the frames first (upscale_frames does)")
         if not 1 <= num_inference_steps <= 1000:
             raise ValueError(f"steps must be between 1 and 1000, got {num_inference_steps}")
-        if not 2 <= segment_frames <= 64:
-            raise ValueError(f"segment frames must be between 2 and 64, got {segment_frames}")
+        check_segment_frames(segment_frames)
         if not 0 <= noise_share <= 1 or consistency < 0:
             raise ValueError(f"noise share must be in [0, 1] and consistency iterations ≥ 0, got {noise_share}, "
                              f"{consistency}")
@@ -113,7 +121,7 @@ class VideoUpscalePipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def __call__(self, video: torch.Tensor, prompt: str | list[str] = "", num_inference_steps: int = 20,
-                 guidance_scale: float = 1.0, noise_level: int | None = None, segment_frames: int = 8,
+                 guidance_scale: float = 1.0, noise_level: int | None = None, segment_frames: int = SEGMENT,
                  generator: torch.Generator | None = None, callback_on_step_end: Callable | None = None,
                  noise_share: float = 1.0, consistency: int = 3, return_dict: bool = True):
         """Upscale `video` (B, F, 3, h, w) in [0, 1] by the model's scale: frames (B, F, 3, s·h, s·w) in [0, 1].
@@ -195,7 +203,7 @@ def fit_input(video: torch.Tensor, max_side: int, multiple: int) -> tuple[torch.
 
 
 def upscale_frames(pipe: VideoUpscalePipeline, video: torch.Tensor, scale: int | None = None, prompt: str = "",
-                   steps: int = 20, guidance: float = 1.0, noise_level: int | None = None, segment_frames: int = 8,
+                   steps: int = 20, guidance: float = 1.0, noise_level: int | None = None, segment_frames: int = SEGMENT,
                    generator: torch.Generator | None = None, max_side: int = 64, noise_share: float = 1.0,
                    consistency: int = 3, callback: Callable | None = None) -> tuple[torch.Tensor, list[str]]:
     """Frames (F, 3, h, w) in [0, 1] of any size upscaled ×`scale` (default: the model's) by `pipe`: scaled down to
@@ -223,7 +231,7 @@ def upscale_frames(pipe: VideoUpscalePipeline, video: torch.Tensor, scale: int |
 
 
 def upscale_file(input: str | Path, out: str | Path, scale: int | None = None, mode: str = "zero-shot",
-                 steps: int = 20, prompt: str | None = None, noise_level: int | None = None, segment_frames: int = 8,
+                 steps: int = 20, prompt: str | None = None, noise_level: int | None = None, segment_frames: int = SEGMENT,
                  seed: int = 0, max_side: int = 64, guidance: float = 1.0, model=None, tuned=None,
                  scheduler: str = "dpm++", device: str = "cpu", dtype: str = "fp32", noise_share: float = 1.0,
                  consistency: int = 3) -> tuple[Path, torch.Tensor, list[str]]:

@@ -13,7 +13,7 @@ import torch
 
 from ..models.decoder import TemporalDecoder, save_decoder
 from ..models.expert import VAE_ASSET, load_world_vae
-from ..models.tuned import model_hash
+from ..models.tuned import model_hash, recorded_path
 from ..models.vae import encode_frames
 from .checkpoint import atomic_folder
 from .expert import world_batch
@@ -47,7 +47,7 @@ def train_decoder(variant: str, out: str | Path, vae: str | Path | None = None, 
                        checkpoint_every=checkpoint_every, title=f"temporal decoder {variant}")
     if process_state().is_main_process:
         with atomic_folder(out) as tmp:
-            save_decoder(decoder, tmp, {"vae": str(vae or VAE_ASSET), "vae_hash": model_hash(v), "size": size,
+            save_decoder(decoder, tmp, {"vae": recorded_path(vae or VAE_ASSET), "vae_hash": model_hash(v), "size": size,
                                         "crop": crop, "frames": frames, "fps": fps, "steps": steps,
                                         "batch_size": batch_size, "lr": lr, "seed": seed,
                                         "temporal_parameters": sum(p.numel() for p in decoder.temporal_parameters()),

@@ -27,7 +27,7 @@ from ..models.base import load_base, train_scheduler
 from ..models.expert import (EXPERT_CHANNELS, EXPERT_RECORD, VAE_ASSET, VAE_CHANNELS, VAE_RECORD, expert_timesteps,
                              expert_unet, load_world_vae, vae_factor, world_vae)
 from ..models.inflate import inflate
-from ..models.tuned import model_hash, save_tuned
+from ..models.tuned import model_hash, recorded_path, save_tuned
 from ..models.vae import encode_frames
 from ..tuning import MODES, apply_mode
 from ..world import render, sample_split_spec
@@ -157,7 +157,7 @@ def train_expert(out: str | Path, max_timestep: int = 900, steps: int = 2000, ba
         record = {"max_timestep": max_timestep, "timesteps": [timesteps[0], timesteps[1] - 1], "mode": mode,
                   "channels": list(channels), "size": size, "crop": crop, "frames": frames, "fps": fps,
                   "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "snr_gamma": snr_gamma,
-                  "noise_share": noise_share, "prediction": "v_prediction", "vae": str(vae or VAE_ASSET),
+                  "noise_share": noise_share, "prediction": "v_prediction", "vae": recorded_path(vae or VAE_ASSET),
                   "vae_hash": model_hash(v), "base": str(base or "embedded"), "data": "world clips, train split"}
         save_expert(out, video, b, v, dict(scheduler.config), record, [work_dir / "loss.png"])
     process_state().wait_for_everyone()

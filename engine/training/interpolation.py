@@ -38,7 +38,7 @@ from ..models.interpolation import (FACTOR, KEYFRAME_MODE, METHODS, MaskedInterp
                                     blend_middles, frames_as_slots, keyframe_pairs, middle_frames, noise_augment, output_frames, save_interpolator,
                                     slots_as_frames)
 from ..models.tuned import ASSET as MODES_ASSET
-from ..models.tuned import model_hash
+from ..models.tuned import model_hash, recorded_path
 from ..world.render import render
 from ..world.splits import sample_split_spec
 from ..world.vocab import CLIP_SECONDS
@@ -167,7 +167,7 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
         record = {**latent, "target": "residual" if residual else "frames", "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "size": size,
                   "keyframes": keyframes, "skips": list(skips), "max_level": MAX_LEVEL, "uncond_prob": UNCOND_PROB,
                   "snr_gamma": snr_gamma, "noise_share": model.config.get("noise_share"), "base": str(base or "embedded"), "base_hash": model_hash(b.unet),
-                  "tuned": str(tuned) if tuned else None, "final_loss": state["losses"][-1] if state["losses"] else None}
+                  "tuned": recorded_path(tuned) if tuned else None, "final_loss": state["losses"][-1] if state["losses"] else None}
         save_interpolator(model, dict(config), out, record, [work_dir / "loss.png"])
     process_state().wait_for_everyone()
     return state

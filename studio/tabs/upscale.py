@@ -25,7 +25,7 @@ MODES = ("zero-shot", "full", "temporal")
 TRAIN_IMAGE = "flipbook train-sr --steps 3000"
 WORLD_CLIP = {"size": 32, "fps": 8.0, "frames": 15}  # two segments of 8 frames sharing one
 MAX_FRAMES, MAX_SIDE = 32, 64  # an uploaded clip: its first 32 frames, scaled down to 64 pixels a side
-STEPS, SEGMENT = 20, 8
+STEPS, SEGMENT = 20, 8  # SEGMENT: engine.pipelines.upscale.SEGMENT, repeated to keep this import light
 TILE = 256  # 128² results shown at 2×
 
 
