@@ -7,8 +7,10 @@ one-shot tuning, Tune-A-Video-style temporal attention (`temporal`) one-shot, an
 train-step time of SimDA vs full tuning (batch 1, 8 frames, each in its own process). Writes bench/results/edit.md.
 
     python bench/edit_bench.py                       # the full measurement (≥ 20 edits)
+    python bench/edit_bench.py --strength 0.6,1.0 --real-size   # each row at two strengths; SD-1.5-sized step too
     python bench/edit_bench.py --edits 2 --tune-steps 4 --steps 10   # a quick check that it runs
-    python bench/edit_bench.py --sweep [--sweep-mode simda]   # inversion strength / guidance sweep
+    python bench/edit_bench.py --sweep --split train [--sweep-mode simda] [--strengths ... --guidances ...]
+                                                     # choose strength and guidance on train clips
 """
 from __future__ import annotations
 
@@ -49,12 +51,12 @@ def prompt_of(spec: ClipSpec) -> str:
     return re.sub(r"\ba ([aeiou])", r"an \1", text)
 
 
-def single_attribute_edits(n: int, seed: int = 0) -> list[dict]:
-    """n edits of val clips, cycling colour, shape, background; each new value keeps the clip valid (visible,
-    not a held-out combination)."""
+def single_attribute_edits(n: int, seed: int = 0, split: str = "val") -> list[dict]:
+    """n edits of `split` clips, cycling colour, shape, background; each new value keeps the clip valid (visible,
+    not a held-out combination). Settings are chosen on train clips (`--split train`) and measured on val ones."""
     rng, edits, index = np.random.default_rng(seed), [], 0
     while len(edits) < n:
-        spec, _ = sample_split_spec("val", index, seed)
+        spec, _ = sample_split_spec(split, index, seed)
         index += 1
         attr = tuple(EDITED)[len(edits) % len(EDITED)]
         o = spec.objects[0]
@@ -106,12 +108,16 @@ def run_row(mode: str | None, cases: list[dict], judge, args, cache_dir: Path, s
             "edit_s": float(np.mean(edit_s)), "per_edit": [{k: v for k, v in r.items()} for r in results]}
 
 
-def step_ratio(threads: int) -> dict:
+def step_ratio(threads: int, config: str = "embedded") -> dict:
+    """SimDA vs full train step, batch 1 × 8 frames, each mode in its own process; `config` "sd15" measures an
+    SD-1.5-sized UNet with random weights (8² latents), where parameters, not activations, set the cost."""
     from engine.training.cost import measure_in_subprocess
 
-    cost = {m: measure_in_subprocess(m, frames=8, batch=1, steps=5, threads=threads) for m in ("simda", "full")}
-    return {"simda_s": cost["simda"]["step_s"], "full_s": cost["full"]["step_s"],
-            "ratio": cost["full"]["step_s"] / cost["simda"]["step_s"]}
+    steps = 5 if config == "embedded" else 2
+    cost = {m: measure_in_subprocess(m, config, frames=8, batch=1, steps=steps, threads=threads) for m in ("simda", "full")}
+    return {"config": config, "simda_s": cost["simda"]["step_s"], "full_s": cost["full"]["step_s"],
+            "ratio": cost["full"]["step_s"] / cost["simda"]["step_s"],
+            "simda_mb": cost["simda"].get("peak_mb"), "full_mb": cost["full"].get("peak_mb")}
 
 
 def table(rows: dict) -> str:
@@ -130,13 +136,20 @@ def main(argv=None):
     p.add_argument("--edits", type=int, default=21)
     p.add_argument("--tune-steps", type=int, default=None, help="default: engine.edit.DEFAULT_TUNE_STEPS")
     p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the pipeline's)")
-    p.add_argument("--strength", type=float, default=None)
+    p.add_argument("--strength", default=None, help="inversion strength; a comma list gives each row at each strength")
     p.add_argument("--guidance", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--sweep", action="store_true", help="one row per inversion strength and guidance")
+    p.add_argument("--strengths", default="0.5,0.6,0.7,0.8,0.9,1.0", help="with --sweep: inversion strengths")
+    p.add_argument("--guidances", default="5", help="with --sweep: guidance scales (a row for each pair)")
+    p.add_argument("--split", default="val", choices=["train", "val"],
+                   help="the clips edited: choose settings on train (--sweep --split train), measure on val")
     p.add_argument("--sweep-mode", default=None, help="with --sweep: one-shot tune this mode first (default zero-shot; "
                                                       "each clip is tuned once, the cache keeps it across rows)")
+    p.add_argument("--rows", default=",".join(m or "zero-shot" for m in ROWS.values()),
+                   help="which rows, by mode: simda, temporal, zero-shot")
+    p.add_argument("--real-size", action="store_true", help="also time the steps on an SD-1.5-sized UNet (≈ 2 min)")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
     if args.sweep and args.out == str(OUT):
@@ -147,34 +160,41 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     args.tune_steps = args.tune_steps or DEFAULT_TUNE_STEPS
     args.steps = args.steps or DEFAULT_STEPS
-    strength, guidance = args.strength or DEFAULT_STRENGTH, args.guidance or DEFAULT_GUIDANCE
-    judge, cases = load_judge(), single_attribute_edits(args.edits, args.seed)
+    strengths = [float(s) for s in args.strength.split(",")] if args.strength else [DEFAULT_STRENGTH]
+    strength, guidance = strengths[0], args.guidance or DEFAULT_GUIDANCE
+    judge, cases = load_judge(), single_attribute_edits(args.edits, args.seed, args.split)
     rows, started = {}, time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         if args.sweep:
-            for s, g in [(0.5, 5.0), (0.6, 5.0), (0.7, 5.0), (0.8, 5.0), (0.9, 5.0), (1.0, 5.0), (0.7, 3.0), (0.7, 8.0)]:
+            grid = [(float(s), float(g)) for g in args.guidances.split(",") for s in args.strengths.split(",")]
+            for s, g in grid:
                 name = f"{args.sweep_mode or 'zero-shot'}, strength {s}, guidance {g}"
                 rows[name] = run_row(args.sweep_mode, cases, judge, args, Path(cache), s, g)
                 print(table({k: rows[k] for k in list(rows)[-1:]}).splitlines()[-1], flush=True)
         else:
-            for name, mode in ROWS.items():
-                rows[name] = run_row(mode, cases, judge, args, Path(cache), strength, guidance)
-                print(table({name: rows[name]}).splitlines()[-1], flush=True)
-    ratio = None if args.sweep else step_ratio(args.threads)
-    text = (f"# One-shot video editing on the world\n\n{len(cases)} single-attribute edits of val clips (8 frames, "
+            for strength in strengths:  # the one-shot tuning is cached, so a second strength only inverts and samples
+                for name, mode in ROWS.items():
+                    if (mode or "zero-shot") not in args.rows.split(","):
+                        continue
+                    name = name if len(strengths) == 1 else f"{name}, strength {strength}"
+                    rows[name] = run_row(mode, cases, judge, args, Path(cache), strength, guidance)
+                    print(table({name: rows[name]}).splitlines()[-1], flush=True)
+    ratios = [] if args.sweep else [step_ratio(args.threads, c) for c in ("embedded", "sd15")[:1 + args.real_size]]
+    text = (f"# One-shot video editing on the world\n\n{len(cases)} single-attribute edits of {args.split} clips (8 frames, "
             f"32², 2 fps; colour, shape, background in turn); {args.tune_steps} one-shot tuning steps (batch 1), "
-            f"{args.steps} DDIM steps, inversion strength {'swept' if args.sweep else strength}, guidance "
+            f"{args.steps} DDIM steps, inversion strength {'swept' if args.sweep else ', '.join(map(str, strengths))}, guidance "
             f"{'swept' if args.sweep else guidance}; {args.threads} threads. 'kept' counts every unchanged attribute "
             f"(size and motion included) the judge still sees; TCC compares frame changes with the source clip.\n\n"
             + table(rows) + "\n")
-    if ratio:
-        text += (f"\nTrain step, batch 1 × 8 frames (own process): SimDA {ratio['simda_s'] * 1000:.0f} ms, full "
-                 f"{ratio['full_s'] * 1000:.0f} ms: full / SimDA = {ratio['ratio']:.2f}×.\n")
+    for ratio in ratios:
+        text += (f"\nTrain step, batch 1 × 8 frames (own process), {ratio['config']} UNet: SimDA "
+                 f"{ratio['simda_s'] * 1000:.0f} ms, full {ratio['full_s'] * 1000:.0f} ms: full / SimDA = "
+                 f"{ratio['ratio']:.2f}×.\n")
     text += f"\nTotal {time.perf_counter() - started:.0f} s. Command: `python bench/edit_bench.py {' '.join(argv or sys.argv[1:])}`\n"
     with atomic_path(args.out) as tmp:
         tmp.write_text(text)
     with atomic_path(Path(args.out).with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps({"args": vars(args), "rows": rows, "step": ratio,
+        tmp.write_text(json.dumps({"args": vars(args), "rows": rows, "step": ratios,
                                    "cases": [{k: c[k] for k in ("index", "attr", "source", "prompt")} for c in cases]},
                                   indent=1, default=str))
     print(text)
