@@ -9,7 +9,7 @@ train-step time of SimDA vs full tuning (batch 1, 8 frames, each in its own proc
     python bench/edit_bench.py                       # the full measurement (≥ 20 edits)
     python bench/edit_bench.py --strength 0.6,1.0 --real-size   # each row at two strengths; SD-1.5-sized step too
     python bench/edit_bench.py --edits 2 --tune-steps 4 --steps 10   # a quick check that it runs
-    python bench/edit_bench.py --sweep --split train [--sweep-mode simda] [--strengths ... --guidances ...]
+    python bench/edit_bench.py --sweep --split train [--sweep-mode simda] [--strength 0.6,0.8 --guidance 3,5]
                                                      # choose strength and guidance on train clips
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ from engine.world.vocab import BACKGROUNDS, COLOURS, SHAPES  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "edit.md"
 EDITED = {"colour": tuple(COLOURS), "shape": SHAPES, "background": BACKGROUNDS}
+SWEEP_STRENGTHS = "0.5,0.6,0.7,0.8,0.9,1.0"
 ROWS = {"simda one-shot": "simda", "temporal one-shot (Tune-A-Video-style)": "temporal", "zero-shot (no tuning)": None}
 
 
@@ -136,13 +137,12 @@ def main(argv=None):
     p.add_argument("--edits", type=int, default=21)
     p.add_argument("--tune-steps", type=int, default=None, help="default: engine.edit.DEFAULT_TUNE_STEPS")
     p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the pipeline's)")
-    p.add_argument("--strength", default=None, help="inversion strength; a comma list gives each row at each strength")
-    p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("--strength", default=None, help="inversion strength, or a comma list: each row at each one "
+                                                    "(default: the pipeline's; with --sweep 0.5,0.6,…,1.0)")
+    p.add_argument("--guidance", default=None, help="guidance, or a comma list (default: the pipeline's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--sweep", action="store_true", help="one row per inversion strength and guidance")
-    p.add_argument("--strengths", default="0.5,0.6,0.7,0.8,0.9,1.0", help="with --sweep: inversion strengths")
-    p.add_argument("--guidances", default="5", help="with --sweep: guidance scales (a row for each pair)")
     p.add_argument("--split", default="val", choices=["train", "val"],
                    help="the clips edited: choose settings on train (--sweep --split train), measure on val")
     p.add_argument("--sweep-mode", default=None, help="with --sweep: one-shot tune this mode first (default zero-shot; "
@@ -160,30 +160,30 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     args.tune_steps = args.tune_steps or DEFAULT_TUNE_STEPS
     args.steps = args.steps or DEFAULT_STEPS
-    strengths = [float(s) for s in args.strength.split(",")] if args.strength else [DEFAULT_STRENGTH]
-    strength, guidance = strengths[0], args.guidance or DEFAULT_GUIDANCE
+    strengths = [float(s) for s in (args.strength or (SWEEP_STRENGTHS if args.sweep else str(DEFAULT_STRENGTH))).split(",")]
+    guidances = [float(g) for g in (args.guidance or str(DEFAULT_GUIDANCE)).split(",")]
+    grid = [(s, g) for g in guidances for s in strengths]
     judge, cases = load_judge(), single_attribute_edits(args.edits, args.seed, args.split)
     rows, started = {}, time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         if args.sweep:
-            grid = [(float(s), float(g)) for g in args.guidances.split(",") for s in args.strengths.split(",")]
             for s, g in grid:
                 name = f"{args.sweep_mode or 'zero-shot'}, strength {s}, guidance {g}"
                 rows[name] = run_row(args.sweep_mode, cases, judge, args, Path(cache), s, g)
                 print(table({k: rows[k] for k in list(rows)[-1:]}).splitlines()[-1], flush=True)
         else:
-            for strength in strengths:  # the one-shot tuning is cached, so a second strength only inverts and samples
+            for s, g in grid:  # the one-shot tuning is cached, so a second setting only inverts and samples
                 for name, mode in ROWS.items():
                     if (mode or "zero-shot") not in args.rows.split(","):
                         continue
-                    name = name if len(strengths) == 1 else f"{name}, strength {strength}"
-                    rows[name] = run_row(mode, cases, judge, args, Path(cache), strength, guidance)
+                    name = name if len(grid) == 1 else f"{name}, strength {s}, guidance {g}"
+                    rows[name] = run_row(mode, cases, judge, args, Path(cache), s, g)
                     print(table({name: rows[name]}).splitlines()[-1], flush=True)
     ratios = [] if args.sweep else [step_ratio(args.threads, c) for c in ("embedded", "sd15")[:1 + args.real_size]]
     text = (f"# One-shot video editing on the world\n\n{len(cases)} single-attribute edits of {args.split} clips (8 frames, "
             f"32², 2 fps; colour, shape, background in turn); {args.tune_steps} one-shot tuning steps (batch 1), "
-            f"{args.steps} DDIM steps, inversion strength {'swept' if args.sweep else ', '.join(map(str, strengths))}, guidance "
-            f"{'swept' if args.sweep else guidance}; {args.threads} threads. 'kept' counts every unchanged attribute "
+            f"{args.steps} DDIM steps, inversion strength {', '.join(map(str, strengths))}, guidance "
+            f"{', '.join(map(str, guidances))}; {args.threads} threads. 'kept' counts every unchanged attribute "
             f"(size and motion included) the judge still sees; TCC compares frame changes with the source clip.\n\n"
             + table(rows) + "\n")
     for ratio in ratios:
