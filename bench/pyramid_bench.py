@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from engine.metrics import attribute_accuracy, judge_features, load_judge, tcc
+from engine.metrics import attribute_accuracy, judge_features, judder, load_judge, tcc
 from engine.metrics.alignment import frechet_distance
 from engine.pipelines.load import keyframe_pipeline, tuned_record
 from engine.training.pyramid import PYRAMID_CLIPS
@@ -57,7 +57,7 @@ def scores(judge, videos: torch.Tensor, truth: torch.Tensor, prompts: list[str])
     acc = attribute_accuracy(judge, videos, prompts)
     return {"all": acc["all"], "motion": acc.get("motion", float("nan")),
             "fd": frechet_distance(judge_features(judge, videos), judge_features(judge, truth)),
-            "tcc": tcc(videos, truth).mean().item()}
+            "tcc": tcc(videos, truth).mean().item(), "judder": judder(videos).mean().item()}
 
 
 @torch.no_grad()
@@ -69,7 +69,7 @@ def run(args) -> list[str]:
     wanted = [(name, Path(args.dir) / run[0], *run[1:]) for name, run in RUNS.items()]
     wanted += [(name, Path(args.runs_dir) / run[0], *run[1:]) for name, run in MEASURED.items()]
     for name, path, sampler, stages, renoise in wanted:
-        if name.split()[0] not in args.forms.split(","):
+        if name.split()[0] not in args.forms.split(",") or (args.rows and not any(r in name for r in args.rows)):
             continue
         if not (path / "mode.json").is_file():
             print(f"skipping {name}: no {path}")
@@ -96,15 +96,17 @@ def run(args) -> list[str]:
 
 def table(results: dict, args) -> list[str]:
     rows = [f"{args.prompts} validation prompts, 16 frames at 32² (4 s at 4 fps), {args.steps} steps in all, guidance "
-            f"{args.guidance}; seconds a clip measured interleaved in one run.", "",
-            "| run | trained steps | s / clip | speed-up vs vanilla | attributes | motion | Fréchet | TCC |",
-            "|---|---|---|---|---|---|---|---|"]
+            f"{args.guidance}; seconds a clip measured interleaved in one run. TCC compares frame changes with a ground-truth "
+            "clip of the same prompt that the sample is not aligned with, so small changes score well; judder is the "
+            "std / mean of the change between consecutive frames (0: steady motion; a frame shown twice: 1).", "",
+            "| run | trained steps | s / clip | speed-up vs vanilla | attributes | motion | Fréchet | TCC | judder |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         form = name.split()[0]
         base = results.get(f"{form} vanilla")
         speed = f"{base['s'] / r['s']:.2f}×" if base and r["s"] == r["s"] else "–"
         rows.append(f"| {name} | {r['steps_trained'] or '–'} | {r['s']:.2f} | {speed} | {r['all']:.3f} | "
-                    f"{r['motion']:.3f} | {r['fd']:.1f} | {r['tcc']:.3f} |")
+                    f"{r['motion']:.3f} | {r['fd']:.1f} | {r['tcc']:.3f} | {r['judder']:.3f} |")
     return rows
 
 
@@ -117,6 +119,8 @@ def main():
     p.add_argument("--dir", default="assets/modes")
     p.add_argument("--runs-dir", default="runs", help="where the measurement-only folders are")
     p.add_argument("--forms", default="ddim,flow", help="which forms to run (each form's runs are side by side)")
+    p.add_argument("--rows", type=lambda s: s.split(","), default=None,
+                   help="only the runs whose name contains one of these (comma list), e.g. 'pyramid,no renoising'")
     p.add_argument("--out", default="bench/results/pyramid.md")
     p.add_argument("--json", default="bench/results/pyramid.json")
     args = p.parse_args()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.metrics import attribute_accuracy, frechet_distance, judge_features, psnr, ssim, tcc
+from engine.metrics import attribute_accuracy, frechet_distance, judge_features, judder, psnr, ssim, tcc
 from engine.metrics.degrade import blur, noise
 from engine.world import prompt_to_spec, render, sample_split_spec
 
@@ -91,3 +91,14 @@ def test_attribute_accuracy_checks_what_the_prompt_names(judge):
     assert "size" in right and len(right["per_clip"]) == 4
     with pytest.raises(ValueError, match="one-object"):
         attribute_accuracy(judge, videos[:1], ["a red circle and a blue square"])
+
+
+
+def test_judder_is_zero_for_steady_motion_and_one_for_frames_shown_twice():
+    v = clip(prompt="a red square moving right on a black background", frames=9)
+    assert judder(v).item() < 0.05  # steady motion: every pair changes alike
+    doubled = v[:, :, [0, 0, 2, 2, 4, 4, 6, 6, 8]]  # every other frame held, then a double step: 0, d, 0, d, ...
+    assert judder(doubled).item() == pytest.approx(1.0, abs=0.05)
+    assert judder(v[:, :, :1].expand_as(v)).item() == 0.0  # nothing moves, so nothing judders
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        judder(clip(frames=2))

@@ -1,4 +1,5 @@
-"""Frame metrics against ground truth: PSNR, SSIM (torchmetrics) and TCC (Inflation Eq. 2).
+"""Frame metrics against ground truth: PSNR, SSIM (torchmetrics) and TCC (Inflation Eq. 2); and one that needs no
+ground truth: judder (uneven motion).
 
 Every function takes clips as (B, 3, F, H, W) or
 (3, F, H, W) floats in [0, 1], generated first, ground truth second, and returns one number per clip.
@@ -56,3 +57,20 @@ def tcc(generated: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     dt = (t[:, :, 1:] - t[:, :, :-1]).abs()
     per = _frame_ssim(rearrange(dg, "b c f h w -> (b f) c h w"), rearrange(dt, "b c f h w -> (b f) c h w"))
     return rearrange(per, "(b f) -> b f", b=g.shape[0]).mean(1)
+
+
+
+def judder(video: torch.Tensor, still: float = 1e-3) -> torch.Tensor:
+    """Uneven motion: the coefficient of variation (std / mean) of the change between consecutive frames: (B,).
+
+    Steady motion changes every pair alike (≈ 0); held frames followed by jumps alternate small and large changes
+    (a frame shown twice: 1). A clip whose mean change is under `still` (nothing moves) scores 0. Reference-free,
+    unlike TCC: TCC against a truth the clip is not aligned with rewards small changes, so damped, stuttering motion
+    can raise it (see bench/pyramid_bench.py)."""
+    v = _batched(video)
+    if v.shape[2] < 3:
+        raise ValueError("judder needs at least 3 frames")
+    change = (v[:, :, 1:] - v[:, :, :-1]).abs().mean(dim=(1, 3, 4))  # b (f-1)
+    mean = change.mean(1)
+    cv = change.std(1, unbiased=False) / mean.clamp_min(still)
+    return torch.where(mean < still, torch.zeros_like(cv), cv)
