@@ -6,7 +6,7 @@ vanilla = `--stages 1`, pyramid = `--stages 3`, no-align = `--stages 3 --no-alig
 32² (4 s at 4 fps) with the same total steps; latency is measured on the same prompts, the runs interleaved
 batch by batch so that machine noise falls on both alike.
 
-    python bench/pyramid_bench.py [--prompts 24] [--steps 24] [--dir assets/modes] [--runs-dir runs]
+    python bench/pyramid_bench.py [--prompts 24] [--steps 24] [--dir assets/modes] [--runs-dir runs] [--rows 'no renoising']
 
 The folders trained without alignment or for 0.6× the steps are not shipped (they only serve this bench):
 

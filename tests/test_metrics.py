@@ -93,7 +93,6 @@ def test_attribute_accuracy_checks_what_the_prompt_names(judge):
         attribute_accuracy(judge, videos[:1], ["a red circle and a blue square"])
 
 
-
 def test_judder_is_zero_for_steady_motion_and_one_for_frames_shown_twice():
     v = clip(prompt="a red square moving right on a black background", frames=9)
     assert judder(v).item() < 0.05  # steady motion: every pair changes alike

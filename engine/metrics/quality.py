@@ -48,16 +48,19 @@ def ssim(generated: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return rearrange(per, "(b f) -> b f", b=g.shape[0]).mean(1)
 
 
+def _changes(v: torch.Tensor) -> torch.Tensor:
+    """|frame i+1 − frame i| of (B, C, F, H, W): (B, C, F−1, H, W)."""
+    return (v[:, :, 1:] - v[:, :, :-1]).abs()
+
+
 def tcc(generated: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Temporal change consistency: mean_i SSIM(|g_i − g_{i+1}|, |h_i − h_{i+1}|): (B,). Needs F ≥ 2."""
     g, t = _check_pair(generated, truth)
     if g.shape[2] < 2:
         raise ValueError("TCC needs at least 2 frames")
-    dg = (g[:, :, 1:] - g[:, :, :-1]).abs()
-    dt = (t[:, :, 1:] - t[:, :, :-1]).abs()
+    dg, dt = _changes(g), _changes(t)
     per = _frame_ssim(rearrange(dg, "b c f h w -> (b f) c h w"), rearrange(dt, "b c f h w -> (b f) c h w"))
     return rearrange(per, "(b f) -> b f", b=g.shape[0]).mean(1)
-
 
 
 def judder(video: torch.Tensor, still: float = 1e-3) -> torch.Tensor:
@@ -70,7 +73,7 @@ def judder(video: torch.Tensor, still: float = 1e-3) -> torch.Tensor:
     v = _batched(video)
     if v.shape[2] < 3:
         raise ValueError("judder needs at least 3 frames")
-    change = (v[:, :, 1:] - v[:, :, :-1]).abs().mean(dim=(1, 3, 4))  # b (f-1)
+    change = _changes(v).mean(dim=(1, 3, 4))  # b (f-1)
     mean = change.mean(1)
     cv = change.std(1, unbiased=False) / mean.clamp_min(still)
     return torch.where(mean < still, torch.zeros_like(cv), cv)
