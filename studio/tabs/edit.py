@@ -178,7 +178,8 @@ def build(studio: Studio, history: gr.State) -> dict:
         gr.Markdown(f"One-shot editing: a mode is tuned on the clip with its source prompt, the clip is inverted "
                     f"part-way into the noise (*strength*), and the target prompt is sampled back from there. The edit "
                     f"is {clip['frames']} frames at {clip['size']}×{clip['size']} (the clip centre-cropped and "
-                    f"resized). On this CPU a tuning step takes about a second; *zero-shot* or 0 tune steps skips it.")
+                    f"resized). On this CPU a SimDA tuning step takes about 0.27 s (the default {TUNE_STEPS}: about "
+                    f"{TUNE_STEPS * 0.27:.0f} s, bench/results/edit.md); *zero-shot* or 0 tune steps skips it.")
         with gr.Row():
             with gr.Column(scale=1):
                 picker = clip_picker(studio, "edit", lambda *a: _frames(studio, *a),
