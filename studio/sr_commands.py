@@ -39,9 +39,10 @@ def add_parsers(sub):
     t.add_argument("--max-noise-level", type=_positive_int, default=100,
                    help="condition augmentation levels drawn in [0, this) during training")
     t.add_argument("--noise-level", type=_non_negative_int, default=0, help="the level sampling uses by default")
-    t.add_argument("--texture-share", type=finite, default=0.0,
+    t.add_argument("--texture-share", type=finite, default=0.15,
                    help="share of training stills that are generic texture pans instead of world renders, in [0, 1] "
-                        "(default 0: world stills only; more helps footage that is not from the world)")
+                        "(default 0.15; 0 trains on world stills only, which upscales footage from elsewhere worse "
+                        "than bicubic)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=250)
     _model_options(t, generation=False)
     t.add_argument("--out", default=f"{SR_ASSET}/image")
@@ -63,6 +64,8 @@ def add_parsers(sub):
                    help="share of clips whose first frame is conditioned on its high-res frame (a carried frame)")
     v.add_argument("--noise-share", type=finite, default=1.0,
                    help="how much of the diffusion noise a clip's frames share, in [0, 1] (upscale samples with 1)")
+    v.add_argument("--texture-share", type=finite, default=None,
+                   help="share of training clips that are generic texture pans, in [0, 1] (default: the image model's)")
     v.add_argument("--checkpoint-every", type=_positive_int, default=100)
     v.add_argument("--image", "--model", dest="image", default=None, metavar="FOLDER",
                    help=f"the image SR model to inflate: a folder from train-sr (default {SR_ASSET}/image) or an IF "
@@ -146,7 +149,8 @@ def train_sr_video(args) -> int:
 
     out = args.out or f"{SR_ASSET}/video-{args.mode}"
     train(args.mode, out, args.steps, args.batch_size, args.lr, args.seed, args.image, args.work_dir, args.frames,
-          args.fps, args.crop, args.carry_prob, args.checkpoint_every, noise_share=args.noise_share)
+          args.fps, args.crop, args.carry_prob, args.checkpoint_every, noise_share=args.noise_share,
+          texture_share=args.texture_share)
     print(f"video super-resolution ({args.mode}) written to {out}")
     return 0
 

@@ -28,7 +28,7 @@ from ..models.base import load_base, train_scheduler
 from ..models.inflate import inflate
 from ..models.sr import RECORD, SR_CHANNELS, augment, load_sr, sr_forward, sr_unet, upsample
 from ..models.text import encode_prompts
-from ..models.tuned import save_tuned
+from ..models.tuned import recorded_path, save_tuned
 from ..tuning import apply_mode
 from ..world.render import frame_times, render_at
 from ..world.splits import sample_split_spec
@@ -39,17 +39,19 @@ from .loop import train_loop
 VIDEO_LR = {"full": 1e-4, "temporal": 5e-4}  # the adapters start at zero and need the larger steps
 
 
-def texture_pan(rng: np.random.Generator, size: int, frames: int = 1) -> torch.Tensor:
+def texture_pan(rng: np.random.Generator, size: int, frames: int = 1, scale: int = 4) -> torch.Tensor:
     """A generic texture, not from the world, panned a few pixels a frame: (F, 3, size, size) in [0, 1]. Colour
-    gratings of random frequency (some finer than the low resolution can hold) and orientation over a random
-    colour, crossed by a few hard, anti-aliased straight edges: it teaches the model that not every
-    low-resolution variation is a world edge to sharpen."""
+    gratings of random frequency and orientation over a random colour, crossed by a few hard, anti-aliased straight
+    edges: it teaches the model that not every low-resolution variation is a world edge to sharpen. The gratings
+    stay below 0.4 cycles a low-resolution pixel (the low size's Nyquist limit is 0.5): finer ones alias when
+    box-filtered, so their residual cannot be predicted from the low frame, and a 0.25 share of gratings up to
+    1.2 cycles a low pixel kept the loss flat at 0.01 for 3000 steps and the model no better than bicubic."""
     vy, vx = rng.integers(-3, 4, 2)
     side = size + 3 * (frames - 1)
     y, x = torch.meshgrid(torch.arange(side) + 0.5, torch.arange(side) + 0.5, indexing="ij")
     img = torch.tensor(rng.uniform(0.2, 0.8, 3), dtype=torch.float32).view(3, 1, 1).repeat(1, side, side)
     for _ in range(rng.integers(2, 6)):
-        f, a, phase = rng.uniform(0.01, 0.3), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+        f, a, phase = rng.uniform(0.01, 0.4) / scale, rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
         amp = torch.tensor(rng.uniform(-0.2, 0.2, 3), dtype=torch.float32).view(3, 1, 1)
         img = img + amp * torch.sin(2 * np.pi * f * (x * np.cos(a) + y * np.sin(a)) + phase)
     for _ in range(rng.integers(0, 4)):
@@ -80,7 +82,7 @@ def sr_batch(step: int, batch_size: int, seed: int = 0, low: int = 32, scale: in
         lo, hi = render_at(spec, times, low), render_at(spec, times, high_size)  # f 3 h w
         trng = np.random.default_rng([seed, 1357, step, i])
         if texture_share and trng.random() < texture_share:
-            hi = texture_pan(trng, high_size, frames)
+            hi = texture_pan(trng, high_size, frames, scale)
             lo, text = torch.nn.functional.avg_pool2d(hi, scale), ""
         c = crop // scale
         y, x = rng.integers(0, low - c + 1, 2)
@@ -136,7 +138,7 @@ def train_sr_image(out: str | Path, steps: int = 3000, batch_size: int = 4, lr: 
                    base: str | Path | None = None, work_dir: str | Path = "runs/sr/image", checkpoint_every: int = 250,
                    low: int = 32, scale: int = 4, crop: int | None = None, channels=SR_CHANNELS,
                    max_noise_level: int = 100, noise_level: int = 0, snr_gamma: float | None = None,
-                   residual: bool = True, prediction: str = "sample", texture_share: float = 0.0) -> dict:
+                   residual: bool = True, prediction: str = "sample", texture_share: float = 0.15) -> dict:
     """Train the image SR UNet from scratch with the base's frozen text encoder; write an SR folder (fp16).
     `noise_level` is the augmentation level sampling will use by default (recorded in sr.json)."""
     from ..distributed import process_state
@@ -173,12 +175,19 @@ def train_sr_image(out: str | Path, steps: int = 3000, batch_size: int = 4, lr: 
     return state
 
 
+def _named(source: str) -> str:
+    """A folder as records name it (relative inside the repository), a hub id as it is."""
+    return recorded_path(source) if Path(source).exists() else source
+
+
 def train_sr_video(mode: str, out: str | Path, steps: int = 400, batch_size: int = 1, lr: float | None = None,
                    seed: int = 0, image: str | Path | None = None, work_dir: str | Path | None = None,
                    frames: int = 8, fps: float = 8.0, crop: int | None = None, carry_prob: float = 0.5,
-                   checkpoint_every: int = 100, snr_gamma: float | None = None, noise_share: float = 1.0) -> dict:
+                   checkpoint_every: int = 100, snr_gamma: float | None = None, noise_share: float = 1.0,
+                   texture_share: float | None = None) -> dict:
     """Inflate the image SR model, add `mode`'s modules (engine.tuning) and tune on world clips; write a tuned
-    folder (mode.json + fp16 tuned.safetensors) that names the image SR UNet's hash."""
+    folder (mode.json + fp16 tuned.safetensors) that names the image SR UNet's hash. `texture_share`: the share of
+    clips that are texture pans (default the image model's, so tuning keeps what it learnt off the world)."""
     from ..distributed import process_state
 
     if mode not in VIDEO_LR:
@@ -194,19 +203,22 @@ def train_sr_video(mode: str, out: str | Path, steps: int = 400, batch_size: int
     low, scale, max_level = sr.record["low_size"], sr.scale, sr.record["max_noise_level"]
     crop = crop or sr.record.get("crop")
     lr = lr or VIDEO_LR[mode]
+    texture_share = sr.record.get("texture_share", 0.0) if texture_share is None else texture_share
+    if not 0 <= texture_share <= 1:
+        raise ValueError(f"--texture-share must be in [0, 1], got {texture_share}")
 
     def loss(batch):
         return sr_loss(video, text(batch["captions"]), batch["high"], batch["low"], scheduler, batch["seed"],
                        max_level, carry_prob, snr_gamma, batch.get("rows"), sr.residual, noise_share, noising,
                        sr.align_corners)
 
-    batches = lambda s: sr_batch(s, batch_size, seed + 1, low, scale, crop, frames, fps)
+    batches = lambda s: sr_batch(s, batch_size, seed + 1, low, scale, crop, frames, fps, texture_share)
     state = train_loop({"video": video}, batches, loss, steps, work_dir or f"runs/sr/video-{mode}", lr=lr,
                        checkpoint_every=checkpoint_every, title=f"video SR {mode}")
     if process_state().is_main_process:
-        save_tuned(video, out, sr.unet_hash, {"kind": "video-sr", "image_sr": sr.source, "steps": steps, "lr": lr,
-                                              "batch_size": batch_size, "frames": frames, "fps": fps, "crop": crop,
-                                              "carry_prob": carry_prob, "snr_gamma": snr_gamma,
-                                              "noise_share": noise_share})
+        save_tuned(video, out, sr.unet_hash, {"kind": "video-sr", "image_sr": _named(sr.source), "steps": steps,
+                                              "lr": lr, "batch_size": batch_size, "frames": frames, "fps": fps,
+                                              "crop": crop, "carry_prob": carry_prob, "snr_gamma": snr_gamma,
+                                              "noise_share": noise_share, "texture_share": texture_share})
     process_state().wait_for_everyone()
     return state
