@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 SR_ASSET = "assets/sr"
-UPSCALE_MODE_ORDER = ("full", "temporal", "zero-shot")  # the best embedded mode first (bench/results/sr.md)
+# The best embedded mode first (bench/results/sr.md): zero-shot has the best PSNR (39.38 dB against full's 39.28
+# and temporal's 39.24; SSIM and TCC tie within 0.0003) and upscales 3× faster than the inflated modes.
+UPSCALE_MODE_ORDER = ("zero-shot", "full", "temporal")
 
 
 def add_parsers(sub):

@@ -198,7 +198,7 @@ def test_generate_down_the_cascade_to_translate_and_restore_it(client):
     assert [s["frames"] for s in sidecar["stages"]] == [2, 5, 5, 5]
     assert [s["size"] for s in sidecar["stages"]] == [[32, 32], [32, 32], [64, 64], [32, 32]]
     settings = sidecar["settings"]  # the studio's folders: the best interpolation method, SR mode and decoder here
-    assert settings["interp_method"] == "group" and settings["sr_mode"] == "temporal" and settings["stage_steps"] == 2
+    assert settings["interp_method"] == "group" and settings["sr_mode"] == "zero-shot" and settings["stage_steps"] == 2
     assert sidecar["decoder"] == "conv1d-attn" and set(sidecar["model_hashes"]) == {"keyframes", "interpolate",
                                                                                       "upscale", "translate"}
     assert read_video(video)[0].shape[-1] == 256 and preview is not None  # the page's enlarged copy; the last preview

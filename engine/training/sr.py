@@ -7,7 +7,10 @@ both (`crop`² at the high size; the same window in every frame of a clip). Whol
 crops the lowest UNet level sees 8² instead of the 16² it samples at, and 300 steps reached 33.6 dB on
 validation frames against 35.3 dB for whole frames (which also drew augmentation levels below 100, not 250).
 Clips are `frames` frames at `fps` (8 fps: what interpolation produces) from a random start inside the clip.
-`texture_share` mixes in generic texture pans (see `texture_pan`).
+`texture_share` mixes in generic texture pans (see `texture_pan`; 0.15 by default, and video tuning inherits the
+image model's share). Trained on world stills only (3000 steps), the model beat bicubic on world clips by 7 dB but
+lost to it on pans over a photo-like image (32.04 vs 32.11 dB, SSIM 0.920 vs 0.929, on a probe of 2 pans); with the
+0.15 share it beats bicubic on both (bench/results/sr.md).
 
 Conditioning: the bilinear-upsampled low frame, noise-augmented at a level drawn uniformly in
 [0, max_noise_level) which the UNet is told (IF stage II). For clips, with probability `carry_prob` the first
