@@ -25,7 +25,9 @@ ASSET = REPO / "assets" / "modes"
 
 def recorded_path(path: str | Path) -> str:
     """How a record names a folder: relative to the repository when inside it (so that a clone elsewhere reads
-    the same record), absolute otherwise."""
+    the same record), absolute otherwise; what is not a folder here (a hub id) as it was given."""
+    if not Path(path).exists():
+        return str(path)
     resolved = Path(path).resolve()
     try:
         return str(resolved.relative_to(REPO))

@@ -178,11 +178,6 @@ def train_sr_image(out: str | Path, steps: int = 3000, batch_size: int = 4, lr: 
     return state
 
 
-def _named(source: str) -> str:
-    """A folder as records name it (relative inside the repository), a hub id as it is."""
-    return recorded_path(source) if Path(source).exists() else source
-
-
 def train_sr_video(mode: str, out: str | Path, steps: int = 400, batch_size: int = 1, lr: float | None = None,
                    seed: int = 0, image: str | Path | None = None, work_dir: str | Path | None = None,
                    frames: int = 8, fps: float = 8.0, crop: int | None = None, carry_prob: float = 0.5,
@@ -219,7 +214,7 @@ def train_sr_video(mode: str, out: str | Path, steps: int = 400, batch_size: int
     state = train_loop({"video": video}, batches, loss, steps, work_dir or f"runs/sr/video-{mode}", lr=lr,
                        checkpoint_every=checkpoint_every, title=f"video SR {mode}")
     if process_state().is_main_process:
-        save_tuned(video, out, sr.unet_hash, {"kind": "video-sr", "image_sr": _named(sr.source), "steps": steps,
+        save_tuned(video, out, sr.unet_hash, {"kind": "video-sr", "image_sr": recorded_path(sr.source), "steps": steps,
                                               "lr": lr, "batch_size": batch_size, "frames": frames, "fps": fps,
                                               "crop": crop, "carry_prob": carry_prob, "snr_gamma": snr_gamma,
                                               "noise_share": noise_share, "texture_share": texture_share})
