@@ -78,7 +78,7 @@ class MotionPlan:
             raise PlanError(f"the recorded motion plan is damaged ({e}); generate again without --from") from None
 
 
-def _still(frames: int, source: str = "still", anchor=None) -> MotionPlan:
+def still_plan(frames: int, source: str = "still", anchor=None) -> MotionPlan:
     return MotionPlan(((0.0, 0.0),) * frames, (0.0,) * frames, (1.0,) * frames, ((0.0, 0.0, 1.0),) * frames,
                       source, anchor)
 

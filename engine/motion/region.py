@@ -28,7 +28,7 @@ class Region:
         return self.mask.flatten(1).sum(1) > 0
 
 
-def _row_median(image: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+def row_median(image: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
     """Per row, the median colour (of the pixels in `keep`, where given and non-empty): (B, C, H, W)."""
     if keep is None:
         return image.median(dim=3, keepdim=True).values.expand_as(image)
@@ -40,9 +40,9 @@ def _row_median(image: torch.Tensor, keep: torch.Tensor | None = None) -> torch.
 
 def find_region(image: torch.Tensor, threshold: float = THRESHOLD) -> Region:
     """The object region of frames (B, 3, H, W) in [0, 1]."""
-    rough = _row_median(image)
+    rough = row_median(image)
     far = (image - rough).norm(dim=1, keepdim=True) > threshold
-    background = _row_median(image, ~far)
+    background = row_median(image, ~far)
     far = (image - background).norm(dim=1, keepdim=True) > threshold
     mask = F.max_pool2d(far.float(), 3, stride=1, padding=1)  # the anti-aliased edge too
     h, w = image.shape[-2:]

@@ -18,9 +18,10 @@ from diffusers.utils import BaseOutput
 
 from ..diffusion.noise import frame_noise
 from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample
+from ..motion import MotionPlan, check_method, first_frame_noise, planned_start
 from ..models.base import model_output
 from ..models.text import encode_prompts
-from ..models.vae import decode_frames
+from ..models.vae import decode_frames, encode_frames
 
 
 @dataclass
@@ -133,20 +134,73 @@ class TextToVideoPipeline(DiffusionPipeline):
         video = decode_frames(self.vae, latents, chunk) if self.vae is not None else latents
         return (video.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 1, 3, 4).cpu()  # b c f h w -> b f c h w
 
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) in [0, 1] -> the model's space (B, C, h, w): through the VAE for latent models."""
+        x = (images * 2 - 1).to(self._execution_device)
+        if self.vae is None:
+            return x
+        return encode_frames(self.vae, x[:, :, None].to(self.vae.dtype))[:, :, 0].cpu()
+
     def _step_callback(self, callback: Callable | None):
         if callback is None:
             return None
         return lambda i, t, x: (callback(self, i, t, {"latents": x}) or {}).get("latents", x)
+
+    def _noised(self, clean: torch.Tensor, noise: torch.Tensor, t) -> torch.Tensor:
+        """`clean` noised to timestep t the scheduler's way (flow schedulers: scale_noise)."""
+        t = torch.as_tensor(t).reshape(1)
+        if hasattr(self.scheduler, "add_noise"):
+            return self.scheduler.add_noise(clean, noise, t)
+        return self.scheduler.scale_noise(clean, t, noise)
+
+    def denoise(self, latents: torch.Tensor, predict: Callable, num_inference_steps: int, start: int = 0,
+                callback: Callable | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Run the scheduler from its `start`-th timestep to the end (the studio's Stop ends it early);
+        `callback(i, t, latents)` may return new latents."""
+        self.scheduler.set_timesteps(num_inference_steps, device=latents.device)
+        if start and hasattr(self.scheduler, "set_begin_index"):
+            self.scheduler.set_begin_index(start)
+        scale = getattr(self.scheduler, "scale_model_input", lambda x, t: x)
+        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps[start:]), start):
+            if self.interrupt:
+                break
+            eps = predict(scale(latents, t), t)
+            latents = self.scheduler.step(eps, t, latents, generator=generator).prev_sample
+            if callback is not None:
+                latents = callback(i, t, latents)
+        return latents
+
+    def planned_latents(self, shape: tuple, predict: Callable, plans: list, method: str, strength: float,
+                        num_inference_steps: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
+        """The start of a clip that follows motion plans (engine.motion): frame 0 is denoised alone, its
+        object found, and every frame made from it along the plan. Returns the latents and the index of the
+        timestep to denoise them from."""
+        fine, first_noise = first_frame_noise(shape, generator)
+        first_noise = first_noise.to(self._execution_device, self.unet.dtype)
+        sigma = getattr(self.scheduler, "init_noise_sigma", 1.0)
+        first = self.denoise(first_noise * sigma, predict, num_inference_steps)[:, :, 0]
+        pixels = self.decode(first[:, :, None])[:, 0]  # b 3 H W in [0, 1]
+        begin = planned_start(first.cpu(), pixels, self.encode_image, plans, fine, shape[2], generator)
+        noise = begin.noise.to(first.device)
+        if method == "noise":
+            return noise * sigma, 0
+        start = min(num_inference_steps - 1, round(num_inference_steps * (1 - strength)))
+        self.scheduler.set_timesteps(num_inference_steps, device=first.device)
+        return self._noised(begin.clean.to(first.device), noise, self.scheduler.timesteps[start]), start
 
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], negative_prompt: str | list[str] | None = None, num_frames: int = 8,
                  num_inference_steps: int = 25, guidance_scale: float = 4.0, height: int | None = None,
                  width: int | None = None, generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
                  callback_on_step_end: Callable | None = None, pyramid: int | None = None, renoise: bool = True,
-                 decode_chunk_size: int | None = None, return_dict: bool = True):
+                 decode_chunk_size: int | None = None, motion_plan: MotionPlan | list | None = None,
+                 motion_method: str = "frame", motion_strength: float = 0.7, return_dict: bool = True):
         """`pyramid=K` samples through TPDiff's K-stage temporal pyramid (a pyramid-trained model; frames a
         multiple of 2^(K−1)); `renoise=False` is its ablation. `num_inference_steps` is then the total over
-        the stages. `decode_chunk_size` frames go through the VAE at once (latent models; default all)."""
+        the stages. `decode_chunk_size` frames go through the VAE at once (latent models; default all).
+        `motion_plan` (one engine.motion.MotionPlan, or one per prompt) moves the clip along a plan, by
+        `motion_method` "frame" (frame 0 carried along the plan and noised back to `motion_strength`) or
+        "noise" (noise warped along it)."""
         # 1. check inputs
         height = height or self.unet.config.sample_size * self.vae_scale_factor
         width = width or self.unet.config.sample_size * self.vae_scale_factor
@@ -154,16 +208,25 @@ class TextToVideoPipeline(DiffusionPipeline):
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         negative = None if negative_prompt is None else (
             [negative_prompt] * len(prompts) if isinstance(negative_prompt, str) else list(negative_prompt))
+        plans = None if motion_plan is None else (
+            list(motion_plan) if isinstance(motion_plan, (list, tuple)) else [motion_plan] * len(prompts))
+        if plans is not None:
+            check_method(motion_method, motion_strength)
+            if len(plans) != len(prompts):
+                raise ValueError(f"{len(plans)} motion plans for {len(prompts)} prompts")
+            if pyramid:
+                raise ValueError("the temporal pyramid does not take a motion plan yet; drop one of them")
         self._interrupt = False
         device = self._execution_device
 
         # 2. encode the prompt (and the negative prompt for classifier-free guidance)
         text = self.encode(prompts, negative, guidance_scale)
 
-        # 3. the noise form and, for plain sampling, the timesteps
+        # 3. the noise form
         s = self.vae_scale_factor
         shape = (len(prompts), self.unet.config.in_channels, num_frames, height // s, width // s)
         predict = lambda x, t: self.predict(x, t, text, guidance_scale)
+        callback = self._step_callback(callback_on_step_end)
         if pyramid:
             # 4–5. the temporal pyramid starts from its own noise at the lowest frame rate
             stop = lambda: self.interrupt
@@ -172,25 +235,21 @@ class TextToVideoPipeline(DiffusionPipeline):
                 v_predict = predict  # a v-predicting model: the pyramid's DDIM steps take ε = a·v + b·x_t
                 predict = lambda x, t: epsilon_from_v(self.scheduler.alphas_cumprod, x, t, v_predict(x, t))
             latents = pyramid_sample(predict, form, shape, pyramid, num_inference_steps,
-                                     renoise, generator, self._step_callback(callback_on_step_end), stop,
-                                     device=device, dtype=self.unet.dtype)
+                                     renoise, generator, callback, stop, device=device, dtype=self.unet.dtype)
         else:
-            self.scheduler.set_timesteps(num_inference_steps, device=device)
-            # 4. initial noise, (B, C, F, h, w)
+            # 4. initial latents (B, C, F, h, w): along the motion plans, or noise
             # (a mode trained on noise shared over frames starts from the same mix)
-            share = getattr(self.unet, "noise_share", 0.0)
-            latents = latents if latents is not None else frame_noise(shape, generator, share, device, self.unet.dtype)
-            latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)  # flow schedulers start at σ = 1
-            scale = getattr(self.scheduler, "scale_model_input", lambda x, t: x)
+            start = 0
+            if plans is not None and latents is None:
+                latents, start = self.planned_latents(shape, predict, plans, motion_method, motion_strength,
+                                                      num_inference_steps, generator)
+            else:
+                share = getattr(self.unet, "noise_share", 0.0)
+                latents = latents if latents is not None else frame_noise(shape, generator, share, device,
+                                                                          self.unet.dtype)
+                latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)  # flow schedulers start at σ = 1
             # 5. denoise
-            for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
-                if self.interrupt:
-                    break
-                eps = predict(scale(latents, t), t)
-                latents = self.scheduler.step(eps, t, latents, generator=generator).prev_sample
-                if callback_on_step_end is not None:
-                    out = callback_on_step_end(self, i, t, {"latents": latents}) or {}
-                    latents = out.get("latents", latents)
+            latents = self.denoise(latents, predict, num_inference_steps, start, callback, generator)
 
         # 6. to frames in [0, 1] (latent models: through the VAE, a chunk of frames at a time)
         frames = self.decode(latents, decode_chunk_size or self.decode_chunk_size)
