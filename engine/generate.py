@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from .io import write_video
+from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, MAX_SPEED, MotionPlan, parse_path, plan_from_controls, plan_from_prompt
 from .pipelines.load import available_modes, keyframe_pipeline, tuned_record, unknown_words
 from .pipelines.memory import MemoryOptions
 from .sidecar import write_sidecar
@@ -21,15 +22,40 @@ def default_mode() -> str:
     return next(m for m in DEFAULT_MODE_ORDER if m in have)
 
 
+def motion_plan_for(prompt: str, frames: int, fps: float, seed: int, motion: str | None = None, speed: float = 1.0,
+                    path: str | list | None = None, from_prompt: bool = True, pyramid: int | None = None,
+                    plan: dict | None = None) -> MotionPlan | None:
+    """The plan a generation follows: a recorded one (`plan`, a sidecar's dict), the explicit controls (a
+    motion or camera move, a path), or by default the prompt's motion words (not with the pyramid, which
+    takes no plan yet; `from_prompt=False` is the ablation). None: sample without a plan."""
+    if plan is not None:
+        plan = MotionPlan.from_dict(plan)
+        if plan.frames != frames:
+            raise ValueError(f"the recorded motion plan has {plan.frames} frames, the clip {frames}")
+        return plan
+    path = parse_path(path) if isinstance(path, str) else path
+    if motion or path:
+        return plan_from_controls(motion, frames, fps, speed, path)
+    if from_prompt and not pyramid:
+        return plan_from_prompt(prompt, frames, fps, speed, seed)
+    return None
+
+
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
                    steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "dpm++",
                    fps: float = 2.0, model: str | None = None, tuned: str | None = None, pyramid: int | None = None,
                    renoise: bool = True, callback=None, pipe_cache: dict | None = None, dtype: str = "fp32",
-                   device: str = "cpu", memory: MemoryOptions | dict | None = None) -> tuple[Path, torch.Tensor]:
+                   device: str = "cpu", memory: MemoryOptions | dict | None = None, motion: str | None = None,
+                   speed: float = 1.0, path: str | list | None = None, motion_plan: bool = True,
+                   motion_method: str | None = DEFAULT_METHOD, motion_strength: float | None = DEFAULT_STRENGTH,
+                   plan: dict | None = None) -> tuple[Path, torch.Tensor]:
     """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1].
 
     `model`: a diffusers-format folder or hub id (default: the embedded base); `dtype`: fp32, fp16 or bf16;
-    `memory`: MemoryOptions (or their dict) for real checkpoints."""
+    `memory`: MemoryOptions (or their dict) for real checkpoints. Motion (engine.motion, `motion_plan_for`):
+    `motion` (a world motion or a camera move), `speed`, `path` ('x,y x,y …' or points), `motion_plan=False`
+    to ignore the prompt's motion words, `motion_method` and `motion_strength` (the pipeline's), `plan` (a
+    recorded plan's dict, which wins)."""
     out = check_output(out)
     prompt = check_prompt(prompt)
     negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
@@ -38,6 +64,9 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     guidance = check_number(guidance, "guidance", 0, 50)
     if mode is None:  # a tuned folder names its mode; a model of one's own starts zero-shot
         mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
+    motion_method, motion_strength = motion_method or DEFAULT_METHOD, motion_strength or DEFAULT_STRENGTH
+    speed = check_number(speed, "speed", 0.01, MAX_SPEED)
+    plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, pyramid, plan)
     memory = MemoryOptions(**memory) if isinstance(memory, dict) else (memory or MemoryOptions())
     dtype, device = dtype or "fp32", device or "cpu"
     timings = {}
@@ -58,7 +87,8 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     try:
         video = pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
                      guidance_scale=guidance, generator=generator, callback_on_step_end=callback, pyramid=pyramid,
-                     renoise=renoise).frames[0]
+                     renoise=renoise, motion_plan=plan, motion_method=motion_method,
+                     motion_strength=motion_strength).frames[0]
     except (RuntimeError, NotImplementedError) as e:
         if "not implemented for" in str(e) and ("Half" in str(e) or "BFloat16" in str(e)):
             raise ValueError(f"this model has an operation {dtype} cannot run on {device} ({str(e).splitlines()[0]}); "
@@ -71,7 +101,9 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     write_sidecar(out, {"kind": "generate", "prompt": prompt, "negative_prompt": negative_prompt, "seed": int(seed),
                         "frames": frames, "steps": steps, "guidance": guidance, "mode": mode, "scheduler": scheduler,
                         "fps": fps, "model": model, "tuned": tuned, "pyramid": pyramid, "renoise": renoise,
-                        "dtype": dtype, "device": device, "memory": memory.to_dict(),
+                        "dtype": dtype, "device": device, "memory": memory.to_dict(), "motion": motion,
+                        "speed": speed, "path": path, "motion_plan": motion_plan, "motion_method": motion_method,
+                        "motion_strength": motion_strength, "plan": plan.to_dict() if plan else None,
                         "size": list(video.shape[-2:]),
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
     return out, video

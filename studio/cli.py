@@ -83,6 +83,28 @@ def _model_options(parser: argparse.ArgumentParser, generation: bool = True) -> 
     return parser
 
 
+def _motion_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """How the clip moves (docs/motion.md): by default as the prompt's motion words say."""
+    from engine.world.vocab import CAMERA_MOVES as camera, MOTIONS  # at parse time: the names live in the engine
+    parser.add_argument("--motion", default=None, choices=MOTIONS + camera, metavar="MOTION",
+                        help="move the object as a world motion (" + ", ".join(MOTIONS) + ") or the camera ("
+                             + ", ".join(camera) + "), whatever the prompt says")
+    parser.add_argument("--speed", type=_positive_float, default=1.0,
+                        help="the motion's speed relative to the world's own (up to 4; default 1)")
+    parser.add_argument("--path", default=None, metavar="'X,Y X,Y ...'",
+                        help="the object follows these points (frame units, 0 to 1, (0,0) top left), e.g. "
+                             "--path '0.2,0.5 0.8,0.5'")
+    parser.add_argument("--no-motion-plan", dest="motion_plan", action="store_false",
+                        help="ignore the prompt's motion words: the model moves the clip on its own (the ablation)")
+    parser.add_argument("--motion-method", default=None, choices=["frame", "noise"],
+                        help="frame (default): frame 0 carried along the plan and denoised again; noise: the "
+                             "initial noise warped along the plan")
+    parser.add_argument("--motion-strength", type=_positive_float, default=None,
+                        help="with the frame method: the share of the schedule (0 to 1, default 0.7) the carried "
+                             "frames are noised back to; higher lets the model redraw more")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="flipbook", description="Flipbook: image diffusion models made into video models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -111,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-renoise", dest="renoise", action="store_false",
                    help="with --pyramid: upsample between stages without renoising (the ablation)")
     g.add_argument("--fps", type=_positive_float, default=2.0, help="frame rate of the written file")
+    _motion_options(g)
     _model_options(g)
     g.add_argument("--tuned", default=None, help="a tuned-mode folder (default: assets/modes/MODE; with --model, "
                                                   "one trained on that model)")

@@ -35,8 +35,10 @@ def render(args) -> int:
 
 
 GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps",
-                 "model", "tuned", "pyramid", "renoise", "dtype", "device", "memory")
-SIDECAR_DEFAULTS = {"renoise": True, "dtype": "fp32", "device": "cpu"}  # keys older sidecars lack
+                 "model", "tuned", "pyramid", "renoise", "dtype", "device", "memory", "motion", "speed", "path",
+                 "motion_plan", "motion_method", "motion_strength", "plan")
+# keys older sidecars lack (they sampled without a motion plan, and replay so)
+SIDECAR_DEFAULTS = {"renoise": True, "dtype": "fp32", "device": "cpu", "speed": 1.0, "motion_plan": False}
 
 
 def memory_options(args) -> dict:
@@ -56,7 +58,7 @@ def generate(args) -> int:
 
         return generate_cascade(args)
 
-    params = {k: getattr(args, k) for k in GENERATE_KEYS if k != "memory"}
+    params = {k: getattr(args, k, None) for k in GENERATE_KEYS if k != "memory"}
     params["memory"] = memory_options(args)
     if args.from_json:
         if not Path(args.from_json).is_file():

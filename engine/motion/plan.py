@@ -21,13 +21,12 @@ import torch
 
 from ..world import ObjectSpec, parse_prompt
 from ..world.spec import GROWTH, LINEAR_SPEED
-from ..world.vocab import CLIP_SECONDS, MOTIONS
+from ..world.vocab import CAMERA_MOVES as CAMERA_NAMES, CLIP_SECONDS, MOTIONS
 
-CAMERA_MOVES = {  # the content's shift per second (frame units) and zoom exponent: the camera goes the other way
-    "pan-left": (LINEAR_SPEED, 0.0, 0.0), "pan-right": (-LINEAR_SPEED, 0.0, 0.0),
-    "tilt-up": (0.0, LINEAR_SPEED, 0.0), "tilt-down": (0.0, -LINEAR_SPEED, 0.0),
-    "zoom-in": (0.0, 0.0, 1.0), "zoom-out": (0.0, 0.0, -1.0),
-}
+CAMERA_MOVES = dict(zip(CAMERA_NAMES, (  # the content's shift per second (frame units) and zoom exponent:
+    (LINEAR_SPEED, 0.0, 0.0), (-LINEAR_SPEED, 0.0, 0.0),   # pan-left, pan-right: the camera goes the other way
+    (0.0, LINEAR_SPEED, 0.0), (0.0, -LINEAR_SPEED, 0.0),   # tilt-up, tilt-down
+    (0.0, 0.0, 1.0), (0.0, 0.0, -1.0))))                   # zoom-in, zoom-out
 MOTION_CHOICES = MOTIONS + tuple(CAMERA_MOVES)
 MAX_SPEED = 4.0
 

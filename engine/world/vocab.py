@@ -23,6 +23,7 @@ MOTIONS = (
     "left", "right", "up", "down", "up-left", "up-right", "down-left", "down-right",
     "bounce", "rotate", "grow", "shrink", "orbit", "still",
 )
+CAMERA_MOVES = ("pan-left", "pan-right", "tilt-up", "tilt-down", "zoom-in", "zoom-out")  # motion plans' camera
 BACKGROUNDS = ("black", "gray", "white", "sunset", "ocean", "checkerboard")
 
 # Motions whose effect a shape cannot show (a spinning circle looks still).
