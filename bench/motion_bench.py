@@ -1,0 +1,146 @@
+"""Motion that follows the prompt, side by side in one run (docs/motion.md): for each keyframe mode, sampled
+without a plan (the words alone), with a plan from the prompt by the frame method (the default of
+`flipbook generate`) and by the noise method: the judge's accuracy per attribute, motion accuracy per motion
+family, Fréchet distance to ground truth, TCC and judder, on validation and held-out prompts.
+
+Every clip is sampled as `flipbook generate` samples it (25 DPM-Solver++ steps, guidance 4, 8 keyframes at
+2 fps, the plan from `engine.generate.motion_plan_for`). Rows are saved as they finish and a rerun resumes.
+
+    python bench/motion_bench.py [--val 48] [--heldout 24] [--modes DEFAULT,zero-shot] [--methods off,frame,noise]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.generate import default_mode, motion_plan_for
+from engine.metrics import attribute_accuracy, judder, judge_features, load_judge, tcc
+from engine.metrics.alignment import frechet_distance
+from engine.pipelines.load import keyframe_pipeline
+from engine.world import parse_prompt, prompt_to_spec, render, sample_split_spec
+from engine.world.vocab import ATTRIBUTES
+
+FAMILIES = {"translate": ("left", "right", "up", "down", "up-left", "up-right", "down-left", "down-right"),
+            "bounce/orbit": ("bounce", "orbit"), "rotate/grow/shrink": ("rotate", "grow", "shrink"),
+            "still": ("still",)}
+FRAMES, FPS, BATCH = 8, 2.0, 8
+
+
+def prompts_of(split: str, n: int) -> list[str]:
+    return [sample_split_spec(split, i, 99)[1] for i in range(n)]
+
+
+@torch.no_grad()
+def sample(pipe, prompts: list[str], method: str, steps: int, guidance: float) -> torch.Tensor:
+    """Clips (N, 3, F, H, W): batches of BATCH, seed = the batch's first index, each clip's own plan."""
+    videos = []
+    for start in range(0, len(prompts), BATCH):
+        batch = prompts[start:start + BATCH]
+        plans = None
+        if method != "off":
+            plans = [motion_plan_for(p, FRAMES, FPS, start + i) for i, p in enumerate(batch)]
+        out = pipe(batch, num_frames=FRAMES, num_inference_steps=steps, guidance_scale=guidance,
+                   generator=torch.Generator().manual_seed(start), motion_plan=plans,
+                   motion_method="frame" if method == "off" else method)
+        videos.append(out.frames.permute(0, 2, 1, 3, 4))  # b f c h w -> b c f h w
+    return torch.cat(videos)
+
+
+def score(videos: torch.Tensor, prompts: list[str], judge) -> dict:
+    truth = torch.stack([render(prompt_to_spec(p, i), videos.shape[-1], FPS, FRAMES).permute(1, 0, 2, 3)
+                         for i, p in enumerate(prompts)])
+    acc = attribute_accuracy(judge, videos, prompts)
+    result = {**{k: acc.get(k, float("nan")) for k in ATTRIBUTES}, "all": acc["all"],
+              "fd": frechet_distance(judge_features(judge, videos), judge_features(judge, truth)),
+              "tcc": tcc(videos, truth).mean().item(), "judder": judder(videos).mean().item()}
+    motions = [parse_prompt(p).objects[0].get("motion") for p in prompts]
+    for family, members in FAMILIES.items():
+        hits = [c["correct"]["motion"] for c, m in zip(acc["per_clip"], motions) if m in members]
+        result[f"motion:{family}"] = float(np.mean(hits)) if hits else float("nan")
+        result[f"n:{family}"] = len(hits)
+    return result
+
+
+def table(results: dict, n: dict) -> list[str]:
+    fams = list(FAMILIES)
+    lines = ["| mode | plan | split | " + " | ".join(ATTRIBUTES) + " | " + " | ".join(f"motion: {f}" for f in fams)
+             + " | all | Fréchet ↓ | TCC ↑ | judder ↓ | s / clip |",
+             "|---|---|---|" + "---|" * (len(ATTRIBUTES) + len(fams) + 5)]
+    for key, q in results.items():
+        mode, method, split = key.split("/")
+        lines.append(f"| {mode} | {method} | {split} ({n[split]}) | " + " | ".join(f"{q[k]:.2f}" for k in ATTRIBUTES)
+                     + " | " + " | ".join(f"{q['motion:' + f]:.2f} ({q['n:' + f]})" for f in fams)
+                     + f" | {q['all']:.3f} | {q['fd']:.1f} | {q['tcc']:.3f} | {q['judder']:.2f} | {q['s_clip']:.1f} |")
+    return lines
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--val", type=int, default=48)
+    p.add_argument("--heldout", type=int, default=24)
+    p.add_argument("--modes", default="DEFAULT,zero-shot", help="DEFAULT is generate's default mode")
+    p.add_argument("--methods", default="off,frame,noise")
+    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--guidance", type=float, default=4.0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="bench/results/motion")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    saved = out.with_suffix(".json")
+    results = json.loads(saved.read_text()) if saved.exists() else {}
+    judge = load_judge()
+    n = {"val": a.val, "heldout": a.heldout}
+    modes = [default_mode() if m == "DEFAULT" else m for m in a.modes.split(",")]
+    for mode in modes:
+        pipe, _ = keyframe_pipeline(mode, "dpm++")
+        for method in a.methods.split(","):
+            for split in ("val", "heldout"):
+                key = f"{mode}/{method}/{split}"
+                if key in results or not n[split]:
+                    continue
+                prompts = prompts_of(split, n[split])
+                start = time.perf_counter()
+                videos = sample(pipe, prompts, method, a.steps, a.guidance)
+                seconds = time.perf_counter() - start
+                results[key] = {**score(videos, prompts, judge), "s_clip": seconds / len(prompts)}
+                tmp = saved.with_suffix(".tmp")
+                tmp.write_text(json.dumps(results, indent=1))
+                tmp.replace(saved)
+                print(table({key: results[key]}, n)[-1], flush=True)
+    lines = [f"## Motion with and without a plan ({a.steps} DPM-Solver++ steps, guidance {a.guidance}, "
+             f"{FRAMES} keyframes at {FPS:g} fps; {a.val} validation and {a.heldout} held-out prompts)", ""]
+    lines += table(results, n)
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    plot(results, out.with_suffix(".png"))
+
+
+def plot(results: dict, path: Path):
+    import matplotlib  # optional and heavy: only for the figure
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted({k.rsplit("/", 1)[0] for k in results})
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    for ax, key, title in zip(axes, ("motion", "all", "fd"), ("motion accuracy", "attribute accuracy",
+                                                               "Fréchet distance ↓")):
+        for i, split in enumerate(("val", "heldout")):
+            ax.bar(np.arange(len(rows)) + 0.4 * i, [results.get(f"{r}/{split}", {}).get(key, np.nan) for r in rows],
+                   0.4, label=split)
+        ax.set_xticks(np.arange(len(rows)) + 0.2, rows, rotation=40, ha="right", fontsize=7)
+        ax.set_title(title)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
