@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from .generate import default_mode
+from .generate import default_mode, motion_plan_for
 from .io import write_video
 from .pipelines.interpolate import GroupInterpolationPipeline, interpolation_pipeline, skip_for_fps
 from .pipelines.load import keyframe_pipeline, tuned_record, unknown_words
@@ -64,12 +64,14 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
                 sr: str | None = None, sr_mode: str = "zero-shot", sr_tuned: str | None = None,
                 expert: str | None = None, decoder: str | None = None, strength: float = STRENGTH,
                 stage_steps: int = 20, keep_stages: bool = False, device: str = "cpu", dtype: str = "fp32",
-                on_stage: Callable[[str], None] | None = None,
+                motion: str | None = None, speed: float = 1.0, path: str | list | None = None,
+                motion_plan: bool = True, motion_method: str | None = None, motion_strength: float | None = None,
+                plan: dict | None = None, on_stage: Callable[[str], None] | None = None,
                 callback_on_step_end: Callable | None = None) -> tuple[Path, torch.Tensor, dict]:
     """Run the cascade from `prompt` up to `depth`; write the clip, its sidecar and (`keep_stages`) every stage's
     clip beside it (OUT-keyframes.mp4, ...). Returns (path, frames (F, 3, H, W) in [0, 1], sidecar).
     `steps`, `guidance`, `mode`, `scheduler`, `fps`: the keyframes' (as `flipbook generate`); `stage_steps`: the
-    later stages' sampling steps; `on_stage(name)` is told when each stage starts; `callback_on_step_end(pipe, i, t,
+    later stages' sampling steps; `motion` … `plan`: how the keyframes move (as `generate_video`'s); `on_stage(name)` is told when each stage starts; `callback_on_step_end(pipe, i, t,
     {"latents": ...})` after every denoising step of every stage (diffusers' form; an exception raised from either
     ends the run before its clip and sidecar are written)."""
     # 1. check the settings
@@ -86,6 +88,8 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
         mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
     # every argument: what --from replays
     settings = {k: v for k, v in locals().items() if k not in ("out", "on_stage", "callback_on_step_end")}
+    plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, None, plan)
+    settings["plan"] = plan.to_dict() if plan else None
 
     # 2. load every stage's model first: a missing one fails before any work
     timings, peaks = {}, {}
@@ -102,7 +106,8 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
     # 3. the stages, each on the last one's clip (B, F, 3, H, W) in [0, 1]
     def keyframes(pipe):
         return pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
-                    guidance_scale=guidance, generator=generator(), **step).frames
+                    guidance_scale=guidance, generator=generator(), motion_plan=plan, motion_method=motion_method,
+                    motion_strength=motion_strength, **step).frames
 
     def interpolate(pipe, clip):
         options = {"skip": skip_for_fps(fps)} if isinstance(pipe, GroupInterpolationPipeline) else {}

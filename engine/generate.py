@@ -33,7 +33,8 @@ def motion_plan_for(prompt: str, frames: int, fps: float, seed: int, motion: str
         if plan.frames != frames:
             raise ValueError(f"the recorded motion plan has {plan.frames} frames, the clip {frames}")
         return plan
-    path = parse_path(path) if isinstance(path, str) else path
+    speed = check_number(speed, "speed", 0.01, MAX_SPEED)
+    path = parse_path(path) if isinstance(path, str) and path.strip() else path or None
     if motion or path:
         return plan_from_controls(motion, frames, fps, speed, path)
     if from_prompt and not pyramid:
@@ -47,7 +48,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                    renoise: bool = True, callback=None, pipe_cache: dict | None = None, dtype: str = "fp32",
                    device: str = "cpu", memory: MemoryOptions | dict | None = None, motion: str | None = None,
                    speed: float = 1.0, path: str | list | None = None, motion_plan: bool = True,
-                   motion_method: str | None = DEFAULT_METHOD, motion_strength: float | None = DEFAULT_STRENGTH,
+                   motion_method: str | None = None, motion_strength: float | None = None,
                    plan: dict | None = None) -> tuple[Path, torch.Tensor]:
     """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1].
 
@@ -65,7 +66,6 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     if mode is None:  # a tuned folder names its mode; a model of one's own starts zero-shot
         mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
     motion_method, motion_strength = motion_method or DEFAULT_METHOD, motion_strength or DEFAULT_STRENGTH
-    speed = check_number(speed, "speed", 0.01, MAX_SPEED)
     plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, pyramid, plan)
     memory = MemoryOptions(**memory) if isinstance(memory, dict) else (memory or MemoryOptions())
     dtype, device = dtype or "fp32", device or "cpu"

@@ -69,6 +69,7 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_s
             world = world_tab.build(studio.outputs)
             history_tab.build(studio, history, tabs, {"generate": gen["inputs"], "compare": cmp["inputs"],
                                                       "cascade": gen["cascade"], "interpolate": cascade[0]["inputs"],
+                                                      "motion": gen["motion"] + [cmp["plans"]],
                                                       "upscale": cascade[1]["inputs"], "edit": edit["inputs"],
                                                       "compare_interp": cmp["interp_inputs"], "tune": tune["inputs"],
                                                       "world": world["inputs"]})

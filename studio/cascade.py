@@ -121,7 +121,8 @@ def studio_message(error: FileNotFoundError) -> str:
 
 
 def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, seed: int, frames: int, steps: int,
-        guidance: float, scheduler: str, depth: str, stage_steps: int, emit, stop: threading.Event):
+        guidance: float, scheduler: str, depth: str, stage_steps: int, emit, stop: threading.Event,
+        motion: dict | None = None):
     """The cascade down to `depth` from `variant`'s keyframes: (its mp4, frames (F, 3, H, W), its sidecar).
     `emit("step", desc, done, preview)` after every denoising step of every stage. Stop ends it at the next step
     of whichever stage runs (each stage's pipeline takes the step callback); the loading of the models, a VAE's
@@ -157,7 +158,7 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
                                      steps=steps, guidance=guidance, mode=variant.mode, tuned=variant.tuned,
                                      scheduler=scheduler, fps=variant.fps, negative_prompt=negative or None,
                                      stage_steps=stage_steps, on_stage=on_stage, callback_on_step_end=on_step,
-                                     **stage_models(studio))
+                                     **stage_models(studio), **(motion or {}))
     except FileNotFoundError as e:
         raise FileNotFoundError(studio_message(e)) from None
     return path, video, read_sidecar(path)  # the record as written (as Generate's keyframes give it)

@@ -140,12 +140,12 @@ def generate_cascade(args) -> int:
         record = read_sidecar(args.from_json) if Path(args.from_json).is_file() else None
         if not isinstance(record, dict) or record.get("kind") != "cascade":
             raise ValueError(f"{args.from_json} is not a cascade sidecar (the .json beside a `generate --cascade` clip)")
-        settings = record["settings"]
+        settings = {"motion_plan": False, **record["settings"]}  # sidecars before motion plans sampled without one
     else:
         if not args.prompt:
             raise ValueError("give --prompt (or --from a sidecar)")
         keys = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps", "model",
-                "tuned", "device", "dtype")
+                "tuned", "device", "dtype", "motion", "speed", "path", "motion_plan", "motion_method", "motion_strength")
         settings = {k: getattr(args, k) for k in keys}
         settings.update({k: getattr(args, k) for k in CASCADE_KEYS if k != "cascade_depth"})
         settings["depth"] = args.cascade_depth

@@ -117,9 +117,9 @@ def in_background(work: Callable, *args):
 
 def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | None, seed: int, frames: int,
                  steps: int, guidance: float, scheduler: str, emit=None, stop: threading.Event | None = None,
-                 kind: str = "generate") -> tuple[Path, torch.Tensor, dict]:
+                 kind: str = "generate", motion: dict | None = None) -> tuple[Path, torch.Tensor, dict]:
     """One clip with `variant`: (its mp4, frames (F, 3, H, W), its sidecar record). `emit("step", i, total, preview)`
-    after each denoising step; `stop` set → Stopped."""
+    after each denoising step; `stop` set → Stopped. `motion`: generate_video's motion arguments (motion_settings)."""
     from engine.generate import generate_video
     from engine.sidecar import read_sidecar
 
@@ -140,8 +140,29 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
                                   scheduler, fps=variant.fps, callback=callback, pipe_cache=studio.cache,
                                   model=m.get("model"), tuned=variant.tuned,
                                   pyramid=variant.stages if variant.pyramid else None, dtype=m.get("dtype"),
-                                  device=m.get("device"), memory=m.get("memory"))
+                                  device=m.get("device"), memory=m.get("memory"), **(motion or {}))
     return native, video, read_sidecar(native)
+
+
+MOTION_FROM_PROMPT, MOTION_OFF = "as the prompt says", "none (the words alone)"
+
+
+def motion_settings(motion=MOTION_FROM_PROMPT, speed=1.0, path="", method="frame") -> dict:
+    """The Motion controls as generate_video's (and run_cascade's) arguments."""
+    motion = motion or MOTION_FROM_PROMPT
+    speed = number(speed, "speed", float, 0.25, 4)
+    explicit = motion not in (MOTION_FROM_PROMPT, MOTION_OFF)
+    return {"motion": motion if explicit else None, "speed": speed, "path": (path or "").strip() or None,
+            "motion_plan": motion != MOTION_OFF, "motion_method": method or "frame"}
+
+
+def motion_inputs(record: dict) -> list:
+    """A generate (or cascade settings) record's Motion controls, as motion_settings takes them: a sidecar from
+    before motion plans sampled without one."""
+    path = record.get("path") or ""
+    path = path if isinstance(path, str) else " ".join(f"{x:g},{y:g}" for x, y in path)
+    motion = record.get("motion") or (MOTION_FROM_PROMPT if record.get("motion_plan") else MOTION_OFF)
+    return [motion, record.get("speed") or 1.0, path, record.get("motion_method") or "frame"]
 
 
 def display_copy(native: Path, video: torch.Tensor, fps: float) -> Path:

@@ -128,9 +128,12 @@ def path_plan(points: list[tuple[float, float]], frames: int) -> MotionPlan:
 
 
 def plan_from_prompt(prompt: str, frames: int, fps: float, speed: float = 1.0, seed: int = 0) -> MotionPlan | None:
-    """The plan a world prompt's motion words ask for (its first object's), or None when it names no motion.
-    An orbit's starting angle comes from the seed, as the world's does."""
-    motion = parse_prompt(prompt).objects[0].get("motion")
+    """The plan a world prompt's motion words ask for (its first object's), or None when it names no motion or
+    is not a world prompt (a model of one's own takes any text). An orbit's starting angle comes from the seed."""
+    try:
+        motion = parse_prompt(prompt).objects[0].get("motion")
+    except ValueError:  # not the world's words or grammar (SpecError and UnknownWordsError are ValueErrors)
+        return None
     if motion is None:
         return None
     phase = float(np.random.default_rng(seed).uniform(0, 2 * math.pi)) if motion == "orbit" else 0.0
@@ -143,7 +146,7 @@ def plan_from_controls(motion: str | None, frames: int, fps: float, speed: float
     """The plan explicit controls ask for: a path, or a motion (an object motion or a camera move)."""
     if path:
         if motion:
-            raise PlanError("give either --motion or --path, not both")
+            raise PlanError("give either a motion (--motion) or a path (--path), not both")
         return path_plan(path, frames)
     if not motion:
         return None

@@ -18,7 +18,7 @@ from diffusers.utils import BaseOutput
 
 from ..diffusion.noise import frame_noise
 from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample
-from ..motion import MotionPlan, check_method, first_frame_noise, planned_start
+from ..motion import DEFAULT_METHOD, DEFAULT_STRENGTH, MotionPlan, check_method, first_frame_noise, planned_start
 from ..models.base import model_output
 from ..models.text import encode_prompts
 from ..models.vae import decode_frames, encode_frames
@@ -194,13 +194,13 @@ class TextToVideoPipeline(DiffusionPipeline):
                  width: int | None = None, generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
                  callback_on_step_end: Callable | None = None, pyramid: int | None = None, renoise: bool = True,
                  decode_chunk_size: int | None = None, motion_plan: MotionPlan | list | None = None,
-                 motion_method: str = "frame", motion_strength: float = 0.7, return_dict: bool = True):
+                 motion_method: str | None = None, motion_strength: float | None = None, return_dict: bool = True):
         """`pyramid=K` samples through TPDiff's K-stage temporal pyramid (a pyramid-trained model; frames a
         multiple of 2^(K−1)); `renoise=False` is its ablation. `num_inference_steps` is then the total over
         the stages. `decode_chunk_size` frames go through the VAE at once (latent models; default all).
         `motion_plan` (one engine.motion.MotionPlan, or one per prompt) moves the clip along a plan, by
-        `motion_method` "frame" (frame 0 carried along the plan and noised back to `motion_strength`) or
-        "noise" (noise warped along it)."""
+        `motion_method` "frame" (the default: frame 0 carried along the plan and noised back to
+        `motion_strength`, default 0.7) or "noise" (noise warped along it)."""
         # 1. check inputs
         height = height or self.unet.config.sample_size * self.vae_scale_factor
         width = width or self.unet.config.sample_size * self.vae_scale_factor
@@ -210,6 +210,7 @@ class TextToVideoPipeline(DiffusionPipeline):
             [negative_prompt] * len(prompts) if isinstance(negative_prompt, str) else list(negative_prompt))
         plans = None if motion_plan is None else (
             list(motion_plan) if isinstance(motion_plan, (list, tuple)) else [motion_plan] * len(prompts))
+        motion_method, motion_strength = motion_method or DEFAULT_METHOD, motion_strength or DEFAULT_STRENGTH
         if plans is not None:
             check_method(motion_method, motion_strength)
             if len(plans) != len(prompts):

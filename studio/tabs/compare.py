@@ -15,6 +15,7 @@ from ..work import (LIMITS, check_prompt, check_seed, check_settings, generate_o
 from .generate import EXAMPLES
 
 HEADERS = ["model", "attributes right", "judged wrong", "TCC", "seconds"]
+PLANS = {"on": (True,), "off": (False,), "on and off": (True, False)}  # the motion plan, per model
 MODELS, METHODS = "models", "interpolation methods"  # what the tab compares
 
 
@@ -55,8 +56,9 @@ def score(studio: Studio, prompt: str, clips: list[torch.Tensor], truth: torch.T
 
 
 def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models, history,
-            request=None, progress=None):
-    """Generator: yields {preview} while the models run, then (side by side, table, files, record, preview, history)."""
+            request=None, progress=None, plans="on"):
+    """Generator: yields {preview} while the models run, then (side by side, table, files, record, preview, history).
+    `plans`: each model with the prompt's motion plan, without it (the words alone), or both side by side."""
     from engine.io import write_video
     from engine.sidecar import write_sidecar
 
@@ -65,17 +67,24 @@ def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidan
         seed = check_seed(seed)
         frames, steps, guidance = check_settings(frames, steps, guidance)
         models = [models] if isinstance(models, str) else list(dict.fromkeys(models or []))
-        if not 2 <= len(models) <= 4:
+        if plans not in PLANS:
+            raise ValueError(f"the motion plan must be one of: {', '.join(PLANS)}")
+        low = 1 if len(PLANS[plans]) > 1 else 2
+        if not low <= len(models) <= 4:
             have = len(studio.choices(pyramid=True))
-            raise ValueError(f"choose two to four models to compare (you chose {len(models)})"
-                             + ("; only zero-shot has weights now: tune a mode in the Tune tab first" if have < 2 else ""))
-        variants = [studio.resolve(m) for m in models]
+            raise ValueError(f"choose {'one' if low == 1 else 'two'} to four models to compare (you chose "
+                             f"{len(models)})" + ("; only zero-shot has weights now: tune a mode in the Tune tab "
+                                                  "first, or compare plan on and off" if have < 2 else ""))
+        runs = [(studio.resolve(m), on) for m in models for on in PLANS[plans]]
+        variants = [v for v, _ in runs]
         stop = studio.stop_flag(session_of(request))
         stop.clear()
         results, image = [], None
-        for n, v in enumerate(variants):
+        for n, (v, on) in enumerate(runs):
             args = (studio, v, prompt, negative_prompt, seed, frames, steps, guidance, scheduler)
-            for item in in_background(lambda emit: generate_one(*args, emit=emit, stop=stop, kind="compare")):
+            moves = {"motion_plan": on}
+            for item in in_background(lambda emit: generate_one(*args, emit=emit, stop=stop, kind="compare",
+                                                                motion=moves)):
                 if item[0] == "step":
                     _, i, total, image = item
                     if progress is not None:
@@ -86,17 +95,18 @@ def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidan
         clips = [video for _, video, _ in results]
         truth = ground_truth(prompt, seed, clips[0], variants[0].fps)
         rows = score(studio, prompt, clips, truth)
-    labels = [v.label + (" — pyramid" if v.pyramid else "") for v in variants]
+    unplanned = lambda on: "" if on else " — no plan"  # noqa: E731
+    labels = [v.label + (" — pyramid" if v.pyramid else "") + unplanned(on) for v, on in runs]
     table = [[label, r["attributes right"], r["judged wrong"], r["TCC"],
               round(record["seconds"]["keyframes"], 2)] for label, r, (_, _, record) in zip(labels, rows, results)]
     tiles = ([truth] if truth is not None else []) + clips
     names = (["ground truth"] if truth is not None else []) + [v.short + (" pyramid" if v.pyramid else "")
-                                                               for v in variants]
+                                                               + ("" if on else " no plan") for v, on in runs]
     native = studio.outputs.new("side-by-side")
     write_video(native, side_by_side(tiles, names), variants[0].fps)
     record = {"kind": "compare", "prompt": prompt, "negative_prompt": negative_prompt or None, "seed": seed,
               "frames": frames, "steps": steps, "guidance": guidance, "scheduler": scheduler, "variants": models,
-              "labels": labels, "ground_truth": truth is not None,
+              "plans": plans, "labels": labels, "ground_truth": truth is not None,
               "metrics": [dict(zip(HEADERS, row)) for row in table],
               "clips": [path.name for path, _, _ in results]}
     sidecar = write_sidecar(native, record)
@@ -129,6 +139,9 @@ def build(studio: Studio, history: gr.State) -> dict:
                                      label="Models to compare (2–4)",
                                      info="tuned modes here, zero-shot, the Tune tab's results; a pyramid-trained "
                                           "model also as its pyramid run")
+                plans = gr.Radio(list(PLANS), value="on", label="Motion plan", elem_id="cmp-plans",
+                                 info="the prompt's motion words as a plan every frame follows; off: the words "
+                                      "alone; on and off: each model both ways, side by side")
                 interp_ui = compare_interp.controls(studio)
                 with gr.Group():
                     frames = Slider(*LIMITS["frames"], value=8, step=1, label="Frames")
@@ -152,10 +165,10 @@ def build(studio: Studio, history: gr.State) -> dict:
                                 file_count="multiple", interactive=False)
                 record = gr.JSON(label="Comparison (the sidecar)", max_height=240)
 
-        def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models, history,
+        def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models, plans, history,
                 request: gr.Request, progress=gr.Progress()):
             yield from compare(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models,
-                               history, request, progress)
+                               history, request, progress, plans)
 
         def run_methods(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, methods,
                         interp_steps, history, request: gr.Request, progress=gr.Progress()):
@@ -168,19 +181,19 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         def chosen(what):
             m = what != METHODS
-            return (gr.Dropdown(visible=m), gr.Group(visible=not m), gr.Button(visible=m), gr.Button(visible=not m),
+            return (gr.Dropdown(visible=m), gr.Radio(visible=m), gr.Group(visible=not m), gr.Button(visible=m), gr.Button(visible=not m),
                     gr.Dataframe(visible=m), gr.Dataframe(visible=not m), gr.Markdown(visible=not m))
 
         inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, models]
-        go.click(run, inputs + [history], [video, table, files, record, preview, history], api_name="compare",
+        go.click(run, inputs + [plans, history], [video, table, files, record, preview, history], api_name="compare",
                  concurrency_limit=1, concurrency_id="pipeline")
         methods_inputs = inputs[:-1] + [interp_ui["mode"], interp_ui["methods"], interp_ui["steps"]]
         go_methods.click(run_methods, methods_inputs + [history],
                          [video, methods_table, methods_summary, files, record, preview, history],
                          api_name="compare_interpolation", concurrency_limit=1, concurrency_id="pipeline")
         stop.click(halt, None, None, api_visibility="private", queue=False)
-        what.change(chosen, what, [models, interp_ui["group"], go, go_methods, table, methods_table,
+        what.change(chosen, what, [models, plans, interp_ui["group"], go, go_methods, table, methods_table,
                                    methods_summary], api_visibility="private", queue=False)
-    return {"inputs": inputs, "models": models, "keyframes_mode": interp_ui["mode"],
+    return {"inputs": inputs, "plans": plans, "models": models, "keyframes_mode": interp_ui["mode"],
             "interp_inputs": [what, interp_ui["mode"], interp_ui["methods"], interp_ui["steps"]],
             "refresh": (lambda: compare_interp.refresh(studio), [interp_ui["methods"], interp_ui["note"]])}

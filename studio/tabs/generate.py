@@ -9,8 +9,9 @@ import gradio as gr
 from .. import cascade
 from ..context import Studio, session_of
 from ..fields import Number, Slider, open_choices
-from ..work import (LIMITS, check_prompt, check_scheduler, check_seed, check_settings, display_copy, generate_one,
-                    history_entry, user_errors, with_progress)
+from ..work import (LIMITS, MOTION_FROM_PROMPT, MOTION_OFF, check_prompt, check_scheduler, check_seed,
+                    check_settings, display_copy, generate_one, history_entry, motion_settings, user_errors,
+                    with_progress)
 
 EXAMPLES = [
     "a red circle moving left on a black background",
@@ -47,6 +48,8 @@ def summary(record: dict | None) -> str:
         return cascade_summary(record)
     secs = record.get("seconds", {})
     pyr = f" · {record['pyramid']}-stage pyramid" if record.get("pyramid") else ""
+    plan = record.get("plan")
+    pyr += f" · motion plan {plan['source']} ({record.get('motion_method')})" if plan else " · no motion plan"
     size = "×".join(str(s) for s in record.get("size", []))
     return (f"**{record['prompt']}** — seed {record['seed']} · {record['frames']} frames {size} at {record['fps']:g} fps"
             f" · {record['steps']} steps {record['scheduler']} · guidance {record['guidance']:g} · {record['mode']}{pyr}"
@@ -54,9 +57,11 @@ def summary(record: dict | None) -> str:
 
 
 def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid,
-             history, request=None, progress=None, depth="keyframes", stage_steps=cascade.STAGE_STEPS):
+             history, request=None, progress=None, depth="keyframes", stage_steps=cascade.STAGE_STEPS,
+             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame")):
     """Generator: yields {preview} while the steps run, then (video, files, record, preview, history). Beyond the
-    keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each."""
+    keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each.
+    `motion`: the Motion controls (motion, speed, path, method; work.motion_settings)."""
     with user_errors():
         # 1. check the settings
         prompt = check_prompt(prompt)
@@ -64,6 +69,7 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
         frames, steps, guidance = check_settings(frames, steps, guidance)
         variant = studio.resolve(mode, bool(pyramid))
         depth, stage_steps = cascade.check_cascade(depth, stage_steps, bool(pyramid))
+        moves = motion_settings(*motion)
         stop = studio.stop_flag(session_of(request))
         stop.clear()
         args = (studio, variant, prompt, negative_prompt, seed, frames, steps, guidance)
@@ -71,9 +77,9 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
         # 2. the keyframes alone, or the cascade down to `depth`, in the background with progress
         def work(emit):
             if depth == "keyframes":
-                return generate_one(*args, scheduler, stop=stop,
+                return generate_one(*args, scheduler, stop=stop, motion=moves,
                                     emit=lambda _, i, n, shown: emit("step", f"step {i} of {n}", i, shown))
-            return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop)
+            return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop, moves)
 
         total = steps if depth == "keyframes" else sum(cascade.stage_plan(depth, frames, steps, stage_steps).values())
         (native, video, record), image = yield from with_progress(work, total, progress, outputs=5, preview=3)
@@ -124,6 +130,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                 mode = gr.Dropdown(studio.choices(), value=studio.default_key(), label="Tuning mode",
                                    allow_custom_value=True)
                 pyramid = pyramid_state(studio, studio.default_key())
+                motion = motion_controls()
                 depth, stage_steps, stages = cascade_controls(studio)
                 with gr.Row():
                     go = gr.Button("Generate", variant="primary", scale=3)
@@ -140,13 +147,14 @@ def build(studio: Studio, history: gr.State) -> dict:
             gr.Markdown(words_markdown())
 
         def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps,
-                history, request: gr.Request, progress=gr.Progress()):
+                motion, speed, path, method, history, request: gr.Request, progress=gr.Progress()):
             yield from generate(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode,
-                                pyramid, history, request, progress, depth, stage_steps)
+                                pyramid, history, request, progress, depth, stage_steps, (motion, speed, path, method))
 
         inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid]
-        # the cascade's two inputs come last, with defaults: callers that send the first nine get keyframes
-        event = go.click(run, inputs + [depth, stage_steps, history], [video, files, record, preview, history],
+        # the cascade's two inputs, then the motion's four, come last, with defaults: callers that send the first
+        # nine get keyframes that move as the prompt says
+        event = go.click(run, inputs + [depth, stage_steps] + motion + [history], [video, files, record, preview, history],
                          api_name="generate", concurrency_limit=1, concurrency_id="pipeline")
         event.success(summary, record, caption, api_visibility="private", queue=False)
         def halt(request: gr.Request):
@@ -158,7 +166,7 @@ def build(studio: Studio, history: gr.State) -> dict:
         mode.change(lambda key: pyramid_state(studio, key), mode, pyramid, api_visibility="private", queue=False)
         depth.change(lambda d: gr.Slider(visible=d != "keyframes"), depth, stage_steps, api_visibility="private",
                      queue=False)
-    return {"inputs": inputs, "cascade": [depth, stage_steps], "mode": mode, "pyramid": pyramid,
+    return {"inputs": inputs, "cascade": [depth, stage_steps], "motion": motion, "mode": mode, "pyramid": pyramid,
             "refresh": (lambda: cascade.stages_note(studio), [stages])}
 
 
@@ -166,6 +174,25 @@ def last_seed(record: dict | None):
     if not record:
         return gr.skip()
     return record["settings"]["seed"] if record.get("kind") == "cascade" else record["seed"]
+
+
+def motion_controls() -> list:
+    """How the clip moves (docs/motion.md): from the prompt's motion words by default, or a world motion or camera
+    move whatever the prompt says, at a speed; or a path of points; and the way the plan is followed."""
+    from engine.world.vocab import CAMERA_MOVES, MOTIONS
+
+    with gr.Accordion("Motion", open=True, elem_id="gen-motion"):
+        motion = gr.Dropdown([MOTION_FROM_PROMPT, MOTION_OFF, *MOTIONS, *CAMERA_MOVES], value=MOTION_FROM_PROMPT,
+                             label="Motion", elem_id="gen-motion-choice",
+                             info="the prompt's motion words make a plan every frame follows; or choose an object "
+                                  "motion or a camera move; none leaves the motion to the model (the ablation)")
+        with gr.Row():
+            speed = Slider(0.25, 4, value=1, step=0.25, label="Speed (× the world's)", elem_id="gen-speed")
+            method = gr.Radio(["frame", "noise"], value="frame", label="Plan method", elem_id="gen-motion-method",
+                              info="frame: the first frame carried along the plan; noise: the noise warped along it")
+        path = gr.Textbox(value="", label="Path (optional)", placeholder="0.2,0.5 0.8,0.5", elem_id="gen-path",
+                          info="points x,y the object follows (0 to 1, 0,0 top left), in place of the motion")
+    return [motion, speed, path, method]
 
 
 def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown]:

@@ -12,7 +12,7 @@ import gradio as gr
 from ..cascade import STAGE_STEPS
 from ..clip_input import WORLD
 from ..context import Studio
-from ..work import LIMITS
+from ..work import LIMITS, motion_inputs
 
 HEADERS = ["#", "time", "kind", "prompt", "model(s)", "seed"]
 RESTORABLE = ("generate", "cascade", "compare", "compare-interpolation", "interpolate", "upscale", "edit", "tune",
@@ -23,7 +23,8 @@ NOT_RESTORABLE = ("Generate, Compare, Interpolate, Upscale, Edit, Tune and World
 # indices of the earlier ones stay as they were for scripts)
 SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7), ("upscale", 7), ("edit", 12),
             ("compare_interp", 4),  # Compare's choice of models or interpolation methods, and the latter's inputs
-            ("tune", 8), ("world", 5))
+            ("tune", 8), ("world", 5),
+            ("motion", 5))  # Generate's motion, speed, path and plan method; Compare's motion plan
 
 
 def table(history: list[dict] | None) -> list[list]:
@@ -137,12 +138,14 @@ def restore(studio: Studio, record: dict) -> tuple:
                    f"{studio.model.get('model') or 'the embedded one'}")
     common = [record["prompt"], record.get("negative_prompt") or "", record["seed"], record["frames"], record["steps"],
               record["guidance"], record["scheduler"]]
+    motion = [*motion_inputs(record), gr.skip()]
     if record["kind"] == "generate":  # keyframes alone: the cascade's inputs back to their defaults
         return _outputs("generate", {"generate": [*common, _mode_key(studio, record), bool(record.get("pyramid"))],
-                                     "cascade": ["keyframes", STAGE_STEPS]})
+                                     "cascade": ["keyframes", STAGE_STEPS], "motion": motion})
     if record["kind"] == "cascade":
         depth = [record["depth"], min(int(record["stage_steps"]), LIMITS["steps"][1])]  # the command line allows more
-        return _outputs("generate", {"generate": [*common, _mode_key(studio, record), False], "cascade": depth})
+        return _outputs("generate", {"generate": [*common, _mode_key(studio, record), False], "cascade": depth,
+                                     "motion": motion})
     if record["kind"] == "compare-interpolation":  # one mode's keyframes through the interpolation methods
         from .compare import METHODS
 
@@ -158,7 +161,9 @@ def restore(studio: Studio, record: dict) -> tuple:
             models.append(studio.resolve(key).key + ("+pyramid" if key.endswith("+pyramid") else ""))
         except ValueError:
             gr.Warning(f"{key} is not available here; left out of the comparison")
-    return _outputs("compare", {"compare": [*common, models], "compare_interp": [MODELS, *[gr.skip()] * 3]})
+    plans = [*[gr.skip()] * 4, record.get("plans", "off")]  # comparisons before motion plans ran without
+    return _outputs("compare", {"compare": [*common, models], "compare_interp": [MODELS, *[gr.skip()] * 3],
+                                "motion": plans})
 
 
 def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, list]):
