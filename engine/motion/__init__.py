@@ -1,5 +1,5 @@
 """Motion you can steer: plans (where the object and the camera go), object regions, and frames and Gaussian
-noise warped along a plan, for every model without training (docs/motion.md)."""
+noise warped along a plan, for every model without training (engine/motion/README.md)."""
 from .plan import (CAMERA_MOVES, MAX_SPEED, MOTION_CHOICES, MotionPlan, PlanError, camera_plan, object_plan, parse_path,
                    path_plan, plan_from_controls, plan_from_prompt, still_plan)
 from .region import Region, find_region

@@ -1,4 +1,4 @@
-"""Motion plans: for every keyframe, where frame 0's object and camera have gone (docs/motion.md).
+"""Motion plans: for every keyframe, where frame 0's object and camera have gone (engine/motion/README.md).
 
 A plan is a per-frame flow in closed form: the object's region moves by a similarity transform about its
 own centre (a shift, a rotation and a scale, relative to frame 0), and the whole frame by a camera move

@@ -1,4 +1,4 @@
-"""Where the object is: the region of a frame that differs from its background (docs/motion.md).
+"""Where the object is: the region of a frame that differs from its background (engine/motion/README.md).
 
 Backgrounds in the world, and in most stills, change slowly along a row (solid colours, vertical
 gradients), so each row's median is a good estimate of the background there; the object is what stands

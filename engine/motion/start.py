@@ -1,4 +1,4 @@
-"""Where a planned clip starts: every frame made from a denoised frame 0 along the plan (docs/motion.md).
+"""Where a planned clip starts: every frame made from a denoised frame 0 along the plan (engine/motion/README.md).
 
 Two training-free ways, for any model, pixel or latent:
 

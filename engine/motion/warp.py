@@ -1,4 +1,4 @@
-"""Moving frames and noise along a motion plan (docs/motion.md; Go-with-the-Flow, Burgert et al. 2025;
+"""Moving frames and noise along a motion plan (engine/motion/README.md; Go-with-the-Flow, Burgert et al. 2025;
 "How I Warped Your Noise", Chang et al. 2024).
 
 A plan becomes, per clip and keyframe, two affine maps in pixel coordinates (pixel centres at k + 0.5):
