@@ -1,4 +1,4 @@
-"""Motion that follows the prompt, side by side in one run (docs/motion.md): for each keyframe mode, sampled
+"""Motion that follows the prompt, side by side in one run (engine/motion/README.md): for each keyframe mode, sampled
 without a plan (the words alone), with a plan from the prompt by the frame method (the default of
 `flipbook generate`) and by the noise method: the judge's accuracy per attribute, motion accuracy per motion
 family, Fréchet distance to ground truth, TCC and judder, on validation and held-out prompts.
@@ -7,6 +7,7 @@ Every clip is sampled as `flipbook generate` samples it (25 DPM-Solver++ steps, 
 2 fps, the plan from `engine.generate.motion_plan_for`). Rows are saved as they finish and a rerun resumes.
 
     python bench/motion_bench.py [--val 48] [--heldout 24] [--modes DEFAULT,zero-shot] [--methods off,frame,noise]
+    python bench/motion_bench.py --modes "" --pyramid assets/modes/pyramid-ddim --methods off,frame --steps 24
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def prompts_of(split: str, n: int) -> list[str]:
 
 
 @torch.no_grad()
-def sample(pipe, prompts: list[str], method: str, steps: int, guidance: float) -> torch.Tensor:
+def sample(pipe, prompts: list[str], method: str, steps: int, guidance: float, pyramid: int | None = None) -> torch.Tensor:
     """Clips (N, 3, F, H, W): batches of BATCH, seed = the batch's first index, each clip's own plan."""
     videos = []
     for start in range(0, len(prompts), BATCH):
@@ -46,7 +47,7 @@ def sample(pipe, prompts: list[str], method: str, steps: int, guidance: float) -
             plans = [motion_plan_for(p, FRAMES, FPS, start + i) for i, p in enumerate(batch)]
         out = pipe(batch, num_frames=FRAMES, num_inference_steps=steps, guidance_scale=guidance,
                    generator=torch.Generator().manual_seed(start), motion_plan=plans,
-                   motion_method="frame" if method == "off" else method)
+                   motion_method="frame" if method == "off" else method, pyramid=pyramid)
         videos.append(out.frames.permute(0, 2, 1, 3, 4))  # b f c h w -> b c f h w
     return torch.cat(videos)
 
@@ -87,6 +88,8 @@ def main():
     p.add_argument("--methods", default="off,frame,noise")
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--guidance", type=float, default=4.0)
+    p.add_argument("--pyramid", default=None, metavar="FOLDER",
+                   help="a pyramid-trained folder (DDIM): its rows sampled vanilla and through its pyramid")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="bench/results/motion")
     a = p.parse_args()
@@ -97,17 +100,23 @@ def main():
     results = json.loads(saved.read_text()) if saved.exists() else {}
     judge = load_judge()
     n = {"val": a.val, "heldout": a.heldout}
-    modes = [default_mode() if m == "DEFAULT" else m for m in a.modes.split(",")]
-    for mode in modes:
-        pipe, _ = keyframe_pipeline(mode, "dpm++")
+    runs = [(mode, mode, None, None, "dpm++") for mode in
+            (default_mode() if m == "DEFAULT" else m for m in a.modes.split(",") if m)]
+    if a.pyramid:
+        record = json.loads((Path(a.pyramid) / "mode.json").read_text())
+        name = Path(a.pyramid).name
+        runs += [(f"{name} vanilla", record["mode"], a.pyramid, None, "ddim"),
+                 (f"{name} pyramid", record["mode"], a.pyramid, record["pyramid"], "ddim")]
+    for name, mode, tuned, pyramid, scheduler in runs:
+        pipe, _ = keyframe_pipeline(mode, scheduler, tuned=tuned)
         for method in a.methods.split(","):
             for split in ("val", "heldout"):
-                key = f"{mode}/{method}/{split}"
+                key = f"{name}/{method}/{split}"
                 if key in results or not n[split]:
                     continue
                 prompts = prompts_of(split, n[split])
                 start = time.perf_counter()
-                videos = sample(pipe, prompts, method, a.steps, a.guidance)
+                videos = sample(pipe, prompts, method, a.steps, a.guidance, pyramid)
                 seconds = time.perf_counter() - start
                 results[key] = {**score(videos, prompts, judge), "s_clip": seconds / len(prompts)}
                 tmp = saved.with_suffix(".tmp")

@@ -88,7 +88,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
         mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
     # every argument: what --from replays
     settings = {k: v for k, v in locals().items() if k not in ("out", "on_stage", "callback_on_step_end")}
-    plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, None, plan)
+    plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)
     settings["plan"] = plan.to_dict() if plan else None
 
     # 2. load every stage's model first: a missing one fails before any work

@@ -23,11 +23,10 @@ def default_mode() -> str:
 
 
 def motion_plan_for(prompt: str, frames: int, fps: float, seed: int, motion: str | None = None, speed: float = 1.0,
-                    path: str | list | None = None, from_prompt: bool = True, pyramid: int | None = None,
-                    plan: dict | None = None) -> MotionPlan | None:
+                    path: str | list | None = None, from_prompt: bool = True, plan: dict | None = None) -> MotionPlan | None:
     """The plan a generation follows: a recorded one (`plan`, a sidecar's dict), the explicit controls (a
-    motion or camera move, a path), or by default the prompt's motion words (not with the pyramid, which
-    takes no plan yet; `from_prompt=False` is the ablation). None: sample without a plan."""
+    motion or camera move, a path), or by default the prompt's motion words (`from_prompt=False` is the
+    ablation). None: sample without a plan."""
     if plan is not None:
         plan = MotionPlan.from_dict(plan)
         if plan.frames != frames:
@@ -37,7 +36,7 @@ def motion_plan_for(prompt: str, frames: int, fps: float, seed: int, motion: str
     path = parse_path(path) if isinstance(path, str) and path.strip() else path or None
     if motion or path:
         return plan_from_controls(motion, frames, fps, speed, path)
-    if from_prompt and not pyramid:
+    if from_prompt:
         return plan_from_prompt(prompt, frames, fps, speed, seed)
     return None
 
@@ -66,7 +65,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     if mode is None:  # a tuned folder names its mode; a model of one's own starts zero-shot
         mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
     motion_method, motion_strength = motion_method or DEFAULT_METHOD, motion_strength or DEFAULT_STRENGTH
-    plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, pyramid, plan)
+    plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)
     memory = MemoryOptions(**memory) if isinstance(memory, dict) else (memory or MemoryOptions())
     dtype, device = dtype or "fp32", device or "cpu"
     timings = {}

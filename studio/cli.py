@@ -84,7 +84,7 @@ def _model_options(parser: argparse.ArgumentParser, generation: bool = True) -> 
 
 
 def _motion_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """How the clip moves (docs/motion.md): by default as the prompt's motion words say."""
+    """How the clip moves (engine/motion/README.md): by default as the prompt's motion words say."""
     from engine.world.vocab import CAMERA_MOVES as camera, MOTIONS  # at parse time: the names live in the engine
     parser.add_argument("--motion", default=None, choices=MOTIONS + camera, metavar="MOTION",
                         help="move the object as a world motion (" + ", ".join(MOTIONS) + ") or the camera ("

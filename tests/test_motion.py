@@ -1,5 +1,5 @@
 """Motion plans (engine.motion): plans from words and controls, regions, frames and noise warped along a plan
-(Gaussian, correlated along the flow as docs/motion.md derives), and the pipeline and the CLI following plans
+(Gaussian, correlated along the flow as engine/motion/README.md derives), and the pipeline and the CLI following plans
 on the embedded model and on tiny SD-style and IF-style folders."""
 import json
 import re
@@ -101,7 +101,7 @@ def test_regions_find_the_object_and_its_centre():
     assert (region.background[0] - frame[0])[:, outside].abs().max() < 0.05  # the background, where it shows
 
 
-# -- warped noise (docs/motion.md; DESIGN.md §6) -----------------------------------------------------------------
+# -- warped noise (engine/motion/README.md; DESIGN.md §6) -----------------------------------------------------------------
 
 def _region(h: int, w: int, box: tuple[int, int, int, int], n: int) -> Region:
     mask = torch.zeros(n, 1, h, w)
@@ -206,7 +206,7 @@ def test_old_sidecars_replay_without_a_plan(folders, tmp_path):
 @pytest.mark.parametrize("args, says", [
     (["--motion", "right", "--path", "0.1,0.1 0.9,0.9"], "or a path (--path), not both"),
     (["--path", "0.1,0.1 2,0.9"], "lie in the frame"),
-    (["--motion", "right", "--pyramid", "2"], "pyramid does not take a motion plan"),
+    (["--motion", "right", "--motion-method", "noise", "--pyramid", "2"], "by the frame method"),
     (["--motion", "right", "--motion-strength", "1.5"], "motion strength"),
     (["--motion", "right", "--speed", "10"], "speed"),
 ])
@@ -215,3 +215,14 @@ def test_bad_motion_controls_say_what_to_fix(folders, tmp_path, capsys, args, sa
                  "--frames", "4", "--steps", "2", "--out", str(tmp_path / "x.mp4")] + args)
     assert code == 2 and says in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_the_pyramid_samples_with_a_plan(folders, tmp_path):
+    out = tmp_path / "pyr.mp4"
+    args = ["generate", "--model", str(folders["if"]), "--prompt", "a red circle moving left on a black background",
+            "--frames", "4", "--steps", "4", "--scheduler", "ddim", "--pyramid", "2"]
+    assert main(args + ["--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["pyramid"] == 2 and record["plan"]["source"] == "prompt:left"
+    assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(tmp_path / "again.mp4")]) == 0
+    assert torch.equal(read_video(out)[0], read_video(tmp_path / "again.mp4")[0])

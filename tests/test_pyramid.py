@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.diffusion.align import align_noise
-from engine.diffusion.pyramid import DDIMForm, FlowForm, down, renoise, stage_target, stages, up
+from engine.diffusion.pyramid import DDIMForm, FlowForm, down, pyramid_sample, renoise, stage_target, stages, up
 from engine.models.base import train_scheduler
 
 FORMS = {"ddim": lambda: DDIMForm(train_scheduler().alphas_cumprod), "flow": FlowForm}
@@ -203,3 +203,34 @@ def test_pyramid_training_writes_a_folder_the_pipeline_samples_through_the_pyram
     assert frames.shape == (1, 4, 3, 16, 16) and torch.isfinite(frames).all()
     with pytest.raises(ValueError, match="trained for"):
         keyframe_pipeline(record["mode"], "ddim" if form == "flow" else "flow", model=base_dir, tuned=out)
+
+
+@pytest.mark.parametrize("name", ["ddim", "flow"])
+def test_part_way_starts_in_the_stage_that_holds_the_time(name):
+    """A motion plan's frame method through the pyramid: strength 1 starts at the top, a middle strength in the
+    stage still noisier at its end, a small one in the last stage, each with its share of the steps."""
+    from engine.diffusion.pyramid import begin_part_way
+
+    form = FORMS[name]()
+    plan = stages(form, 3)
+    assert begin_part_way(form, plan, [8, 8, 8], 1.0) == (0, plan[0].start, 8)
+    i, t, n = begin_part_way(form, plan, [8, 8, 8], 0.5)
+    assert i == 1 and plan[1].end < t <= plan[1].start and 1 <= n <= 8
+    i, t, n = begin_part_way(form, plan, [8, 8, 8], 0.05)
+    assert i == 2 and plan[2].end < t and n >= 1
+
+
+def test_pyramid_sampling_starts_part_way_from_a_clip():
+    """With `begin`, sampling starts from the clip noised to the stage's time: a model that predicts the noise
+    exactly (here: the clip is known) brings it back."""
+    form = DDIMForm(train_scheduler().alphas_cumprod)
+    clip = torch.rand(1, 3, 8, 4, 4) * 2 - 1
+    clip = clip[:, :, :1].expand_as(clip).contiguous()  # a still clip: every stage's Up(Down) is the clip itself
+    noise = torch.randn(1, 3, 8, 4, 4)
+
+    def oracle(x, t):  # ε from x_t and the known clip
+        a, b = form.ab(t)
+        return (x - a * clip[:, :, :x.shape[2]]) / b
+
+    out = pyramid_sample(oracle, form, clip.shape, 3, 12, begin=(clip, noise, 0.6))
+    assert torch.allclose(out, clip, atol=1e-3)

@@ -244,27 +244,51 @@ def stage_step(form: NoiseForm, x: torch.Tensor, pred: torch.Tensor, t, t_next, 
 
 
 @torch.no_grad()
+def begin_part_way(form: NoiseForm, plan: list[Stage], steps: list[int], strength: float) -> tuple[int, float, int]:
+    """Where sampling from a clip noised to `strength` (0 clean, 1 the noisiest) starts: (the stage, in visiting
+    order; its time; its share of the steps): the first stage still noisier at its end than that time."""
+    t = form.clean + (form.noisiest - form.clean) * strength
+    for i, stage in enumerate(plan):
+        if t > stage.end or i == len(plan) - 1:
+            t = min(t, stage.start)
+            t = round(t) if form.name == "ddim" else t
+            share = (t - stage.end) / (stage.start - stage.end) if stage.start != stage.end else 1.0
+            return i, t, max(1, round(steps[i] * share))
+    raise AssertionError("unreachable")
+
+
 def pyramid_sample(model, form: NoiseForm, shape: tuple, count: int = 3, steps: int = 24, renoising: bool = True,
                    generator: torch.Generator | None = None, callback=None, stop=None, device=None,
-                   dtype=None) -> torch.Tensor:
+                   dtype=None, begin: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> torch.Tensor:
     """Sample (B, C, F, H, W) through the pyramid: `model(x, timestep)` predicts ε (DDIM) or dx/dσ (flow).
 
     Starts from pure noise at F/2^(count−1) frames; solves each stage with its share of the steps; between
     stages upsamples and renoises (or, with renoising=False, only upsamples and goes on from the same time:
     the ablation). `callback(i, t, x)` sees every step and may return replacement latents; `stop()` true
     ends sampling after the current step. Noise is drawn in fp32 on the CPU, then moved to `device`/`dtype`.
+    `begin` = (x0, noise, strength): start part-way from clip x0 (B, C, F, H, W) and noise like it, noised the
+    way the pyramid trains its stages to `strength` of the schedule (a motion plan's frame method).
     """
     b, c, f, h, w = shape
     if f % 2 ** (count - 1):
         raise ValueError(f"{f} frames cannot make a {count}-stage pyramid; use a multiple of {2 ** (count - 1)}")
-    plan = stages(form, count, corrected=renoising)
-    x = randn((b, c, f // plan[0].stride, h, w), generator).to(device=device, dtype=dtype)
-    x = x * form.ab(plan[0].start)[1]
+    plan, shares = stages(form, count, corrected=renoising), split_steps(steps, count)
+    first, t0 = 0, plan[0].start
+    if begin is None:
+        x = randn((b, c, f // plan[0].stride, h, w), generator).to(device=device, dtype=dtype)
+        x = x * form.ab(plan[0].start)[1]
+    else:  # part-way: the clip noised the stage-wise way to its stage's time (SDEdit through the pyramid)
+        x0, noise, strength = begin
+        first, t0, shares[first] = begin_part_way(form, plan, shares, strength)
+        stage = plan[first]
+        noise = noise[:, :, ::stage.stride]  # frames of N(0, 1) noise at the stage's rate
+        x = stage_target(form, stage, x0.float(), noise.float(), torch.tensor([t0]), first == 0)[0]
+        x = x.to(device=device, dtype=dtype)
     i = 0
-    for n, stage in zip(split_steps(steps, count), plan):
-        if stage is not plan[0]:
+    for n, stage in list(zip(shares, plan))[first:]:
+        if stage is not plan[first]:
             x = renoise(form, x, previous, stage, generator) if renoising else up(x)
-        times = form.grid(stage.start, stage.end, n)
+        times = form.grid(t0 if stage is plan[first] else stage.start, stage.end, n)
         for t, t_next in zip(times, times[1:]):
             if stop is not None and stop():
                 return x if x.shape[2] == f else repeat(x, "b c f h w -> b c (f r) h w", r=f // x.shape[2])

@@ -170,23 +170,29 @@ class TextToVideoPipeline(DiffusionPipeline):
                 latents = callback(i, t, latents)
         return latents
 
-    def planned_latents(self, shape: tuple, predict: Callable, plans: list, method: str, strength: float,
-                        num_inference_steps: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
-        """The start of a clip that follows motion plans (engine.motion): frame 0 is denoised alone, its
-        object found, and every frame made from it along the plan. Returns the latents and the index of the
-        timestep to denoise them from."""
+    def planned_clip(self, shape: tuple, predict: Callable, plans: list, num_inference_steps: int,
+                     generator: torch.Generator | None):
+        """Frame 0 denoised alone, its object found and carried along the motion plans (engine.motion): the
+        clip and the noise warped along the plans, (B, C, F, h, w) each, on the execution device."""
         fine, first_noise = first_frame_noise(shape, generator)
         first_noise = first_noise.to(self._execution_device, self.unet.dtype)
         sigma = getattr(self.scheduler, "init_noise_sigma", 1.0)
         first = self.denoise(first_noise * sigma, predict, num_inference_steps)[:, :, 0]
         pixels = self.decode(first[:, :, None])[:, 0]  # b 3 H W in [0, 1]
         begin = planned_start(first.cpu(), pixels, self.encode_image, plans, fine, shape[2], generator)
-        noise = begin.noise.to(first.device)
+        return begin.clean.to(first.device), begin.noise.to(first.device)
+
+    def planned_latents(self, shape: tuple, predict: Callable, plans: list, method: str, strength: float,
+                        num_inference_steps: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
+        """The start of a clip that follows motion plans: the warped noise from the first timestep ("noise"),
+        or the carried clip noised back to `strength` of the schedule ("frame"). Returns the latents and the
+        index of the timestep to denoise them from."""
+        clean, noise = self.planned_clip(shape, predict, plans, num_inference_steps, generator)
         if method == "noise":
-            return noise * sigma, 0
+            return noise * getattr(self.scheduler, "init_noise_sigma", 1.0), 0
         start = min(num_inference_steps - 1, round(num_inference_steps * (1 - strength)))
-        self.scheduler.set_timesteps(num_inference_steps, device=first.device)
-        return self._noised(begin.clean.to(first.device), noise, self.scheduler.timesteps[start]), start
+        self.scheduler.set_timesteps(num_inference_steps, device=clean.device)
+        return self._noised(clean, noise, self.scheduler.timesteps[start]), start
 
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], negative_prompt: str | list[str] | None = None, num_frames: int = 8,
@@ -215,8 +221,9 @@ class TextToVideoPipeline(DiffusionPipeline):
             check_method(motion_method, motion_strength)
             if len(plans) != len(prompts):
                 raise ValueError(f"{len(plans)} motion plans for {len(prompts)} prompts")
-            if pyramid:
-                raise ValueError("the temporal pyramid does not take a motion plan yet; drop one of them")
+            if pyramid and motion_method != "frame":
+                raise ValueError("the temporal pyramid follows a motion plan by the frame method; use "
+                                 "--motion-method frame, or sample without --pyramid")
         self._interrupt = False
         device = self._execution_device
 
@@ -229,14 +236,19 @@ class TextToVideoPipeline(DiffusionPipeline):
         predict = lambda x, t: self.predict(x, t, text, guidance_scale)
         callback = self._step_callback(callback_on_step_end)
         if pyramid:
-            # 4–5. the temporal pyramid starts from its own noise at the lowest frame rate
+            # 4–5. the temporal pyramid starts from its own noise at the lowest frame rate, or part-way from
+            # the clip carried along the motion plans
             stop = lambda: self.interrupt
+            begin = None
+            if plans is not None and latents is None:
+                begin = (*self.planned_clip(shape, predict, plans, num_inference_steps, generator), motion_strength)
             form = noise_form(self.scheduler)
             if form.name == "ddim" and self.scheduler.config.prediction_type == "v_prediction":
                 v_predict = predict  # a v-predicting model: the pyramid's DDIM steps take ε = a·v + b·x_t
                 predict = lambda x, t: epsilon_from_v(self.scheduler.alphas_cumprod, x, t, v_predict(x, t))
             latents = pyramid_sample(predict, form, shape, pyramid, num_inference_steps,
-                                     renoise, generator, callback, stop, device=device, dtype=self.unet.dtype)
+                                     renoise, generator, callback, stop, device=device, dtype=self.unet.dtype,
+                                     begin=begin)
         else:
             # 4. initial latents (B, C, F, h, w): along the motion plans, or noise
             # (a mode trained on noise shared over frames starts from the same mix)

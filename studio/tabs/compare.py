@@ -136,7 +136,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                 negative = gr.Textbox(label="Negative prompt", value="", placeholder="optional")
                 seed = Number(label="Seed (−1: random)", value=0, precision=0, minimum=-1)
                 models = gr.Dropdown(choices, value=default, multiselect=True, max_choices=4, allow_custom_value=True,
-                                     label="Models to compare (2–4)",
+                                     label="Models to compare (2–4; one is enough with the plan on and off)",
                                      info="tuned modes here, zero-shot, the Tune tab's results; a pyramid-trained "
                                           "model also as its pyramid run")
                 plans = gr.Radio(list(PLANS), value="on", label="Motion plan", elem_id="cmp-plans",

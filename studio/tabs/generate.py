@@ -177,7 +177,7 @@ def last_seed(record: dict | None):
 
 
 def motion_controls() -> list:
-    """How the clip moves (docs/motion.md): from the prompt's motion words by default, or a world motion or camera
+    """How the clip moves (engine/motion/README.md): from the prompt's motion words by default, or a world motion or camera
     move whatever the prompt says, at a speed; or a path of points; and the way the plan is followed."""
     from engine.world.vocab import CAMERA_MOVES, MOTIONS
 
