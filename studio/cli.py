@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--noise-share", type=float, default=0.0,
                    help="share of one noise draw mixed into every frame, in [0, 1] (PYoCo's mixed prior)")
     m.add_argument("--tune-text", action="store_true", help="also tune the text encoder (saved with the mode)")
+    m.add_argument("--warped-noise", action="store_true",
+                   help="train on noise warped along each world clip's true motion (Go-with-the-Flow), so that "
+                        "the mode follows warped noise when sampling with a plan (--motion-method noise)")
     m.add_argument("--ablate", default="", help="parts to switch off: text (temporal attention's prompt reading); "
                                                  "SimDA's lsa,ta,attn_adapter,ffn_adapter")
     _model_options(m, generation=False)

@@ -134,7 +134,8 @@ def train_mode(args) -> int:
     work_dir = args.work_dir or (f"runs/modes/{Path(out).resolve().parent.name}-{Path(out).name}" if args.model else None)
     train(args.mode, out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
           work_dir=work_dir, ablate=ablate, snr_gamma=args.snr_gamma, base=args.model,
-          motion_weight=args.motion_weight, noise_share=args.noise_share, tune_text=args.tune_text)
+          motion_weight=args.motion_weight, noise_share=args.noise_share, tune_text=args.tune_text,
+          warped_noise=args.warped_noise)
     from engine.distributed import process_state
 
     if process_state().is_main_process:

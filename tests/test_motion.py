@@ -226,3 +226,36 @@ def test_the_pyramid_samples_with_a_plan(folders, tmp_path):
     assert record["pyramid"] == 2 and record["plan"]["source"] == "prompt:left"
     assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(tmp_path / "again.mp4")]) == 0
     assert torch.equal(read_video(out)[0], read_video(tmp_path / "again.mp4")[0])
+
+
+# -- warped-noise tuning (Go-with-the-Flow) ------------------------------------------------------------------------
+
+def test_training_noise_follows_each_clips_true_flow():
+    """World clips carry their own plans; noise warped along them is N(0, 1) and stays put on the background
+    (consecutive frames share it) while the object's moves with the object."""
+    from engine.motion import clip_noise
+    from engine.training.video import video_batch
+
+    batch = video_batch(0, 4)
+    assert [p.source for p in batch["plans"]] == ["motion:left", "motion:grow", "motion:bounce", "motion:down-left"]
+    noise = clip_noise(batch["pixels"], batch["plans"], (4, 3, 8, 32, 32), torch.Generator().manual_seed(0))
+    assert abs(noise.mean()) < 0.03 and abs(noise.std() - 1) < 0.03
+    region = find_region((batch["pixels"][:1, :, 0] + 1) / 2)
+    background = region.mask[0, 0] == 0
+    still = torch.corrcoef(torch.stack([noise[0, :, 0][:, background].flatten(),
+                                        noise[0, :, 7][:, background].flatten()]))[0, 1]
+    assert still > 0.8  # frame 0's object cells are fresh for the background: the rest is the very same noise
+    x0 = int(region.centre[0, 0]) - 2  # the left-moving object's noise, 9.5 px further left by frame 7
+    y0 = int(region.centre[0, 1]) - 2
+    along = torch.corrcoef(torch.stack([noise[0, :, 0, y0:y0 + 4, x0:x0 + 4].flatten(),
+                                        noise[0, :, 7, y0:y0 + 4, x0 - 10:x0 - 6].flatten()]))[0, 1]
+    stayed = torch.corrcoef(torch.stack([noise[0, :, 0, y0:y0 + 4, x0:x0 + 4].flatten(),
+                                         noise[0, :, 7, y0:y0 + 4, x0:x0 + 4].flatten()]))[0, 1]
+    assert along > 0.35 and abs(stayed) < 0.2  # 9.5 px: about half of each pixel's cells land 10 px left
+
+
+def test_a_mode_trains_on_warped_noise(tmp_path):
+    from engine.training.video import train_mode
+
+    train_mode("temporal", tmp_path / "mode", steps=2, batch_size=1, work_dir=tmp_path / "run", warped_noise=True)
+    assert json.loads((tmp_path / "mode" / "mode.json").read_text())["noise"] == "warped"

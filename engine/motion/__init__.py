@@ -3,5 +3,6 @@ noise warped along a plan, for every model without training (engine/motion/READM
 from .plan import (CAMERA_MOVES, MAX_SPEED, MOTION_CHOICES, MotionPlan, PlanError, camera_plan, object_plan, parse_path,
                    path_plan, plan_from_controls, plan_from_prompt, still_plan)
 from .region import Region, find_region
-from .start import DEFAULT_METHOD, DEFAULT_STRENGTH, METHODS, check_method, first_frame_noise, planned_start
+from .start import (DEFAULT_METHOD, DEFAULT_STRENGTH, METHODS, check_method, clip_noise, first_frame_noise,
+                    planned_start)
 from .warp import FINE, coarse_noise, plan_maps, warp_image, warp_noise

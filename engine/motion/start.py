@@ -60,22 +60,40 @@ def model_region(pixels: torch.Tensor, first: torch.Tensor, encode: Callable) ->
     return Region(mask, region.centre / s, encode(region.background).to(first.dtype))
 
 
-def planned_start(first: torch.Tensor, pixels: torch.Tensor, encode: Callable, plans: list[MotionPlan | None],
-                  fine: torch.Tensor, frames: int, generator: torch.Generator | None = None) -> PlannedStart:
-    """From denoised frame 0 (model space, (B, C, h, w)), its pixels and the way pixels go to model space,
-    the clip along each clip's plan."""
-    region = model_region(pixels.float(), first.float(), encode)
+def _maps(plans: list[MotionPlan | None], region: Region, size: tuple[int, int], frames: int, fit: bool = True):
+    """Every clip's object and camera maps (B, F, 3, 3) along its plan (None: still)."""
     objs, cams = [], []
     for i, plan in enumerate(plans):
         plan = plan or still_plan(frames)
         if plan.frames != frames:
             raise ValueError(f"the motion plan has {plan.frames} frames, the clip {frames}")
         one = Region(region.mask[i:i + 1], region.centre[i:i + 1], region.background[i:i + 1])
-        o, c = plan_maps(plan, one, first.shape[-2:])
+        o, c = plan_maps(plan, one, size, fit)
         objs.append(o)
         cams.append(c)
-    obj, cam = torch.cat(objs), torch.cat(cams)
+    return torch.cat(objs), torch.cat(cams)
+
+
+def planned_start(first: torch.Tensor, pixels: torch.Tensor, encode: Callable, plans: list[MotionPlan | None],
+                  fine: torch.Tensor, frames: int, generator: torch.Generator | None = None) -> PlannedStart:
+    """From denoised frame 0 (model space, (B, C, h, w)), its pixels and the way pixels go to model space,
+    the clip along each clip's plan."""
+    region = model_region(pixels.float(), first.float(), encode)
+    obj, cam = _maps(plans, region, first.shape[-2:], frames)
     b, c, h, w = first.shape
     noise = warp_noise((b, c, frames, h, w), region, obj, cam, generator, r=fine.shape[-1] // w, fine=fine)
     clean = warp_image(first.float(), region, obj, cam)
     return PlannedStart(noise.to(first.dtype), clean.to(first.dtype), region)
+
+
+def clip_noise(pixels: torch.Tensor, plans: list[MotionPlan], shape: tuple, generator: torch.Generator | None = None):
+    """Noise (B, C, F, h, w) = `shape` warped along each training clip's true plan (Go-with-the-Flow's tuning):
+    the object is found in frame 0 of the clips `pixels` (B, 3, F, H, W) in [−1, 1] and, for a latent model
+    (h < H), its mask pooled to latent cells; the plan is the clip's own, so no offset is fitted."""
+    first = (pixels[:, :, 0].float() + 1) / 2
+    region = find_region(first)
+    s = pixels.shape[-1] // shape[-1]
+    if s > 1:
+        region = Region(F.max_pool2d(region.mask, s), region.centre / s, region.background)
+    obj, cam = _maps(plans, region, shape[-2:], shape[2], fit=False)
+    return warp_noise(shape, region, obj, cam, generator)

@@ -39,7 +39,7 @@ def image_batch(step: int, batch_size: int, seed: int = 0, size: int = 32) -> di
 def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed: int,
                    snr_gamma: float | None = None, rows: tuple[int, int, int] | None = None,
                    motion_weight: float = 1.0, noise_share: float = 0.0,
-                   timesteps: tuple[int, int] | None = None) -> torch.Tensor:
+                   timesteps: tuple[int, int] | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
     """MSE against the scheduler's target (ε, v = a·ε − b·x0, or x0 itself for prediction_type "sample") at
     uniformly drawn timesteps (works for image and video UNets alike).
 
@@ -61,10 +61,14 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
     own draw), PYoCo's mixed noise prior; sampling must start from the same mix (see `frame_noise`).
 
     `timesteps` = (lo, hi) draws t uniformly from lo..hi−1 instead of the whole schedule.
+
+    `noise` (shaped like x0, this process's rows): the noise to use, e.g. warped along each clip's true flow
+    (engine.motion.clip_noise, Go-with-the-Flow's tuning); timesteps are drawn as ever.
     """
     g = torch.Generator().manual_seed(seed)
     start, stop, n = rows or (0, x0.shape[0], x0.shape[0])
-    noise = frame_noise((n, *x0.shape[1:]), g, noise_share)[start:stop].to(x0.device)
+    drawn = frame_noise((n, *x0.shape[1:]), g, noise_share)[start:stop].to(x0.device)
+    noise = drawn if noise is None else noise.to(x0)
     lo, hi = timesteps or (0, scheduler.config.num_train_timesteps)
     t = torch.randint(lo, hi, (n,), generator=g)[start:stop].to(x0.device)
     noisy = scheduler.add_noise(x0, noise, t)

@@ -14,6 +14,7 @@ from ..models.text import encode_prompts
 from ..models.tuned import model_hash, save_tuned
 from ..tuning import apply_mode
 from ..models.inflate import inflate
+from ..motion import clip_noise, object_plan
 from ..world.render import render
 from ..world.splits import sample_split_spec
 from .base import CAPTION_DROPOUT, diffusion_loss
@@ -23,21 +24,25 @@ KEYFRAMES = {"size": 32, "fps": 2.0, "frames": 8}
 
 
 def video_batch(step: int, batch_size: int, seed: int = 0, size: int = 32, fps: float = 2.0, frames: int = 8) -> dict:
-    """Clips in [-1, 1] (B, 3, F, H, W) and captions, deterministic in (step, seed)."""
+    """Clips in [-1, 1] (B, 3, F, H, W), captions, and each clip's true motion plan (its object's own
+    trajectory: the world knows every clip's flow exactly), deterministic in (step, seed)."""
     rng = np.random.default_rng([seed, 8765, step])
-    clips, captions = [], []
+    clips, captions, plans = [], [], []
     for i in range(batch_size):
         spec, text = sample_split_spec("train", step * batch_size + i, seed + 1)
         clips.append(render(spec, size, fps, frames).permute(1, 0, 2, 3))  # f c h w -> c f h w
         captions.append("" if rng.random() < CAPTION_DROPOUT else text)
-    return {"pixels": torch.stack(clips) * 2 - 1, "captions": captions, "seed": int(rng.integers(2**31))}
+        obj = spec.objects[0]
+        plans.append(object_plan(obj.motion, frames, fps, 1.0, obj.phase))
+    return {"pixels": torch.stack(clips) * 2 - 1, "captions": captions, "plans": plans,
+            "seed": int(rng.integers(2**31))}
 
 
 def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 5e-4, seed: int = 0,
                base: str | Path | None = None, work_dir: str | Path | None = None, ablate=(), checkpoint_every: int = 100,
                clip=KEYFRAMES, snr_gamma: float | None = 5.0, objective=None, record: dict | None = None,
                batches=None, on_step=None, motion_weight: float = 1.0, noise_share: float = 0.0,
-               timesteps: tuple[int, int] | None = None, tune_text: bool = False) -> dict:
+               timesteps: tuple[int, int] | None = None, tune_text: bool = False, warped_noise: bool = False) -> dict:
     """Tune `mode` on world clips, or on `batches(step)` ({"pixels": (B, 3, F, H, W) in [-1, 1], "captions",
     "seed"}: a user's clips). `objective(video, text_states, pixels, seed) -> loss` replaces the ordinary
     diffusion loss (the temporal pyramid's stage-wise loss does); `record` adds to mode.json; `on_step(step,
@@ -45,7 +50,8 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
     frames, and `noise_share` mixes one noise draw into every frame (see diffusion_loss); the tuned folder
     records it, and sampling starts from the same mix. `tune_text` also tunes the text encoder (saved beside the
     mode): one trained with an image base on stills maps motion words, which say nothing about a still, to
-    nearly one state, so no temporal module could read them."""
+    nearly one state, so no temporal module could read them. `warped_noise` trains on noise warped along each
+    world clip's true flow (Go-with-the-Flow; engine.motion.clip_noise) instead of independent noise."""
     from ..distributed import process_state
 
     b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
@@ -78,10 +84,16 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
             x0 = b.encode(batch["pixels"])  # latent models: VAE latents; pixel models: the clips themselves
         if objective is not None:
             return objective(video, text(batch["captions"]), x0, batch["seed"])
+        noise = None
+        if warped_noise:
+            g = torch.Generator().manual_seed(batch["seed"] + 1)
+            noise = clip_noise(batch["pixels"], batch["plans"], tuple(x0.shape), g)
         return diffusion_loss(video, text(batch["captions"]), x0, scheduler, batch["seed"], snr_gamma, batch.get("rows"),
-                              motion_weight, noise_share, timesteps)
+                              motion_weight, noise_share, timesteps, noise)
 
     world = batches is None
+    if warped_noise and not world:
+        raise ValueError("warped-noise tuning needs world clips, whose flow is known; given clips have none")
     batches = batches or (lambda s: video_batch(s, batch_size, seed, **clip))
     models = {"video": video, **({"text_encoder": b.text_encoder} if tune_text else {})}
     state = train_loop(models, batches, loss, steps, work_dir, lr=lr, checkpoint_every=checkpoint_every,
@@ -90,7 +102,7 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
         data = {"batch_size": batch_size, "clip": clip, "motion_weight": motion_weight} if world else {"data": "given clips"}
         save_tuned(video, out, base_hash, {"steps": steps, "lr": lr, **data, "noise_share": noise_share,
                                            "timesteps": list(timesteps) if timesteps else None,
-                                           "tune_text": tune_text,
+                                           "tune_text": tune_text, "noise": "warped" if warped_noise else "plain",
                                            "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate,
                    b.text_encoder if tune_text else None)
     process_state().wait_for_everyone()
