@@ -88,6 +88,8 @@ def main():
     p.add_argument("--methods", default="off,frame,noise")
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--guidance", type=float, default=4.0)
+    p.add_argument("--tuned", default="", metavar="FOLDER,...",
+                   help="tuned folders (e.g. the same mode trained with plain and with warped noise), rows by name")
     p.add_argument("--pyramid", default=None, metavar="FOLDER",
                    help="a pyramid-trained folder (DDIM): its rows sampled vanilla and through its pyramid")
     p.add_argument("--threads", type=int, default=1)
@@ -102,6 +104,9 @@ def main():
     n = {"val": a.val, "heldout": a.heldout}
     runs = [(mode, mode, None, None, "dpm++") for mode in
             (default_mode() if m == "DEFAULT" else m for m in a.modes.split(",") if m)]
+    for folder in (f for f in a.tuned.split(",") if f):
+        runs.append((Path(folder).name, json.loads((Path(folder) / "mode.json").read_text())["mode"], folder, None,
+                     "dpm++"))
     if a.pyramid:
         record = json.loads((Path(a.pyramid) / "mode.json").read_text())
         name = Path(a.pyramid).name

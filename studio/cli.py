@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--warped-noise", action="store_true",
                    help="train on noise warped along each world clip's true motion (Go-with-the-Flow), so that "
                         "the mode follows warped noise when sampling with a plan (--motion-method noise)")
+    m.add_argument("--init", default=None, metavar="FOLDER",
+                   help="start from this tuned folder of the same mode (e.g. assets/modes/MODE) instead of zero")
     m.add_argument("--ablate", default="", help="parts to switch off: text (temporal attention's prompt reading); "
                                                  "SimDA's lsa,ta,attn_adapter,ffn_adapter")
     _model_options(m, generation=False)

@@ -135,7 +135,7 @@ def train_mode(args) -> int:
     train(args.mode, out, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
           work_dir=work_dir, ablate=ablate, snr_gamma=args.snr_gamma, base=args.model,
           motion_weight=args.motion_weight, noise_share=args.noise_share, tune_text=args.tune_text,
-          warped_noise=args.warped_noise)
+          warped_noise=args.warped_noise, init=args.init)
     from engine.distributed import process_state
 
     if process_state().is_main_process:

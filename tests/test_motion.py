@@ -259,3 +259,13 @@ def test_a_mode_trains_on_warped_noise(tmp_path):
 
     train_mode("temporal", tmp_path / "mode", steps=2, batch_size=1, work_dir=tmp_path / "run", warped_noise=True)
     assert json.loads((tmp_path / "mode" / "mode.json").read_text())["noise"] == "warped"
+    # on from those weights (the shipped mode, tuned on), not from zero; another mode's folder is refused
+    train_mode("temporal", tmp_path / "more", steps=1, batch_size=1, work_dir=tmp_path / "run2",
+               init=tmp_path / "mode", lr=1e-12)
+    from safetensors.torch import load_file
+
+    before, after = load_file(tmp_path / "mode" / "tuned.safetensors"), load_file(tmp_path / "more" / "tuned.safetensors")
+    assert all(torch.allclose(before[k].float(), after[k].float(), atol=1e-3) for k in before)
+    assert any(before[k].abs().max() > 0 for k in before)  # the start was the tuned weights, not zero
+    with pytest.raises(ValueError, match="holds a tuned 'temporal' mode"):
+        train_mode("full", tmp_path / "x", steps=1, batch_size=1, work_dir=tmp_path / "run3", init=tmp_path / "mode")

@@ -4,6 +4,7 @@ The same loop as the base (accelerate, EMA, checkpoints that resume); the text e
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from ..models.base import load_base
 from ..models.text import encode_prompts
-from ..models.tuned import model_hash, save_tuned
+from ..models.tuned import load_tuned, model_hash, save_tuned
 from ..tuning import apply_mode
 from ..models.inflate import inflate
 from ..motion import clip_noise, object_plan
@@ -42,7 +43,8 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
                base: str | Path | None = None, work_dir: str | Path | None = None, ablate=(), checkpoint_every: int = 100,
                clip=KEYFRAMES, snr_gamma: float | None = 5.0, objective=None, record: dict | None = None,
                batches=None, on_step=None, motion_weight: float = 1.0, noise_share: float = 0.0,
-               timesteps: tuple[int, int] | None = None, tune_text: bool = False, warped_noise: bool = False) -> dict:
+               timesteps: tuple[int, int] | None = None, tune_text: bool = False, warped_noise: bool = False,
+               init: str | Path | None = None) -> dict:
     """Tune `mode` on world clips, or on `batches(step)` ({"pixels": (B, 3, F, H, W) in [-1, 1], "captions",
     "seed"}: a user's clips). `objective(video, text_states, pixels, seed) -> loss` replaces the ordinary
     diffusion loss (the temporal pyramid's stage-wise loss does); `record` adds to mode.json; `on_step(step,
@@ -51,11 +53,19 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
     records it, and sampling starts from the same mix. `tune_text` also tunes the text encoder (saved beside the
     mode): one trained with an image base on stills maps motion words, which say nothing about a still, to
     nearly one state, so no temporal module could read them. `warped_noise` trains on noise warped along each
-    world clip's true flow (Go-with-the-Flow; engine.motion.clip_noise) instead of independent noise."""
+    world clip's true flow (Go-with-the-Flow; engine.motion.clip_noise) instead of independent noise. `init`: a
+    tuned folder of the same mode to start from (its tuned weights) instead of the zero-initialised modules."""
     from ..distributed import process_state
 
     b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
-    video = apply_mode(inflate(b.unet), mode, set(ablate))
+    if init is not None:
+        video = load_tuned(b.unet, init)  # says what is wrong with a folder that is not a tuned mode
+        found = json.loads((Path(init) / "mode.json").read_text()).get("mode")
+        if found != mode or ablate:
+            raise ValueError(f"{init} holds a tuned {found!r} mode; start a {mode!r} run from a folder of that mode "
+                             "(and without --ablate)")
+    else:
+        video = apply_mode(inflate(b.unet), mode, set(ablate))
     b.text_encoder.requires_grad_(False)
     if b.vae is not None:
         b.vae.requires_grad_(False)
@@ -103,6 +113,7 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
         save_tuned(video, out, base_hash, {"steps": steps, "lr": lr, **data, "noise_share": noise_share,
                                            "timesteps": list(timesteps) if timesteps else None,
                                            "tune_text": tune_text, "noise": "warped" if warped_noise else "plain",
+                                           "init": str(init) if init else None,
                                            "snr_gamma": None if objective else snr_gamma, **(record or {})}, ablate,
                    b.text_encoder if tune_text else None)
     process_state().wait_for_everyone()
