@@ -59,6 +59,7 @@ from engine.models.inflate import inflate
 from engine.models.temporal import TemporalAttention
 from engine.models.text import encode_prompts
 from engine.models.tuned import ASSET as MODES_ASSET, load_tuned
+from engine.motion import find_region, plan_from_prompt
 from engine.pipelines.load import available_modes
 from engine.pipelines.load import SCHEDULERS
 from engine.pipelines.text_to_video import TextToVideoPipeline
@@ -376,7 +377,48 @@ for name, clip in clips.items():
 strip(clips, title="same seed, same noise")
 '''),
 ("md", r'''
-## Step 7 · Explore: pick a clip and a frame
+## Step 7 · Motion appearing: a plan instead of a lesson
+
+Neither zero-shot nor a few (or a few thousand) tuning steps move the object the way the prompt says: a temporal
+module must learn, from a word, to displace the object by about 1.4 px a keyframe. Text2Video-Zero gives the
+motion instead (`engine/motion/`): the prompt's motion words become a **plan** (where frame 0's object is at every
+keyframe, from the world's own trajectories), frame 0 is denoised alone, its object found (what differs from each
+row's median colour), carried along the plan over the background, noised back to 70 % of the schedule, and the
+video model denoises all frames together. Below: zero-shot and the shipped mode, each without and with the plan
+(the same seed), and the object's centre per frame against the plan.
+'''),
+("code", r'''
+plan = plan_from_prompt(PROMPT, FRAMES, KEYFRAMES["fps"])
+size = config.sample_size
+print(plan.source, "— planned x shift per keyframe (px):", [round(dx * size, 2) for dx, _ in plan.shift])
+
+
+def planned(video_unet, seed=SEED):
+    return pipeline(video_unet)(PROMPT, num_frames=FRAMES, num_inference_steps=STEPS, guidance_scale=GUIDANCE,
+                                generator=torch.Generator().manual_seed(seed), motion_plan=plan).frames[0]
+
+
+def centre_x(clip):
+    """The object's centre x per frame (engine.motion.find_region: what differs from the row's median)."""
+    return find_region(clip).centre[:, 0]
+
+
+motion_clips = {"ground truth": truth, "zero-shot": clips["zero-shot, own noise"], "zero-shot + plan": planned(video)}
+if shipped:
+    shipped_unet = load_tuned(copy.deepcopy(unet), Path(MODES_ASSET) / shipped[0])
+    motion_clips[f"{shipped[0]}"] = generate(shipped_unet)
+    motion_clips[f"{shipped[0]} + plan"] = planned(shipped_unet)
+for name, clip in motion_clips.items():
+    x = centre_x(clip)
+    print(f"{name:34} centre x per frame {[round(v, 1) for v in x.tolist()]}  moved {x[-1] - x[0]:+.1f} px")
+moved = centre_x(motion_clips["zero-shot + plan"])
+want = plan.shift[-1][0] * size
+assert (moved[1:] - moved[:-1] > -0.5).all() and 0.6 * want < moved[-1] - moved[0] < 1.4 * want, \
+    "with the plan, the object must go right about as far as the plan says"
+strip(motion_clips, title="without and with the prompt's motion plan (same seed)")
+'''),
+("md", r'''
+## Step 8 · Explore: pick a clip and a frame
 
 The widget wraps `show_frame(clip, frame)`, a plain function; the cell before it calls that function once, so a
 headless run shows the same figure. In JupyterLab, move the slider.
@@ -414,7 +456,9 @@ display(widgets.interactive(show_frame,
 * Temporal modules with a zero output projection leave the image UNet untouched at initialisation, for every
   tuning mode (asserted), so tuning starts from the image model's quality.
 * Zero-shot, frames are independent (asserted): independent samples flicker, a shared noise freezes. Motion
-  needs trained temporal modules.
+  learned from words needs trained temporal modules, and far more training than fits a CPU.
+* A motion plan gives the motion instead: frame 0 carried along the plan and denoised again moves the object the
+  way the prompt says, zero-shot included (asserted on its centre); `flipbook generate` does it by default.
 * A few dozen tuning steps on one clip switch on communication between frames (influence from 0 upwards) and lower
   the loss; they are far from a motion model. `flipbook train-mode --mode temporal` trains one properly, and
   `bench/compare_modes.py` compares all modes.
