@@ -137,23 +137,10 @@ def main():
 
 
 def plot(results: dict, path: Path):
-    import matplotlib  # optional and heavy: only for the figure
+    """compare_modes' figure (motion, attribute accuracy, Fréchet per row and split)."""
+    from compare_modes import plot as bars  # bench/ is the script's folder
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = sorted({k.rsplit("/", 1)[0] for k in results})
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-    for ax, key, title in zip(axes, ("motion", "all", "fd"), ("motion accuracy", "attribute accuracy",
-                                                               "Fréchet distance ↓")):
-        for i, split in enumerate(("val", "heldout")):
-            ax.bar(np.arange(len(rows)) + 0.4 * i, [results.get(f"{r}/{split}", {}).get(key, np.nan) for r in rows],
-                   0.4, label=split)
-        ax.set_xticks(np.arange(len(rows)) + 0.2, rows, rotation=40, ha="right", fontsize=7)
-        ax.set_title(title)
-    axes[0].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    bars({tuple(k.rsplit("/", 1)): v for k, v in results.items()}, path)
 
 
 if __name__ == "__main__":
