@@ -58,7 +58,8 @@ def _training(parser: argparse.ArgumentParser, steps: int, batch_size: int, name
     parser.add_argument("--batch-size", type=_positive_int, default=batch_size)
     parser.add_argument("--seed", type=_seed, default=0)
     parser.add_argument("--out", default=f"assets/{name}")
-    parser.add_argument("--work-dir", default=f"runs/{name}", help="checkpoints; an interrupted run resumes from here")
+    parser.add_argument("--work-dir", default=f"runs/{name}", help="checkpoints; an interrupted run resumes from here "
+                                                                 "(runs/… goes under $FLIPBOOK_RUNS when set)")
     return parser
 
 
@@ -187,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "SimDA's lsa,ta,attn_adapter,ffn_adapter")
     _model_options(m, generation=False)
     m.add_argument("--out", default=None, help="default: assets/modes/MODE")
-    m.add_argument("--work-dir", default=None, help="checkpoints (default runs/modes/MODE); resumes from here")
+    m.add_argument("--work-dir", default=None, help="checkpoints (default runs/modes/MODE, under $FLIPBOOK_RUNS when "
+                                                   "set); resumes from here")
     m.set_defaults(run=commands.train_mode)
 
     py = sub.add_parser("train-pyramid", help="train a keyframe model for TPDiff's temporal pyramid, or its vanilla "

@@ -269,3 +269,15 @@ def test_a_mode_trains_on_warped_noise(tmp_path):
     assert any(before[k].abs().max() > 0 for k in before)  # the start was the tuned weights, not zero
     with pytest.raises(ValueError, match="holds a tuned 'temporal' mode"):
         train_mode("full", tmp_path / "x", steps=1, batch_size=1, work_dir=tmp_path / "run3", init=tmp_path / "mode")
+
+
+def test_runs_go_to_the_documented_run_folder(tmp_path, monkeypatch):
+    """Long trainings keep their checkpoints in $FLIPBOOK_RUNS, outside the checkout, and resume from there."""
+    from engine.training.video import train_mode
+
+    monkeypatch.setenv("FLIPBOOK_RUNS", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    train_mode("temporal", tmp_path / "mode", steps=1, batch_size=1)
+    assert (tmp_path / "runs" / "modes" / "temporal" / "checkpoint").is_dir()
+    state = train_mode("temporal", tmp_path / "mode", steps=2, batch_size=1)  # resumes at step 1
+    assert state["step"] == 2 and not (tmp_path / "runs" / "runs").exists()

@@ -19,6 +19,7 @@ from ..world.render import render_at
 from ..world.splits import sample_split_spec
 from ..world.vocab import CLIP_SECONDS
 from ..diffusion.noise import frame_noise
+from .checkpoint import run_folder
 from .loop import train_loop
 
 CAPTION_DROPOUT = 0.1
@@ -119,6 +120,7 @@ def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: flo
                prediction: str = "epsilon", init: str | Path | None = None):
     """Train from scratch, or from the base folder `init` (a new stage: fresh optimizer, schedule and EMA)."""
     torch.manual_seed(seed)
+    work_dir = run_folder(work_dir)
     if init:
         from ..models.base import load_base
 

@@ -17,6 +17,19 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+RUNS_VARIABLE = "FLIPBOOK_RUNS"
+
+
+def run_folder(path: str | Path) -> Path:
+    """Where a run keeps its checkpoints: a default 'runs/NAME' goes under $FLIPBOOK_RUNS when that is set (a
+    folder outside the checkout, which survives the checkout being laid anew), else stays in ./runs; any other
+    path is taken as given."""
+    p = Path(path)
+    root = os.environ.get(RUNS_VARIABLE)
+    if root and not p.is_absolute() and p.parts[:1] == ("runs",):
+        return Path(root).expanduser() / Path(*p.parts[1:])
+    return p
+
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str | None = None):

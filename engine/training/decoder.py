@@ -15,7 +15,7 @@ from ..models.decoder import TemporalDecoder, save_decoder
 from ..models.expert import VAE_ASSET, load_world_vae
 from ..models.tuned import model_hash, recorded_path
 from ..models.vae import encode_frames
-from .checkpoint import atomic_folder
+from .checkpoint import atomic_folder, run_folder
 from .expert import world_batch
 from .loop import train_loop
 
@@ -41,7 +41,7 @@ def train_decoder(variant: str, out: str | Path, vae: str | Path | None = None, 
     decoder.temporal.requires_grad_(True)
     size = int(record["size"])
     crop = min(crop or size, size)
-    work_dir = Path(work_dir or f"runs/decoder/{variant}")
+    work_dir = run_folder(work_dir or f"runs/decoder/{variant}")
     state = train_loop({"decoder": decoder}, lambda s: world_batch(s, batch_size, seed + 9, size, crop, frames, fps),
                        lambda b: decoder_loss(decoder, v, b["pixels"]), steps, work_dir, lr=lr,
                        checkpoint_every=checkpoint_every, title=f"temporal decoder {variant}")

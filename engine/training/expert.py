@@ -32,7 +32,7 @@ from ..models.vae import encode_frames
 from ..tuning import MODES, apply_mode
 from ..world import render, sample_split_spec
 from .base import diffusion_loss, save_base
-from .checkpoint import atomic_folder
+from .checkpoint import atomic_folder, run_folder
 from .loop import train_loop
 from .sr import _text_cache, sr_batch
 
@@ -88,6 +88,7 @@ def train_vae(out: str | Path = VAE_ASSET, steps: int = 2000, batch_size: int = 
     from ..distributed import process_state
 
     torch.manual_seed(seed)
+    work_dir = run_folder(work_dir)
     crop = min(crop or size, size)
     vae = world_vae(size, channels, latent_channels)
     if crop % vae_factor(vae):
@@ -150,7 +151,7 @@ def train_expert(out: str | Path, max_timestep: int = 900, steps: int = 2000, ba
         return diffusion_loss(video, text(batch["captions"]), x0, scheduler, batch["seed"], snr_gamma,
                               batch.get("rows"), noise_share=noise_share, timesteps=timesteps)
 
-    work_dir = Path(work_dir or f"runs/expert/{Path(out).name}")
+    work_dir = run_folder(work_dir or f"runs/expert/{Path(out).name}")
     state = train_loop({"video": video}, lambda s: world_batch(s, batch_size, seed + 5, size, crop, frames, fps), loss,
                        steps, work_dir, lr=lr, checkpoint_every=checkpoint_every, title=f"expert t ≤ {max_timestep}")
     if process_state().is_main_process:

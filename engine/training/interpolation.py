@@ -43,6 +43,7 @@ from ..world.render import render
 from ..world.splits import sample_split_spec
 from ..world.vocab import CLIP_SECONDS
 from .base import diffusion_loss
+from .checkpoint import run_folder
 from .loop import train_loop
 
 BASE_RATE = 32.0       # fps of skip-frame 1
@@ -150,7 +151,7 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
               **(RESIDUAL_SCHEDULE if residual else {})}
     scheduler = DDPMScheduler.from_config(config)
     skips = SKIPS if method == "group" else (CASCADE_SKIP,)
-    work_dir = Path(work_dir or f"runs/interp/{method}")
+    work_dir = run_folder(work_dir or f"runs/interp/{method}")
     loss = LOSSES[method]
 
     def step_loss(batch):

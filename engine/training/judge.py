@@ -20,7 +20,7 @@ from ..metrics.judge import Judge
 from ..world.render import render, render_at
 from ..world.splits import sample_split_spec
 from ..world.vocab import ATTRIBUTES
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, run_folder, save_checkpoint
 
 VIEWS = {  # the clip formats the report measures: (size, fps, frames)
     "keyframes 32² 2fps×8": (32, 2.0, 8),
@@ -69,7 +69,7 @@ def train_judge(out: str | Path, steps: int = 2500, batch_size: int = 48, lr: fl
     opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    ckpt = Path(work_dir) / "checkpoint"
+    ckpt = run_folder(work_dir) / "checkpoint"
     state = load_checkpoint(ckpt, judge, opt) or {"step": 0, "losses": []}
     for _ in range(state["step"]):
         sched.step()

@@ -37,6 +37,7 @@ from ..world.render import frame_times, render_at
 from ..world.splits import sample_split_spec
 from ..world.vocab import CLIP_SECONDS
 from .base import CAPTION_DROPOUT, diffusion_loss, save_base
+from .checkpoint import run_folder
 from .loop import train_loop
 
 VIDEO_LR = {"full": 1e-4, "temporal": 5e-4}  # the adapters start at zero and need the larger steps
@@ -147,6 +148,7 @@ def train_sr_image(out: str | Path, steps: int = 3000, batch_size: int = 4, lr: 
     from ..distributed import process_state
 
     torch.manual_seed(seed)
+    work_dir = run_folder(work_dir)
     b = load_base(base, device=process_state().device)
     b.text_encoder.requires_grad_(False)
     unet = sr_unet(low * scale, b.text_encoder.config.hidden_size, channels)
@@ -211,7 +213,7 @@ def train_sr_video(mode: str, out: str | Path, steps: int = 400, batch_size: int
                        sr.align_corners)
 
     batches = lambda s: sr_batch(s, batch_size, seed + 1, low, scale, crop, frames, fps, texture_share)
-    state = train_loop({"video": video}, batches, loss, steps, work_dir or f"runs/sr/video-{mode}", lr=lr,
+    state = train_loop({"video": video}, batches, loss, steps, run_folder(work_dir or f"runs/sr/video-{mode}"), lr=lr,
                        checkpoint_every=checkpoint_every, title=f"video SR {mode}")
     if process_state().is_main_process:
         save_tuned(video, out, sr.unet_hash, {"kind": "video-sr", "image_sr": recorded_path(sr.source), "steps": steps,

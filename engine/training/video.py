@@ -19,6 +19,7 @@ from ..motion import clip_noise, object_plan
 from ..world.render import render
 from ..world.splits import sample_split_spec
 from .base import CAPTION_DROPOUT, diffusion_loss
+from .checkpoint import run_folder
 from .loop import train_loop
 
 KEYFRAMES = {"size": 32, "fps": 2.0, "frames": 8}
@@ -70,7 +71,7 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
     if b.vae is not None:
         b.vae.requires_grad_(False)
     scheduler = b.noise_scheduler()  # the base's own schedule (SD's is not the embedded cosine) and ε or v
-    work_dir = Path(work_dir or f"runs/modes/{mode}")
+    work_dir = run_folder(work_dir or f"runs/modes/{mode}")
     base_hash = model_hash(b.unet)
     cache: dict[str, torch.Tensor] = {}
 
