@@ -7,6 +7,7 @@ Every clip is sampled as `flipbook generate` samples it (25 DPM-Solver++ steps, 
 2 fps, the plan from `engine.generate.motion_plan_for`). Rows are saved as they finish and a rerun resumes.
 
     python bench/motion_bench.py [--val 48] [--heldout 24] [--modes DEFAULT,zero-shot] [--methods off,frame,noise]
+    python bench/motion_bench.py --methods frame+xf,off+xf   # with Text2Video-Zero's cross-frame attention
     python bench/motion_bench.py --modes "" --pyramid assets/modes/pyramid-ddim --methods off,frame --steps 24
 """
 from __future__ import annotations
@@ -43,11 +44,13 @@ def sample(pipe, prompts: list[str], method: str, steps: int, guidance: float, p
     for start in range(0, len(prompts), BATCH):
         batch = prompts[start:start + BATCH]
         plans = None
-        if method != "off":
+        if not method.startswith("off"):
             plans = [motion_plan_for(p, FRAMES, FPS, start + i) for i, p in enumerate(batch)]
+        plan_method, _, extra = method.partition("+")  # "frame+xf": with cross-frame attention
         out = pipe(batch, num_frames=FRAMES, num_inference_steps=steps, guidance_scale=guidance,
                    generator=torch.Generator().manual_seed(start), motion_plan=plans,
-                   motion_method="frame" if method == "off" else method, pyramid=pyramid)
+                   motion_method="frame" if plan_method == "off" else plan_method, pyramid=pyramid,
+                   cross_frame=extra == "xf")
         videos.append(out.frames.permute(0, 2, 1, 3, 4))  # b f c h w -> b c f h w
     return torch.cat(videos)
 

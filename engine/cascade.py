@@ -66,7 +66,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
                 stage_steps: int = 20, keep_stages: bool = False, device: str = "cpu", dtype: str = "fp32",
                 motion: str | None = None, speed: float = 1.0, path: str | list | None = None,
                 motion_plan: bool = True, motion_method: str | None = None, motion_strength: float | None = None,
-                plan: dict | None = None, on_stage: Callable[[str], None] | None = None,
+                plan: dict | None = None, cross_frame: bool = False, on_stage: Callable[[str], None] | None = None,
                 callback_on_step_end: Callable | None = None) -> tuple[Path, torch.Tensor, dict]:
     """Run the cascade from `prompt` up to `depth`; write the clip, its sidecar and (`keep_stages`) every stage's
     clip beside it (OUT-keyframes.mp4, ...). Returns (path, frames (F, 3, H, W) in [0, 1], sidecar).
@@ -107,7 +107,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
     def keyframes(pipe):
         return pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
                     guidance_scale=guidance, generator=generator(), motion_plan=plan, motion_method=motion_method,
-                    motion_strength=motion_strength, **step).frames
+                    motion_strength=motion_strength, cross_frame=bool(cross_frame), **step).frames
 
     def interpolate(pipe, clip):
         options = {"skip": skip_for_fps(fps)} if isinstance(pipe, GroupInterpolationPipeline) else {}

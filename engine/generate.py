@@ -48,14 +48,14 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                    device: str = "cpu", memory: MemoryOptions | dict | None = None, motion: str | None = None,
                    speed: float = 1.0, path: str | list | None = None, motion_plan: bool = True,
                    motion_method: str | None = None, motion_strength: float | None = None,
-                   plan: dict | None = None) -> tuple[Path, torch.Tensor]:
+                   plan: dict | None = None, cross_frame: bool = False) -> tuple[Path, torch.Tensor]:
     """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1].
 
     `model`: a diffusers-format folder or hub id (default: the embedded base); `dtype`: fp32, fp16 or bf16;
     `memory`: MemoryOptions (or their dict) for real checkpoints. Motion (engine.motion, `motion_plan_for`):
     `motion` (a world motion or a camera move), `speed`, `path` ('x,y x,y …' or points), `motion_plan=False`
     to ignore the prompt's motion words, `motion_method` and `motion_strength` (the pipeline's), `plan` (a
-    recorded plan's dict, which wins)."""
+    recorded plan's dict, which wins), `cross_frame` (every frame attends to frame 0: Text2Video-Zero)."""
     out = check_output(out)
     prompt = check_prompt(prompt)
     negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
@@ -87,7 +87,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
         video = pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
                      guidance_scale=guidance, generator=generator, callback_on_step_end=callback, pyramid=pyramid,
                      renoise=renoise, motion_plan=plan, motion_method=motion_method,
-                     motion_strength=motion_strength).frames[0]
+                     motion_strength=motion_strength, cross_frame=bool(cross_frame)).frames[0]
     except (RuntimeError, NotImplementedError) as e:
         if "not implemented for" in str(e) and ("Half" in str(e) or "BFloat16" in str(e)):
             raise ValueError(f"this model has an operation {dtype} cannot run on {device} ({str(e).splitlines()[0]}); "
@@ -103,6 +103,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                         "dtype": dtype, "device": device, "memory": memory.to_dict(), "motion": motion,
                         "speed": speed, "path": path, "motion_plan": motion_plan, "motion_method": motion_method,
                         "motion_strength": motion_strength, "plan": plan.to_dict() if plan else None,
+                        "cross_frame": bool(cross_frame),
                         "size": list(video.shape[-2:]),
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
     return out, video

@@ -103,6 +103,9 @@ def _motion_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--motion-strength", type=_positive_float, default=None,
                         help="with the frame method: the share of the schedule (0 to 1, default 0.7) the carried "
                              "frames are noised back to; higher lets the model redraw more")
+    parser.add_argument("--cross-frame", action="store_true",
+                        help="every frame's spatial self-attention attends to frame 0 (Text2Video-Zero), so every "
+                             "frame keeps its look; training-free, any mode")
     return parser
 
 

@@ -36,9 +36,10 @@ def render(args) -> int:
 
 GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps",
                  "model", "tuned", "pyramid", "renoise", "dtype", "device", "memory", "motion", "speed", "path",
-                 "motion_plan", "motion_method", "motion_strength", "plan")
+                 "motion_plan", "motion_method", "motion_strength", "plan", "cross_frame")
 # keys older sidecars lack (they sampled without a motion plan, and replay so)
-SIDECAR_DEFAULTS = {"renoise": True, "dtype": "fp32", "device": "cpu", "speed": 1.0, "motion_plan": False}
+SIDECAR_DEFAULTS = {"renoise": True, "dtype": "fp32", "device": "cpu", "speed": 1.0, "motion_plan": False,
+                    "cross_frame": False}
 
 
 def memory_options(args) -> dict:

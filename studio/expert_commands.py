@@ -145,7 +145,7 @@ def generate_cascade(args) -> int:
         if not args.prompt:
             raise ValueError("give --prompt (or --from a sidecar)")
         keys = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps", "model",
-                "tuned", "device", "dtype", "motion", "speed", "path", "motion_plan", "motion_method", "motion_strength")
+                "tuned", "device", "dtype", "motion", "speed", "path", "motion_plan", "motion_method", "motion_strength", "cross_frame")
         settings = {k: getattr(args, k) for k in keys}
         settings.update({k: getattr(args, k) for k in CASCADE_KEYS if k != "cascade_depth"})
         settings["depth"] = args.cascade_depth

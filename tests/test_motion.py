@@ -176,7 +176,7 @@ def folders(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["sd", "if"])
 @pytest.mark.parametrize("control", [["--motion", "pan-right"], ["--path", "0.2,0.2 0.8,0.8"],
-                                     ["--motion", "rotate", "--motion-method", "noise"]])
+                                     ["--motion", "rotate", "--motion-method", "noise", "--cross-frame"]])
 def test_plans_run_from_real_folders_and_replay_from_the_sidecar(folders, tmp_path, kind, control):
     out = tmp_path / "clip.mp4"
     base = ["generate", "--model", str(folders[kind]), "--prompt", "a red circle on a black background",
@@ -281,3 +281,38 @@ def test_runs_go_to_the_documented_run_folder(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "modes" / "temporal" / "checkpoint").is_dir()
     state = train_mode("temporal", tmp_path / "mode", steps=2, batch_size=1)  # resumes at step 1
     assert state["step"] == 2 and not (tmp_path / "runs" / "runs").exists()
+
+
+# -- cross-frame attention (Text2Video-Zero §3.2) ---------------------------------------------------------------------
+
+def test_cross_frame_attention_attends_to_frame_zero_and_is_put_back():
+    from diffusers.models.attention_processor import Attention
+
+    from engine.models.attention import CrossFrameAttnProcessor, cross_frame_attention
+    from engine.models.base import load_base
+    from engine.models.inflate import inflate
+    from engine.models.temporal import FrameContext
+
+    torch.manual_seed(0)
+    attn = Attention(16, heads=2, dim_head=8)
+    ctx = FrameContext(frames=3)
+    x = torch.randn(2 * 3, 5, 16)  # (b f) t c
+    plain = attn(x)
+    attn.set_processor(CrossFrameAttnProcessor(ctx))
+    out = attn(x)
+    first = x.reshape(2, 3, 5, 16)[:, :1].expand(2, 3, 5, 16).reshape(6, 5, 16)
+    assert torch.allclose(out[0::3], plain[0::3], atol=1e-6)  # frame 0 attends to itself: plain attention
+    assert not torch.allclose(out[1::3], plain[1::3], atol=1e-3)
+    same = attn(first)  # every frame frame 0: every frame's output is frame 0's
+    assert torch.allclose(same, same.reshape(2, 3, 5, 16)[:, :1].expand(2, 3, 5, 16).reshape(6, 5, 16), atol=1e-6)
+    nudged = x.clone()
+    nudged[2] += 1.0  # frame 2 of clip 0: only its own output moves (it is nobody's key or value)
+    diff = (attn(nudged) - out).abs().amax(dim=(1, 2))
+    assert diff[2] > 1e-3 and diff[[0, 1, 3, 4, 5]].max() < 1e-6
+
+    video = inflate(load_base().unet)
+    before = [m.processor for m in video.modules() if isinstance(m, Attention)]
+    with cross_frame_attention(video):
+        inside = [type(m.processor).__name__ for m in video.modules() if isinstance(m, Attention)]
+        assert inside.count("CrossFrameAttnProcessor") == len(inside) // 2  # attn1 of every block, not attn2
+    assert [m.processor for m in video.modules() if isinstance(m, Attention)] == before

@@ -4,11 +4,18 @@
   tokens joined with the previous frame's (the first frame uses itself): O(2·L·N²) instead of O(L²·N²).
   No new parameters; for a one-frame clip it equals plain attention (duplicated keys change no softmax).
 - SpatioTemporalAttnProcessor: full attention over every token of every frame, the costly reference.
+- CrossFrameAttnProcessor (Text2Video-Zero §3.2): every frame's queries attend to the first frame's keys and
+  values, so every frame keeps frame 0's look (its object, colours, background) wherever the layout puts it.
+  No parameters; frame 0 and a one-frame clip get plain attention. `cross_frame_attention(video)` switches a
+  video UNet's spatial self-attention to it for a while (a context manager): training-free, any mode.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
+from diffusers.models.attention import BasicTransformerBlock
 from einops import rearrange
 
 from .temporal import FrameContext
@@ -61,3 +68,33 @@ class SpatioTemporalAttnProcessor:
         q, k, v = _project(attn, tokens, tokens)
         out = _finish(attn, F.scaled_dot_product_attention(q, k, v), tokens)
         return rearrange(out, "b (f t) c -> (b f) t c", f=f)
+
+
+class CrossFrameAttnProcessor:
+    def __init__(self, ctx: FrameContext):
+        self.ctx = ctx
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kw):
+        _check(attn, hidden_states, encoder_hidden_states)
+        q, k, v = _project(attn, hidden_states, hidden_states)
+        k, v = self._first(k), self._first(v)  # (b f) h t d: frame 0's, for every frame
+        return _finish(attn, F.scaled_dot_product_attention(q, k, v), hidden_states)
+
+    def _first(self, x: torch.Tensor) -> torch.Tensor:
+        x = rearrange(x, "(b f) h t d -> b f h t d", f=self.ctx.frames)
+        return rearrange(x[:, :1].expand_as(x), "b f h t d -> (b f) h t d")
+
+
+@contextmanager
+def cross_frame_attention(video):
+    """Within the block, every spatial self-attention (attn1) of the video UNet `video` attends to frame 0
+    (CrossFrameAttnProcessor); the processors it had before come back after, whatever happens."""
+    blocks = [m for m in video.modules() if isinstance(m, BasicTransformerBlock)]
+    before = [b.attn1.processor for b in blocks]
+    try:
+        for b in blocks:
+            b.attn1.set_processor(CrossFrameAttnProcessor(video.ctx))
+        yield video
+    finally:
+        for b, processor in zip(blocks, before):
+            b.attn1.set_processor(processor)

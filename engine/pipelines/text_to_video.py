@@ -7,6 +7,7 @@ is (B, F, 3, H, W) in [0, 1]. Memory options: `enable_attention_slicing`, `enabl
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,6 +20,7 @@ from diffusers.utils import BaseOutput
 from ..diffusion.noise import frame_noise
 from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample
 from ..motion import DEFAULT_METHOD, DEFAULT_STRENGTH, MotionPlan, check_method, first_frame_noise, planned_start
+from ..models.attention import cross_frame_attention
 from ..models.base import model_output
 from ..models.text import encode_prompts
 from ..models.vae import decode_frames, encode_frames
@@ -200,13 +202,15 @@ class TextToVideoPipeline(DiffusionPipeline):
                  width: int | None = None, generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
                  callback_on_step_end: Callable | None = None, pyramid: int | None = None, renoise: bool = True,
                  decode_chunk_size: int | None = None, motion_plan: MotionPlan | list | None = None,
-                 motion_method: str | None = None, motion_strength: float | None = None, return_dict: bool = True):
+                 motion_method: str | None = None, motion_strength: float | None = None, cross_frame: bool = False,
+                 return_dict: bool = True):
         """`pyramid=K` samples through TPDiff's K-stage temporal pyramid (a pyramid-trained model; frames a
         multiple of 2^(K−1)); `renoise=False` is its ablation. `num_inference_steps` is then the total over
         the stages. `decode_chunk_size` frames go through the VAE at once (latent models; default all).
         `motion_plan` (one engine.motion.MotionPlan, or one per prompt) moves the clip along a plan, by
         `motion_method` "frame" (the default: frame 0 carried along the plan and noised back to
-        `motion_strength`, default 0.7) or "noise" (noise warped along it)."""
+        `motion_strength`, default 0.7) or "noise" (noise warped along it). `cross_frame`: every frame's spatial
+        self-attention attends to frame 0 (Text2Video-Zero's cross-frame attention; training-free, any mode)."""
         # 1. check inputs
         height = height or self.unet.config.sample_size * self.vae_scale_factor
         width = width or self.unet.config.sample_size * self.vae_scale_factor
@@ -235,34 +239,36 @@ class TextToVideoPipeline(DiffusionPipeline):
         shape = (len(prompts), self.unet.config.in_channels, num_frames, height // s, width // s)
         predict = lambda x, t: self.predict(x, t, text, guidance_scale)
         callback = self._step_callback(callback_on_step_end)
-        if pyramid:
-            # 4–5. the temporal pyramid starts from its own noise at the lowest frame rate, or part-way from
-            # the clip carried along the motion plans
-            stop = lambda: self.interrupt
-            begin = None
-            if plans is not None and latents is None:
-                begin = (*self.planned_clip(shape, predict, plans, num_inference_steps, generator), motion_strength)
-            form = noise_form(self.scheduler)
-            if form.name == "ddim" and self.scheduler.config.prediction_type == "v_prediction":
-                v_predict = predict  # a v-predicting model: the pyramid's DDIM steps take ε = a·v + b·x_t
-                predict = lambda x, t: epsilon_from_v(self.scheduler.alphas_cumprod, x, t, v_predict(x, t))
-            latents = pyramid_sample(predict, form, shape, pyramid, num_inference_steps,
-                                     renoise, generator, callback, stop, device=device, dtype=self.unet.dtype,
-                                     begin=begin)
-        else:
-            # 4. initial latents (B, C, F, h, w): along the motion plans, or noise
-            # (a mode trained on noise shared over frames starts from the same mix)
-            start = 0
-            if plans is not None and latents is None:
-                latents, start = self.planned_latents(shape, predict, plans, motion_method, motion_strength,
-                                                      num_inference_steps, generator)
+        with cross_frame_attention(self.unet) if cross_frame else nullcontext():  # Text2Video-Zero §3.2
+            if pyramid:
+                # 4–5. the temporal pyramid starts from its own noise at the lowest frame rate, or part-way from
+                # the clip carried along the motion plans
+                stop = lambda: self.interrupt
+                begin = None
+                if plans is not None and latents is None:
+                    clean, noise = self.planned_clip(shape, predict, plans, num_inference_steps, generator)
+                    begin = (clean, noise, motion_strength)
+                form = noise_form(self.scheduler)
+                if form.name == "ddim" and self.scheduler.config.prediction_type == "v_prediction":
+                    v_predict = predict  # a v-predicting model: the pyramid's DDIM steps take ε = a·v + b·x_t
+                    predict = lambda x, t: epsilon_from_v(self.scheduler.alphas_cumprod, x, t, v_predict(x, t))
+                latents = pyramid_sample(predict, form, shape, pyramid, num_inference_steps,
+                                         renoise, generator, callback, stop, device=device, dtype=self.unet.dtype,
+                                         begin=begin)
             else:
-                share = getattr(self.unet, "noise_share", 0.0)
-                latents = latents if latents is not None else frame_noise(shape, generator, share, device,
-                                                                          self.unet.dtype)
-                latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)  # flow schedulers start at σ = 1
-            # 5. denoise
-            latents = self.denoise(latents, predict, num_inference_steps, start, callback, generator)
+                # 4. initial latents (B, C, F, h, w): along the motion plans, or noise
+                # (a mode trained on noise shared over frames starts from the same mix)
+                start = 0
+                if plans is not None and latents is None:
+                    latents, start = self.planned_latents(shape, predict, plans, motion_method, motion_strength,
+                                                          num_inference_steps, generator)
+                else:
+                    share = getattr(self.unet, "noise_share", 0.0)
+                    latents = latents if latents is not None else frame_noise(shape, generator, share, device,
+                                                                              self.unet.dtype)
+                    latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)  # flow schedulers start at σ = 1
+                # 5. denoise
+                latents = self.denoise(latents, predict, num_inference_steps, start, callback, generator)
 
         # 6. to frames in [0, 1] (latent models: through the VAE, a chunk of frames at a time)
         frames = self.decode(latents, decode_chunk_size or self.decode_chunk_size)
