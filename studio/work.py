@@ -147,13 +147,13 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
 MOTION_FROM_PROMPT, MOTION_OFF = "as the prompt says", "none (the words alone)"
 
 
-def motion_settings(motion=MOTION_FROM_PROMPT, speed=1.0, path="", method="frame") -> dict:
+def motion_settings(motion=MOTION_FROM_PROMPT, speed=1.0, path="", method="frame", cross_frame=False) -> dict:
     """The Motion controls as generate_video's (and run_cascade's) arguments."""
     motion = motion or MOTION_FROM_PROMPT
     speed = number(speed, "speed", float, 0.25, 4)
     explicit = motion not in (MOTION_FROM_PROMPT, MOTION_OFF)
     return {"motion": motion if explicit else None, "speed": speed, "path": (path or "").strip() or None,
-            "motion_plan": motion != MOTION_OFF, "motion_method": method or "frame"}
+            "motion_plan": motion != MOTION_OFF, "motion_method": method or "frame", "cross_frame": bool(cross_frame)}
 
 
 def motion_inputs(record: dict) -> list:
@@ -162,7 +162,8 @@ def motion_inputs(record: dict) -> list:
     path = record.get("path") or ""
     path = path if isinstance(path, str) else " ".join(f"{x:g},{y:g}" for x, y in path)
     motion = record.get("motion") or (MOTION_FROM_PROMPT if record.get("motion_plan") else MOTION_OFF)
-    return [motion, record.get("speed") or 1.0, path, record.get("motion_method") or "frame"]
+    return [motion, record.get("speed") or 1.0, path, record.get("motion_method") or "frame",
+            bool(record.get("cross_frame"))]
 
 
 def display_copy(native: Path, video: torch.Tensor, fps: float) -> Path:

@@ -58,10 +58,10 @@ def summary(record: dict | None) -> str:
 
 def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid,
              history, request=None, progress=None, depth="keyframes", stage_steps=cascade.STAGE_STEPS,
-             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame")):
+             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False)):
     """Generator: yields {preview} while the steps run, then (video, files, record, preview, history). Beyond the
     keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each.
-    `motion`: the Motion controls (motion, speed, path, method; work.motion_settings)."""
+    `motion`: the Motion controls (motion, speed, path, method, cross-frame; work.motion_settings)."""
     with user_errors():
         # 1. check the settings
         prompt = check_prompt(prompt)
@@ -147,12 +147,13 @@ def build(studio: Studio, history: gr.State) -> dict:
             gr.Markdown(words_markdown())
 
         def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps,
-                motion, speed, path, method, history, request: gr.Request, progress=gr.Progress()):
+                motion, speed, path, method, cross, history, request: gr.Request, progress=gr.Progress()):
             yield from generate(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode,
-                                pyramid, history, request, progress, depth, stage_steps, (motion, speed, path, method))
+                                pyramid, history, request, progress, depth, stage_steps,
+                                (motion, speed, path, method, cross))
 
         inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid]
-        # the cascade's two inputs, then the motion's four, come last, with defaults: callers that send the first
+        # the cascade's two inputs, then the motion's five, come last, with defaults: callers that send the first
         # nine get keyframes that move as the prompt says
         event = go.click(run, inputs + [depth, stage_steps] + motion + [history], [video, files, record, preview, history],
                          api_name="generate", concurrency_limit=1, concurrency_id="pipeline")
@@ -192,7 +193,9 @@ def motion_controls() -> list:
                               info="frame: the first frame carried along the plan; noise: the noise warped along it")
         path = gr.Textbox(value="", label="Path (optional)", placeholder="0.2,0.5 0.8,0.5", elem_id="gen-path",
                           info="points x,y the object follows (0 to 1, 0,0 top left), in place of the motion")
-    return [motion, speed, path, method]
+        cross = gr.Checkbox(value=False, label="Cross-frame attention", elem_id="gen-cross-frame",
+                            info="every frame attends to the first (Text2Video-Zero): one look for the whole clip")
+    return [motion, speed, path, method, cross]
 
 
 def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown]:

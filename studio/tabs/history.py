@@ -24,7 +24,7 @@ NOT_RESTORABLE = ("Generate, Compare, Interpolate, Upscale, Edit, Tune and World
 SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7), ("upscale", 7), ("edit", 12),
             ("compare_interp", 4),  # Compare's choice of models or interpolation methods, and the latter's inputs
             ("tune", 8), ("world", 5),
-            ("motion", 5))  # Generate's motion, speed, path and plan method; Compare's motion plan
+            ("motion", 6))  # Generate's motion, speed, path, plan method, cross-frame; Compare's motion plan
 
 
 def table(history: list[dict] | None) -> list[list]:
@@ -161,7 +161,7 @@ def restore(studio: Studio, record: dict) -> tuple:
             models.append(studio.resolve(key).key + ("+pyramid" if key.endswith("+pyramid") else ""))
         except ValueError:
             gr.Warning(f"{key} is not available here; left out of the comparison")
-    plans = [*[gr.skip()] * 4, record.get("plans", "off")]  # comparisons before motion plans ran without
+    plans = [*[gr.skip()] * 5, record.get("plans", "off")]  # comparisons before motion plans ran without
     return _outputs("compare", {"compare": [*common, models], "compare_interp": [MODELS, *[gr.skip()] * 3],
                                 "motion": plans})
 
