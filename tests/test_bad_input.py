@@ -347,9 +347,11 @@ def studio(tmp_path_factory):
 
 
 def _gen(prompt=PROMPT, negative="", seed=0, frames=2, steps=1, guidance=4.0, scheduler="ddim", mode="zero-shot",
-         pyramid=False, depth="keyframes", stage_steps=20):
+         pyramid=False, depth="keyframes", stage_steps=20, motion="as the prompt says", speed=1.0, path="",
+         method="frame", cross_frame=False):
     # every input: a raw request (the NaN cases) must send them all; gradio_client fills the defaults itself
-    return (prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps), "/generate"
+    return (prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps, motion,
+            speed, path, method, cross_frame), "/generate"
 
 
 def _world(prompt=PROMPT, seed=0, size=16, fps=2, frames=2):
@@ -384,6 +386,12 @@ STUDIO_CASES = [
     ("generate-mode-absolute-outside", _gen(mode="/etc"), "no tuned model '/etc'"),
     ("generate-depth-unknown", _gen(depth="../../deeper"), "unknown cascade depth '../../deeper'"),
     ("generate-stage-steps-0", _gen(depth="interpolate", stage_steps=0), "steps of the later stages must be between"),
+    ("generate-speed-nan", _gen(speed=math.nan), "speed must be a number, got 'nan'"),
+    ("generate-speed-huge", _gen(speed=100), "speed must be between 0.25 and 4"),
+    ("generate-path-garbage", _gen(path="../../etc/passwd"), "a path is points 'x,y'"),
+    ("generate-path-outside", _gen(path="0.2,0.2 3,3"), "path points must lie in the frame"),
+    ("generate-motion-and-path", _gen(motion="left", path="0.2,0.2 0.8,0.8"), "either a motion"),
+    ("generate-motion-unknown", _gen(motion="sideways"), "sideways is not in the list of choices"),
     ("render-size-huge", _world(size=100_000), "size must be between 8 and 256"),
     ("render-size-0", _world(size=0), "size must be between 8 and 256"),
     ("render-fps-nan", _world(fps=math.nan), "frames per second must be a number"),
