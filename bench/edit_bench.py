@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.edit import edit_pipeline, one_shot_tune  # noqa: E402
 from engine.metrics import load_judge, tcc  # noqa: E402
+from engine.motion import motion_plan_for  # noqa: E402
 from engine.models.base import load_base  # noqa: E402
 from engine.models.tuned import model_hash  # noqa: E402
 from engine.training.checkpoint import atomic_path  # noqa: E402
@@ -85,7 +86,9 @@ def judge_edit(judge, edited: torch.Tensor, source: torch.Tensor, case: dict) ->
             "tcc": float(tcc(edited[None], source[None])[0])}
 
 
-def run_row(mode: str | None, cases: list[dict], judge, args, cache_dir: Path, strength: float, guidance: float) -> dict:
+def run_row(mode: str | None, cases: list[dict], judge, args, cache_dir: Path, strength: float, guidance: float,
+            plan: bool = False) -> dict:
+    """One row; `plan`: the edit follows the edited prompt's motion plan (the frame method, engine.motion)."""
     base_hash = model_hash(load_base().unet)
     results, tune_s, edit_s = [], [], []
     for case in cases:
@@ -96,8 +99,9 @@ def run_row(mode: str | None, cases: list[dict], judge, args, cache_dir: Path, s
         tune_s.append(time.perf_counter() - start)
         start = time.perf_counter()
         pipe, _ = edit_pipeline(mode or "zero-shot", tuned)
+        motion = motion_plan_for(case["prompt"], 8, 2.0, case["index"]) if plan else None
         out = pipe(clip[None], case["source"], case["prompt"], None, args.steps, strength, guidance,
-                   torch.Generator().manual_seed(args.seed)).frames[0].permute(1, 0, 2, 3)
+                   torch.Generator().manual_seed(args.seed), motion_plan=motion).frames[0].permute(1, 0, 2, 3)
         edit_s.append(time.perf_counter() - start)
         results.append(judge_edit(judge, out, clip, case))
     kept = [ok for r in results for ok in r["kept"].values()]
@@ -149,6 +153,8 @@ def main(argv=None):
                                                       "each clip is tuned once, the cache keeps it across rows)")
     p.add_argument("--rows", default=",".join(m or "zero-shot" for m in ROWS.values()),
                    help="which rows, by mode: simda, temporal, zero-shot")
+    p.add_argument("--plan", default="off", help="off, on, or off,on: rows without and with the edited prompt's "
+                                                 "motion plan (the frame method)")
     p.add_argument("--real-size", action="store_true", help="also time the steps on an SD-1.5-sized UNet (≈ 2 min)")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
@@ -177,8 +183,10 @@ def main(argv=None):
                     if (mode or "zero-shot") not in args.rows.split(","):
                         continue
                     name = name if len(grid) == 1 else f"{name}, strength {s}, guidance {g}"
-                    rows[name] = run_row(mode, cases, judge, args, Path(cache), s, g)
-                    print(table({name: rows[name]}).splitlines()[-1], flush=True)
+                    for plan in args.plan.split(","):
+                        row = name + (", motion plan" if plan == "on" else "")
+                        rows[row] = run_row(mode, cases, judge, args, Path(cache), s, g, plan == "on")
+                        print(table({row: rows[row]}).splitlines()[-1], flush=True)
     ratios = [] if args.sweep else [step_ratio(args.threads, c) for c in ("embedded", "sd15")[:1 + args.real_size]]
     text = (f"# One-shot video editing on the world\n\n{len(cases)} single-attribute edits of {args.split} clips (8 frames, "
             f"32², 2 fps; colour, shape, background in turn); {args.tune_steps} one-shot tuning steps (batch 1), "

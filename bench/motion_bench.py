@@ -131,7 +131,8 @@ def main():
                 tmp.write_text(json.dumps(results, indent=1))
                 tmp.replace(saved)
                 print(table({key: results[key]}, n)[-1], flush=True)
-    lines = [f"## Motion with and without a plan ({a.steps} DPM-Solver++ steps, guidance {a.guidance}, "
+    solver = "DPM-Solver++; the pyramid folder's rows DDIM" if a.pyramid else "DPM-Solver++"
+    lines = [f"## Motion with and without a plan ({a.steps} steps ({solver}), guidance {a.guidance}, "
              f"{FRAMES} keyframes at {FPS:g} fps; {a.val} validation and {a.heldout} held-out prompts)", ""]
     lines += table(results, n)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import torch
 
-from .edit_settings import MODE, TUNE_STEPS
+from .edit_settings import MODE, MOTION_PLAN, TUNE_STEPS
 from .io import read_video, write_video
 from .models.base import load_base
 from .models.tuned import model_hash
+from .motion import motion_plan_for
 from .pipelines.edit import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH, EditPipeline, InversionCache, tensor_hash
 from .pipelines.load import keyframe_pipeline, tuned_record, unknown_words
 from .sidecar import write_sidecar
@@ -78,10 +79,14 @@ def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Pa
                steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, negative_prompt: str | None = None,
                frames: int = 8, seed: int = 0, fps: float | None = None, model: str | Path | None = None,
                cache_dir: str | Path | None = None, lr: float = LR, device: str = "cpu", dtype: str = "fp32",
-               on_tune_step=None) -> tuple[Path, torch.Tensor]:
+               on_tune_step=None, motion: str | None = None, speed: float = 1.0, path: str | list | None = None,
+               motion_plan: bool = MOTION_PLAN, motion_strength: float | None = None,
+               plan: dict | None = None) -> tuple[Path, torch.Tensor]:
     """Edit `input` from `source_prompt` to `prompt`; write `out` (at the model's resolution) and its sidecar.
     `tuned`: a folder from `flipbook tune` (skips one-shot tuning); `mode="zero-shot"` or `tune_steps=0`: no tuning.
-    Returns the path and the frames (F, 3, H, W) in [0, 1]."""
+    Motion as in `generate_video` (engine.motion.motion_plan_for): the edited prompt's motion words, or `motion`,
+    `speed`, `path`, or a recorded `plan`, carry the edited frame 0 (`motion_plan=False`: the inversion alone
+    keeps the clip's motion). Returns the path and the frames (F, 3, H, W) in [0, 1]."""
     out = check_output(out)
     if not (isinstance(source_prompt, str) and source_prompt.strip() and isinstance(prompt, str) and prompt.strip()):
         raise ValueError("give both --source-prompt (what the clip shows) and --prompt (what it should show)")
@@ -101,6 +106,8 @@ def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Pa
         if unknown_words(base.tokenizer, p):
             raise UnknownWordsError(unknown_words(base.tokenizer, p))
     video, in_fps = read_video(input)
+    fps = fps or in_fps
+    plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)
     size = base.unet.config.sample_size * base.vae_scale_factor
     clip = fit_clip(video, size, frames)  # (3, F, size, size): centre-cropped square, evenly spaced frames
     timings["read"] = time.perf_counter() - start
@@ -118,14 +125,17 @@ def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Pa
     pipe, hashes = edit_pipeline(mode, tuned, model, device, dtype)
     cache = InversionCache(cache_dir or default_cache_dir())
     edited = pipe(clip[None], source_prompt, prompt, negative_prompt, steps, strength, guidance,
-                  torch.Generator().manual_seed(int(seed)), cache).frames[0]
+                  torch.Generator().manual_seed(int(seed)), cache, motion_plan=plan,
+                  motion_strength=motion_strength).frames[0]
     timings["edit"] = time.perf_counter() - start
-    write_video(out, edited, fps or in_fps)
+    write_video(out, edited, fps)
     write_sidecar(out, {"kind": "edit", "input": str(input), "input_hash": tensor_hash(clip),
                         "source_prompt": source_prompt, "prompt": prompt, "negative_prompt": negative_prompt,
                         "mode": mode, "tune_steps": tune_steps if tuning else 0, "tuned": str(tuned) if tuned else None,
                         "lr": lr, "strength": strength, "steps": steps, "guidance": guidance, "frames": frames,
-                        "seed": int(seed), "fps": fps or in_fps, "model": str(model) if model else None,
+                        "seed": int(seed), "fps": fps, "motion": motion, "speed": speed, "path": path,
+                        "motion_plan": motion_plan, "motion_strength": motion_strength,
+                        "plan": plan.to_dict() if plan else None, "model": str(model) if model else None,
                         "size": [size, size], "note": "the edit is at the model's resolution (the clip is centre-"
                         "cropped to a square and resized)", "inversion": pipe.last_inversion,
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})

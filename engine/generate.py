@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from .io import write_video
-from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, MAX_SPEED, MotionPlan, parse_path, plan_from_controls, plan_from_prompt
+from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
 from .pipelines.load import available_modes, keyframe_pipeline, tuned_record, unknown_words
 from .pipelines.memory import MemoryOptions
 from .sidecar import write_sidecar
@@ -20,25 +20,6 @@ DEFAULT_MODE_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d
 def default_mode() -> str:
     have = available_modes()
     return next(m for m in DEFAULT_MODE_ORDER if m in have)
-
-
-def motion_plan_for(prompt: str, frames: int, fps: float, seed: int, motion: str | None = None, speed: float = 1.0,
-                    path: str | list | None = None, from_prompt: bool = True, plan: dict | None = None) -> MotionPlan | None:
-    """The plan a generation follows: a recorded one (`plan`, a sidecar's dict), the explicit controls (a
-    motion or camera move, a path), or by default the prompt's motion words (`from_prompt=False` is the
-    ablation). None: sample without a plan."""
-    if plan is not None:
-        plan = MotionPlan.from_dict(plan)
-        if plan.frames != frames:
-            raise ValueError(f"the recorded motion plan has {plan.frames} frames, the clip {frames}")
-        return plan
-    speed = check_number(speed, "speed", 0.01, MAX_SPEED)
-    path = parse_path(path) if isinstance(path, str) and path.strip() else path or None
-    if motion or path:
-        return plan_from_controls(motion, frames, fps, speed, path)
-    if from_prompt:
-        return plan_from_prompt(prompt, frames, fps, speed, seed)
-    return None
 
 
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,

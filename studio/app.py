@@ -72,7 +72,7 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_s
                                                       "motion": gen["motion"] + [cmp["plans"]],
                                                       "upscale": cascade[1]["inputs"], "edit": edit["inputs"],
                                                       "compare_interp": cmp["interp_inputs"], "tune": tune["inputs"],
-                                                      "world": world["inputs"]})
+                                                      "world": world["inputs"], "edit_motion": edit["motion"]})
 
         def refresh_choices():
             """Tuned folders made since (here or in another session) become choices in Generate and Compare."""

@@ -84,8 +84,9 @@ def _model_options(parser: argparse.ArgumentParser, generation: bool = True) -> 
     return parser
 
 
-def _motion_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """How the clip moves (engine/motion/README.md): by default as the prompt's motion words say."""
+def _motion_options(parser: argparse.ArgumentParser, plan: bool = True, methods: bool = True) -> argparse.ArgumentParser:
+    """How the clip moves (engine/motion/README.md): by default (`plan`) as the prompt's motion words say;
+    `methods`: also the way the plan is followed (editing always carries the edited frame 0)."""
     from engine.world.vocab import CAMERA_MOVES as camera, MOTIONS  # at parse time: the names live in the engine
     parser.add_argument("--motion", default=None, choices=MOTIONS + camera, metavar="MOTION",
                         help="move the object as a world motion (" + ", ".join(MOTIONS) + ") or the camera ("
@@ -95,17 +96,20 @@ def _motion_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--path", default=None, metavar="'X,Y X,Y ...'",
                         help="the object follows these points (frame units, 0 to 1, (0,0) top left), e.g. "
                              "--path '0.2,0.5 0.8,0.5'")
-    parser.add_argument("--no-motion-plan", dest="motion_plan", action="store_false",
-                        help="ignore the prompt's motion words: the model moves the clip on its own (the ablation)")
-    parser.add_argument("--motion-method", default=None, choices=["frame", "noise"],
-                        help="frame (default): frame 0 carried along the plan and denoised again; noise: the "
-                             "initial noise warped along the plan")
+    parser.add_argument("--motion-plan", action=argparse.BooleanOptionalAction, default=plan,
+                        help="follow the prompt's motion words (default %s); --no-motion-plan: the model moves the "
+                             "clip on its own (the ablation)" % ("on" if plan else "off"))
+    if methods:
+        parser.add_argument("--motion-method", default=None, choices=["frame", "noise"],
+                            help="frame (default): frame 0 carried along the plan and denoised again; noise: the "
+                                 "initial noise warped along the plan")
     parser.add_argument("--motion-strength", type=_positive_float, default=None,
                         help="with the frame method: the share of the schedule (0 to 1, default 0.7) the carried "
                              "frames are noised back to; higher lets the model redraw more")
-    parser.add_argument("--cross-frame", action="store_true",
-                        help="every frame's spatial self-attention attends to frame 0 (Text2Video-Zero), so every "
-                             "frame keeps its look; training-free, any mode")
+    if methods:
+        parser.add_argument("--cross-frame", action="store_true",
+                            help="every frame's spatial self-attention attends to frame 0 (Text2Video-Zero), so every "
+                                 "frame keeps its look; training-free, any mode")
     return parser
 
 
@@ -239,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--lr", type=_positive_float, default=None, help="one-shot tuning learning rate")
     ed.add_argument("--cache-dir", default=None, help="where tuned weights and inverted latents are cached "
                                                      "(default $FLIPBOOK_CACHE or ~/.cache/flipbook)")
+    _motion_options(ed, plan=edit_settings.MOTION_PLAN, methods=False)
     _model_options(ed, generation=False)
     ed.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ed.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])

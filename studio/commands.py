@@ -174,7 +174,8 @@ def edit(args) -> int:
                          guidance=GUIDANCE if args.guidance is None else args.guidance,
                          negative_prompt=args.negative_prompt, frames=args.frames, seed=args.seed, fps=args.fps,
                          model=args.model, cache_dir=args.cache_dir, lr=args.lr or LR, device=args.device,
-                         dtype=args.dtype)
+                         dtype=args.dtype, motion=args.motion, speed=args.speed, path=args.path,
+                         motion_plan=args.motion_plan, motion_strength=args.motion_strength)
     print(path)
     return 0
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from engine.io import read_video
+from engine.io import read_video, write_video
 from engine.motion import (CAMERA_MOVES, MOTION_CHOICES, MotionPlan, PlanError, camera_plan, find_region,
                            object_plan, parse_path, path_plan, plan_from_controls, plan_from_prompt, plan_maps,
                            warp_image, warp_noise)
@@ -226,6 +226,40 @@ def test_the_pyramid_samples_with_a_plan(folders, tmp_path):
     assert record["pyramid"] == 2 and record["plan"]["source"] == "prompt:left"
     assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(tmp_path / "again.mp4")]) == 0
     assert torch.equal(read_video(out)[0], read_video(tmp_path / "again.mp4")[0])
+
+
+# -- editing with a plan -----------------------------------------------------------------------------------------
+
+def test_an_edit_moves_as_its_plan_says(tmp_path):
+    """A still red square edited zero-shot on the embedded model: with `--motion right` the edited frame 0 is
+    carried right (about 1.4 px a keyframe); without a plan the inversion keeps the clip still."""
+    clip = tmp_path / "still.mp4"
+    write_video(clip, render(prompt_to_spec("a red square on a black background", 0), 32, FPS, FRAMES), FPS)
+    args = ["edit", "--input", str(clip), "--source-prompt", "a red square on a black background", "--prompt",
+            "a red square on a black background", "--mode", "zero-shot", "--steps", "20",
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main(args + ["--motion", "right", "--out", str(tmp_path / "right.mp4")]) == 0
+    assert main(args + ["--out", str(tmp_path / "kept.mp4")]) == 0
+    x = _red_centre_x(read_video(tmp_path / "right.mp4")[0])
+    assert (x.diff() > 0).sum() >= 6 and 6 < x[-1] - x[0] < 14, x
+    kept = _red_centre_x(read_video(tmp_path / "kept.mp4")[0])
+    assert (kept[-1] - kept[0]).abs() < 2, kept
+    assert json.loads((tmp_path / "right.json").read_text())["plan"]["source"] == "motion:right"
+    assert json.loads((tmp_path / "kept.json").read_text())["plan"] is None
+
+
+@pytest.mark.parametrize("kind", ["sd", "if"])
+def test_edits_follow_plans_on_real_folders(folders, tmp_path, kind):
+    clip = tmp_path / "in.mp4"
+    write_video(clip, render(prompt_to_spec("a red circle moving left on a black background", 0), 16, FPS, 4), FPS)
+    out = tmp_path / "edit.mp4"
+    assert main(["edit", "--input", str(clip), "--source-prompt", "a red circle moving left on a black background",
+                 "--prompt", "a red circle moving up on a black background", "--model", str(folders[kind]),
+                 "--mode", "zero-shot", "--frames", "4", "--steps", "4", "--motion-plan",
+                 "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["plan"]["source"] == "prompt:up" and len(record["plan"]["shift"]) == 4
+    assert read_video(out)[0].shape[0] == 4
 
 
 # -- warped-noise tuning (Go-with-the-Flow) ------------------------------------------------------------------------

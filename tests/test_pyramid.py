@@ -206,18 +206,18 @@ def test_pyramid_training_writes_a_folder_the_pipeline_samples_through_the_pyram
 
 
 @pytest.mark.parametrize("name", ["ddim", "flow"])
-def test_part_way_starts_in_the_stage_that_holds_the_time(name):
-    """A motion plan's frame method through the pyramid: strength 1 starts at the top, a middle strength in the
-    stage still noisier at its end, a small one in the last stage, each with its share of the steps."""
+def test_part_way_starts_in_the_full_rate_stage(name):
+    """A motion plan's frame method through the pyramid enters the full-rate stage (the last visited): at its
+    start when the strength is noisier than that, else at the strength's time with its share of the steps."""
     from engine.diffusion.pyramid import begin_part_way
 
     form = FORMS[name]()
     plan = stages(form, 3)
-    assert begin_part_way(form, plan, [8, 8, 8], 1.0) == (0, plan[0].start, 8)
-    i, t, n = begin_part_way(form, plan, [8, 8, 8], 0.5)
-    assert i == 1 and plan[1].end < t <= plan[1].start and 1 <= n <= 8
+    assert plan[2].stride == 1
+    assert begin_part_way(form, plan, [8, 8, 8], 1.0) == (2, plan[2].start, 8)
+    assert begin_part_way(form, plan, [8, 8, 8], 0.7) == (2, plan[2].start, 8)
     i, t, n = begin_part_way(form, plan, [8, 8, 8], 0.05)
-    assert i == 2 and plan[2].end < t and n >= 1
+    assert i == 2 and plan[2].end < t < plan[2].start and 1 <= n < 8
 
 
 def test_pyramid_sampling_starts_part_way_from_a_clip():

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from ..validate import check_number
 from ..world import ObjectSpec, parse_prompt
 from ..world.spec import GROWTH, LINEAR_SPEED
 from ..world.vocab import CAMERA_MOVES as CAMERA_NAMES, CLIP_SECONDS, MOTIONS
@@ -161,3 +162,22 @@ def parse_path(text: str) -> list[tuple[float, float]]:
         return [tuple(float(v) for v in p.split(",")) for p in text.replace(";", " ").split()]
     except ValueError:
         raise PlanError(f"a path is points 'x,y' separated by spaces (frame units, 0 to 1), got {text!r}") from None
+
+
+def motion_plan_for(prompt: str, frames: int, fps: float, seed: int, motion: str | None = None, speed: float = 1.0,
+                    path: str | list | None = None, from_prompt: bool = True, plan: dict | None = None) -> MotionPlan | None:
+    """The plan a generation (or an edit) follows: a recorded one (`plan`, a sidecar's dict), the explicit controls (a
+    motion or camera move, a path), or by default the prompt's motion words (`from_prompt=False` is the
+    ablation). None: sample without a plan."""
+    if plan is not None:
+        plan = MotionPlan.from_dict(plan)
+        if plan.frames != frames:
+            raise ValueError(f"the recorded motion plan has {plan.frames} frames, the clip {frames}")
+        return plan
+    speed = check_number(speed, "speed", 0.01, MAX_SPEED)
+    path = parse_path(path) if isinstance(path, str) and path.strip() else path or None
+    if motion or path:
+        return plan_from_controls(motion, frames, fps, speed, path)
+    if from_prompt:
+        return plan_from_prompt(prompt, frames, fps, speed, seed)
+    return None

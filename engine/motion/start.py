@@ -43,6 +43,12 @@ def check_method(method: str, strength: float):
                          f"back to), got {strength}")
 
 
+def resume_index(steps: int, strength: float) -> int:
+    """The frame method's first step of `steps`: the index of the timestep at `strength` of the schedule
+    (steps − index steps are left to take)."""
+    return min(steps - 1, round(steps * (1 - strength)))
+
+
 def first_frame_noise(shape: tuple, generator: torch.Generator | None, r: int = FINE):
     """Fine noise (B, C, rh, rw) and frame 0's noise (B, C, 1, h, w) made from it (each pixel N(0, 1))."""
     b, c, _, h, w = shape

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from ..edit_settings import GUIDANCE, STEPS, STRENGTH
 from ..diffusion.inversion import ddim_invert, inverse_scheduler, inversion_steps, sample_from, sampler
 from ..models.tuned import model_hash
+from ..motion import DEFAULT_STRENGTH, check_method
 from ..models.vae import encode_frames
 from ..training.checkpoint import atomic_path
 from .text_to_video import TextToVideoPipeline, VideoOutput
@@ -73,16 +74,34 @@ class EditPipeline(TextToVideoPipeline):
         inversion_steps(num_inference_steps, strength)
         self.check_inputs(prompt, video.shape[2], num_inference_steps, guidance_scale, video.shape[-2], video.shape[-1])
 
+    def follow_plan(self, latents: torch.Tensor, motion_plan, strength: float, predict: Callable, steps: int,
+                    inversion_strength: float, callback: Callable | None, generator: torch.Generator | None):
+        """The edited latents' frame 0 carried along the motion plan(s) and sampled again from `strength` of the
+        schedule (the frame method); `callback(i, t, x)` numbers these steps after the edit's own."""
+        b = latents.shape[0]
+        plans = list(motion_plan) if isinstance(motion_plan, (list, tuple)) else [motion_plan] * b
+        check_method("frame", strength)
+        if len(plans) != b:
+            raise ValueError(f"{len(plans)} motion plans for {b} clips")
+        clean, noise = self.carry_first(latents[:, :, 0], plans, latents.shape[2], generator=generator)
+        latents, start = self.noised_back(clean, noise, strength, steps)
+        done = inversion_steps(steps, inversion_strength)
+        on_step = None if callback is None else lambda i, t, x: callback(done + i - start, t, x)
+        return self.denoise(latents, predict, steps, start, on_step, generator)
+
     @torch.no_grad()
     def __call__(self, video: torch.Tensor, source_prompt: str, prompt: str, negative_prompt: str | None = None,
                  num_inference_steps: int = DEFAULT_STEPS, strength: float = DEFAULT_STRENGTH,
                  guidance_scale: float = DEFAULT_GUIDANCE, generator: torch.Generator | None = None,
                  cache: InversionCache | None = None, callback_on_step_end: Callable | None = None,
-                 callback_on_inversion_step: Callable | None = None, return_dict: bool = True):
+                 callback_on_inversion_step: Callable | None = None, motion_plan=None,
+                 motion_strength: float | None = None, return_dict: bool = True):
         """`video`: (B, 3, F, H, W) in [0, 1] at the model's size. `strength`: how far into the noise schedule the
         clip is inverted (1 = all the way; less keeps more of the clip). `callback_on_step_end` and
         `callback_on_inversion_step`: `callback(pipe, i, t, {"latents": ...})` after every sampling step and every
-        inversion step (none when the inversion comes from the cache). Returns frames (B, F, 3, H, W) in [0, 1];
+        inversion step (none when the inversion comes from the cache). `motion_plan` (an engine.motion.MotionPlan,
+        or one per clip): the edited frame 0 is carried along it and the clip sampled again from `motion_strength`
+        of the schedule (the frame method, default 0.7), so the edit moves as the plan says. Returns frames (B, F, 3, H, W) in [0, 1];
         `self.last_inversion` says whether the inverted latents came from the cache."""
         # 1. check inputs
         self.check_edit_inputs(video, source_prompt, prompt, num_inference_steps, strength, guidance_scale)
@@ -120,7 +139,14 @@ class EditPipeline(TextToVideoPipeline):
                               sampler(self.scheduler.config, pixel), num_inference_steps, generator,
                               step_end, lambda: self.interrupt)
 
-        # 6. to frames in [0, 1] (latent models: through the VAE)
+        # 6. with motion plans: the edited frame 0 carried along them, noised back and sampled again (the
+        # callback's step numbers go on from the sampling's)
+        if motion_plan is not None:
+            latents = self.follow_plan(latents, motion_plan, motion_strength or DEFAULT_STRENGTH,
+                                       lambda x, t: self.predict(x, t, text, guidance_scale), num_inference_steps,
+                                       strength, step_end, generator)
+
+        # 7. to frames in [0, 1] (latent models: through the VAE)
         frames = self.decode(latents, self.decode_chunk_size)
         self.maybe_free_model_hooks()
         return VideoOutput(frames=frames) if return_dict else (frames,)

@@ -19,7 +19,8 @@ from diffusers.utils import BaseOutput
 
 from ..diffusion.noise import frame_noise
 from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample
-from ..motion import DEFAULT_METHOD, DEFAULT_STRENGTH, MotionPlan, check_method, first_frame_noise, planned_start
+from ..motion import (DEFAULT_METHOD, DEFAULT_STRENGTH, MotionPlan, check_method, first_frame_noise, planned_start,
+                      resume_index)
 from ..models.attention import cross_frame_attention
 from ..models.base import model_output
 from ..models.text import encode_prompts
@@ -180,9 +181,25 @@ class TextToVideoPipeline(DiffusionPipeline):
         first_noise = first_noise.to(self._execution_device, self.unet.dtype)
         sigma = getattr(self.scheduler, "init_noise_sigma", 1.0)
         first = self.denoise(first_noise * sigma, predict, num_inference_steps)[:, :, 0]
+        return self.carry_first(first, plans, shape[2], fine, generator)
+
+    def carry_first(self, first: torch.Tensor, plans: list, frames: int, fine: torch.Tensor | None = None,
+                    generator: torch.Generator | None = None):
+        """A clean frame 0 (B, C, h, w in the model's space) carried along the motion plans: the clip and the
+        noise warped along them (from `fine` noise, or fresh), (B, C, F, h, w) each, on frame 0's device."""
+        if fine is None:
+            fine, _ = first_frame_noise((*first.shape[:2], frames, *first.shape[2:]), generator)
         pixels = self.decode(first[:, :, None])[:, 0]  # b 3 H W in [0, 1]
-        begin = planned_start(first.cpu(), pixels, self.encode_image, plans, fine, shape[2], generator)
+        begin = planned_start(first.cpu(), pixels, self.encode_image, plans, fine, frames, generator)
         return begin.clean.to(first.device), begin.noise.to(first.device)
+
+    def noised_back(self, clean: torch.Tensor, noise: torch.Tensor, strength: float,
+                    num_inference_steps: int) -> tuple[torch.Tensor, int]:
+        """A clip noised back to `strength` of the schedule (SDEdit): the latents and the index of the timestep
+        to denoise them from."""
+        start = resume_index(num_inference_steps, strength)
+        self.scheduler.set_timesteps(num_inference_steps, device=clean.device)
+        return self._noised(clean, noise, self.scheduler.timesteps[start]), start
 
     def planned_latents(self, shape: tuple, predict: Callable, plans: list, method: str, strength: float,
                         num_inference_steps: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
@@ -192,9 +209,7 @@ class TextToVideoPipeline(DiffusionPipeline):
         clean, noise = self.planned_clip(shape, predict, plans, num_inference_steps, generator)
         if method == "noise":
             return noise * getattr(self.scheduler, "init_noise_sigma", 1.0), 0
-        start = min(num_inference_steps - 1, round(num_inference_steps * (1 - strength)))
-        self.scheduler.set_timesteps(num_inference_steps, device=clean.device)
-        return self._noised(clean, noise, self.scheduler.timesteps[start]), start
+        return self.noised_back(clean, noise, strength, num_inference_steps)
 
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], negative_prompt: str | list[str] | None = None, num_frames: int = 8,

@@ -17,8 +17,9 @@ from ..clip_input import WORLD, clip_picker, load_clip, upload_roots
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider
 from ..media import Previews
-from ..work import check_seed, number, save_outputs, user_errors, with_progress
-from .generate import EXAMPLES
+from ..work import MOTION_FROM_PROMPT, MOTION_OFF, check_seed, motion_settings, number, save_outputs, user_errors, \
+    with_progress
+from .generate import EXAMPLES, motion_controls
 from .tune import base_clip, check_caption
 
 TARGET = "a blue circle moving left on a black background"
@@ -76,11 +77,14 @@ def verdict(studio: Studio, world: dict, prompt: str, edited: torch.Tensor, clip
 
 
 def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt, prompt, mode, tune_steps, strength,
-         guidance, steps, seed, history, request=None, progress=None, roots=None):
+         guidance, steps, seed, history, request=None, progress=None, roots=None, motion=None):
     """Generator: yields {preview} while it tunes, inverts and samples, then
-    (side by side, verdict, table, files, record, preview, history)."""
+    (side by side, verdict, table, files, record, preview, history). `motion`: the Motion controls (motion, speed,
+    path; work.motion_settings): with a plan, the edited frame 0 is carried along it and sampled again."""
     from engine.diffusion.inversion import inversion_steps
     from engine.edit import edit_pipeline, one_shot_folder, one_shot_tune
+    from engine.edit_settings import MOTION_PLAN
+    from engine.motion import DEFAULT_STRENGTH, motion_plan_for, resume_index
     from engine.pipelines.edit import tensor_hash
     from engine.training.clips import LR
     from engine.tuning import MODES
@@ -99,16 +103,20 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
         k = inversion_steps(steps, strength)  # inverting and sampling back each take k of the steps
         start = time.perf_counter()
         clip, fps, what = load_input(studio, source, world_prompt, world_seed, upload, roots)
+        moves = motion_settings(*(motion or (MOTION_FROM_PROMPT if MOTION_PLAN else MOTION_OFF, 1.0, "")))
+        plan = motion_plan_for(prompt, clip.shape[1], fps, seed, moves["motion"], moves["speed"], moves["path"],
+                               moves["motion_plan"])
         seconds = {"read": time.perf_counter() - start}
         tuning = mode != "zero-shot" and tune_steps > 0
-        total = (tune_steps if tuning else 0) + 2 * k
+        again = steps - resume_index(steps, DEFAULT_STRENGTH) if plan else 0  # the plan's second sampling
+        total = (tune_steps if tuning else 0) + 2 * k + again
         stop = studio.stop_flag(session_of(request) + ":edit")
         stop.clear()
         previews = Previews(studio.outputs.new("edit-preview", ".png"))
         m, reused = studio.model, {"tuning": False}
 
         def work(emit):
-            t0, tuned, first = time.perf_counter(), None, total - 2 * k  # progress: tuning, inverting, sampling
+            t0, tuned, first = time.perf_counter(), None, total - 2 * k - again  # tuning, inverting, sampling
 
             def on_tune_step(step, loss):
                 if stop.is_set():
@@ -132,12 +140,13 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
             def on_sample(_, i, t, kw):
                 if stop.is_set():
                     raise Stopped(first + k + i + 1, total)
-                emit("step", f"sampling the edit: step {i + 1} of {k}", first + k + i + 1,
-                     previews(kw["latents"], final=i + 1 == k))
+                label = f"sampling the edit: step {i + 1} of {k}" if i < k else \
+                    f"following the motion plan: step {i + 1 - k} of {again}"
+                emit("step", label, first + k + i + 1, previews(kw["latents"], final=i + 1 == k + again))
 
             edited = pipe(clip[None], source_prompt, prompt, None, steps, strength, guidance,
                           torch.Generator().manual_seed(seed), callback_on_step_end=on_sample,
-                          callback_on_inversion_step=on_invert).frames[0]
+                          callback_on_inversion_step=on_invert, motion_plan=plan).frames[0]
             seconds["edit"] = time.perf_counter() - t0
             return edited, tuned, hashes
 
@@ -154,7 +163,9 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
               "tune_steps": tune_steps if tuning else 0, "tuned": str(tuned) if tuned else None,
               "tuning_reused": reused["tuning"], "lr": LR,
               "strength": strength, "steps": steps, "guidance": guidance, "frames": clip.shape[1], "seed": seed,
-              "fps": fps, "model": m.get("model"), "size": size, "verdict": judged,
+              "fps": fps, "motion": moves["motion"], "speed": moves["speed"], "path": moves["path"],
+              "motion_plan": moves["motion_plan"], "plan": plan.to_dict() if plan else None,
+              "model": m.get("model"), "size": size, "verdict": judged,
               "note": "the edit is at the model's resolution (the clip is centre-cropped to a square and resized)",
               "model_hashes": hashes, "seconds": {k_: round(v, 3) for k_, v in seconds.items()}}
     shown, files, history = save_outputs(studio, "edit", edited, fps, tiles, names, record, history,
@@ -169,7 +180,7 @@ def _frames(studio: Studio, *clip_input) -> tuple[torch.Tensor, float]:
 
 
 def build(studio: Studio, history: gr.State) -> dict:
-    from engine.edit_settings import GUIDANCE, MODE, STEPS, STRENGTH, TUNE_STEPS
+    from engine.edit_settings import GUIDANCE, MODE, MOTION_PLAN, STEPS, STRENGTH, TUNE_STEPS
     from engine.tuning import MODES
 
     clip = base_clip(studio)
@@ -196,6 +207,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                 guidance = Slider(0.0, 20.0, value=GUIDANCE, step=0.5, label="Guidance")
                 steps = Slider(1, 100, value=STEPS, step=1, label="Steps", elem_id="edit-steps",
                                info="over the whole schedule: inverting and sampling each take strength × steps")
+                motion = motion_controls("edit", plan=MOTION_PLAN, methods=False)
                 with gr.Row():
                     go = gr.Button("Edit", variant="primary", scale=3)
                     stop = gr.Button("Stop", variant="stop", scale=1)
@@ -211,15 +223,15 @@ def build(studio: Studio, history: gr.State) -> dict:
                 record = gr.JSON(label="Parameters (the sidecar)", max_height=240)
 
         def run(source, world_prompt, world_seed, upload, source_prompt, prompt, mode, tune_steps, strength, guidance,
-                steps, seed, history, request: gr.Request, progress=gr.Progress()):
+                steps, seed, motion, speed, path, history, request: gr.Request, progress=gr.Progress()):
             yield from edit(studio, source, world_prompt, world_seed, upload, source_prompt, prompt, mode, tune_steps,
-                            strength, guidance, steps, seed, history, request, progress, roots)
+                            strength, guidance, steps, seed, history, request, progress, roots, (motion, speed, path))
 
         clip_inputs = picker.inputs
         picker.world_prompt.change(lambda p: p, picker.world_prompt, source_prompt, api_visibility="private",
                                    queue=False)
         inputs = clip_inputs + [source_prompt, prompt, mode, tune_steps, strength, guidance, steps, seed]
-        event = go.click(run, inputs + [history], [video, summary, table, files, record, preview, history],
+        event = go.click(run, inputs + motion + [history], [video, summary, table, files, record, preview, history],
                          api_name="edit", concurrency_limit=1, concurrency_id="edit")
         event.success(lambda r: gr.Dataframe(visible=bool(r and r.get("verdict"))), record, table,
                       api_visibility="private", queue=False)  # the table only for a judged edit
@@ -228,4 +240,4 @@ def build(studio: Studio, history: gr.State) -> dict:
             studio.stop(session_of(request) + ":edit")
 
         stop.click(halt, None, None, api_visibility="private", queue=False)
-    return {"inputs": inputs}
+    return {"inputs": inputs, "motion": motion}

@@ -177,23 +177,30 @@ def last_seed(record: dict | None):
     return record["settings"]["seed"] if record.get("kind") == "cascade" else record["seed"]
 
 
-def motion_controls() -> list:
-    """How the clip moves (engine/motion/README.md): from the prompt's motion words by default, or a world motion or camera
-    move whatever the prompt says, at a speed; or a path of points; and the way the plan is followed."""
+def motion_controls(prefix: str = "gen", plan: bool = True, methods: bool = True) -> list:
+    """How the clip moves (engine/motion/README.md): from the prompt's motion words (by default when `plan`), or a
+    world motion or camera move whatever the prompt says, at a speed; or a path of points; with `methods`, the way
+    the plan is followed. Returns [motion, speed, path] (+ [method, cross-frame])."""
     from engine.world.vocab import CAMERA_MOVES, MOTIONS
 
-    with gr.Accordion("Motion", open=True, elem_id="gen-motion"):
-        motion = gr.Dropdown([MOTION_FROM_PROMPT, MOTION_OFF, *MOTIONS, *CAMERA_MOVES], value=MOTION_FROM_PROMPT,
-                             label="Motion", elem_id="gen-motion-choice",
+    off = "none leaves the motion to the model (the ablation)" if methods else \
+        "none keeps the clip's own motion (the inversion alone)"
+    with gr.Accordion("Motion", open=methods, elem_id=f"{prefix}-motion"):
+        motion = gr.Dropdown([MOTION_FROM_PROMPT, MOTION_OFF, *MOTIONS, *CAMERA_MOVES],
+                             value=MOTION_FROM_PROMPT if plan else MOTION_OFF, label="Motion",
+                             elem_id=f"{prefix}-motion-choice",
                              info="the prompt's motion words make a plan every frame follows; or choose an object "
-                                  "motion or a camera move; none leaves the motion to the model (the ablation)")
+                                  f"motion or a camera move; {off}")
         with gr.Row():
-            speed = Slider(0.25, 4, value=1, step=0.25, label="Speed (× the world's)", elem_id="gen-speed")
-            method = gr.Radio(["frame", "noise"], value="frame", label="Plan method", elem_id="gen-motion-method",
-                              info="frame: the first frame carried along the plan; noise: the noise warped along it")
-        path = gr.Textbox(value="", label="Path (optional)", placeholder="0.2,0.5 0.8,0.5", elem_id="gen-path",
+            speed = Slider(0.25, 4, value=1, step=0.25, label="Speed (× the world's)", elem_id=f"{prefix}-speed")
+            if methods:
+                method = gr.Radio(["frame", "noise"], value="frame", label="Plan method", elem_id=f"{prefix}-motion-method",
+                                  info="frame: the first frame carried along the plan; noise: the noise warped along it")
+        path = gr.Textbox(value="", label="Path (optional)", placeholder="0.2,0.5 0.8,0.5", elem_id=f"{prefix}-path",
                           info="points x,y the object follows (0 to 1, 0,0 top left), in place of the motion")
-        cross = gr.Checkbox(value=False, label="Cross-frame attention", elem_id="gen-cross-frame",
+        if not methods:
+            return [motion, speed, path]
+        cross = gr.Checkbox(value=False, label="Cross-frame attention", elem_id=f"{prefix}-cross-frame",
                             info="every frame attends to the first (Text2Video-Zero): one look for the whole clip")
     return [motion, speed, path, method, cross]
 

@@ -24,7 +24,8 @@ NOT_RESTORABLE = ("Generate, Compare, Interpolate, Upscale, Edit, Tune and World
 SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7), ("upscale", 7), ("edit", 12),
             ("compare_interp", 4),  # Compare's choice of models or interpolation methods, and the latter's inputs
             ("tune", 8), ("world", 5),
-            ("motion", 6))  # Generate's motion, speed, path, plan method, cross-frame; Compare's motion plan
+            ("motion", 6),  # Generate's motion, speed, path, plan method, cross-frame; Compare's motion plan
+            ("edit_motion", 3))  # Edit's motion, speed, path
 
 
 def table(history: list[dict] | None) -> list[list]:
@@ -106,7 +107,8 @@ def _clip_tab(studio: Studio, record: dict) -> dict[str, list]:
         return {kind: [*clip, mode, record["steps"], record["seed"]]}
     tune_steps = record.get("tune_steps") or gr.skip()  # zero-shot edits tuned nothing
     return {kind: [*clip, record["source_prompt"], record["prompt"], record["mode"], tune_steps, record["strength"],
-                   record["guidance"], record["steps"], record["seed"]]}
+                   record["guidance"], record["steps"], record["seed"]],
+            "edit_motion": motion_inputs(record)[:3]}  # edits before motion plans: none (the inversion alone)
 
 
 def _tune(record: dict) -> list:
