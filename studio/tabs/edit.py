@@ -39,10 +39,13 @@ def load_input(studio: Studio, source, world_prompt, world_seed, upload, roots=N
     return fitted, round(fps, 3), what
 
 
-def verdict(studio: Studio, world: dict, prompt: str, edited: torch.Tensor, clip: torch.Tensor, fps: float):
-    """For a world clip: (rows per attribute, summary, the world's ideal edit (F, 3, H, W) or None, record)."""
+def verdict(studio: Studio, world: dict, prompt: str, edited: torch.Tensor, clip: torch.Tensor, fps: float,
+            motion: str | None = None):
+    """For a world clip: (rows per attribute, summary, the world's ideal edit (F, 3, H, W) or None, record).
+    `motion`: a world motion chosen in the Motion controls, asked for in place of the prompt's."""
     from engine.metrics import tcc
     from engine.world import ClipSpec, SpecError, parse_prompt, render
+    from engine.world.vocab import MOTIONS
 
     spec = ClipSpec.from_dict(world["spec"])
     try:
@@ -52,7 +55,7 @@ def verdict(studio: Studio, world: dict, prompt: str, edited: torch.Tensor, clip
     if len(spec.objects) != 1 or len(asked.objects) != 1:
         return [], "Not judged: the judge looks at one object, and this edit has two.", None, None
     source = spec.attributes()
-    want = {**source, **asked.attributes()}
+    want = {**source, **asked.attributes(), **({"motion": motion} if motion in MOTIONS else {})}
     changed = [k for k in want if want[k] != source[k]]
     judged = studio.judge().predict(edited.permute(1, 0, 2, 3)[None])[0]  # f c h w -> 1 c f h w
     ok = {k: judged[k] == want[k] for k in want}
@@ -154,7 +157,7 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
         rows, summary, ideal, judged = [], "Not judged: the verdict needs a world clip, whose attributes are known.", \
             None, None
         if "world" in what:
-            rows, summary, ideal, judged = verdict(studio, what["world"], prompt, edited, clip, fps)
+            rows, summary, ideal, judged = verdict(studio, what["world"], prompt, edited, clip, fps, moves["motion"])
     tiles = [clip.permute(1, 0, 2, 3), edited] + ([ideal] if ideal is not None else [])
     names = ["input", "edited"] + (["asked (world)"] if ideal is not None else [])
     size = list(clip.shape[-2:])
