@@ -171,10 +171,10 @@ def test_a_sidecar_restores_its_parameters(client, tuned, tmp_path):
     from engine.sidecar import sidecar_path
 
     restored = client.predict(handle_file(str(sidecar_path(tuned))), api_name="/restore")  # the tune's own
-    assert restored[-19:-11] == ("temporal", WORLD, {"__type__": "update"}, {"__type__": "update"}, 2, 1, 5e-4, 0)
+    assert restored[-22:-14] == ("temporal", WORLD, {"__type__": "update"}, {"__type__": "update"}, 2, 1, 5e-4, 0)
     world = client.predict("a big yellow star spinning against a sunset backdrop", 1, 32, 4, 6, api_name="/render")[1]
     restored = client.predict(handle_file(world[1]), api_name="/restore")  # a World render's sidecar
-    assert restored[-11:-6] == ("a big yellow star spinning against a sunset backdrop", 1, 32, 4.0, 6)
+    assert restored[-14:-9] == ("a big yellow star spinning against a sunset backdrop", 1, 32, 4.0, 6)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"kind": "upscale-bench", "prompt": PROMPT}))
     with pytest.raises(Exception, match="Tune and World sidecars can be restored"):
@@ -195,16 +195,16 @@ def test_history_lists_outputs_and_restores(tmp_path):
     assert len(history[0]["files"]) == 2 and Path(history[0]["shown"]).is_file()
     kind, *values = restore(studio, history[0]["record"])
     assert kind == "generate" and values[:9] == [PROMPT, "", 2, 4, 2, 4.0, "ddim", "zero-shot", False]
-    assert values[-6:] == ["as the prompt says", 1.0, "", "frame", False, gr.skip()]  # the motion plan came from the prompt
+    assert values[-9:-3] == ["as the prompt says", 1.0, "", "frame", False, gr.skip()]  # the motion plan came from the prompt
     assert history[0]["record"]["plan"]["source"].startswith("prompt:")
     *_, last = generate(studio, PROMPT, "", 2, 4, 2, 4.0, "ddim", "zero-shot", False, history, motion=(
         "pan-left", 2.0, "", "noise", True))
     record = last[-1][-1]["record"]
     assert record["plan"]["source"] == "camera:pan-left" and record["motion_method"] == "noise" and record["cross_frame"]
-    assert restore(studio, record)[-6:] == ("pan-left", 2.0, "", "noise", True, gr.skip())
+    assert restore(studio, record)[-9:-3] == ("pan-left", 2.0, "", "noise", True, gr.skip())
     old = {k: v for k, v in record.items() if k not in ("motion", "speed", "motion_plan", "motion_method", "plan",
                                                          "cross_frame")}
-    assert restore(studio, old)[-6:][0] == "none (the words alone)"  # sidecars before plans sampled without one
+    assert restore(studio, old)[-9:-3][0] == "none (the words alone)"  # sidecars before plans sampled without one
     # an uploaded clip's sidecar: its settings come back, the clip must be uploaded again; untrained models drop out
     studio = Studio(Outputs(tmp_path), {"interp_dir": str(tmp_path / "none")})
     kind, *values = restore(studio, {"kind": "interpolate", "input": "mine.mp4", "methods": ["group"], "steps": 7,
@@ -212,7 +212,7 @@ def test_history_lists_outputs_and_restores(tmp_path):
     assert kind == "interpolate" and values[19:26] == [gr.skip()] * 4 + [[], 7, 3] and values[:19] == [gr.skip()] * 19
     kind, *values = restore(studio, {"kind": "tune", "mode": "temporal", "data": "clips", "caption": "a red circle",
                                      "clip_files": ["a.mp4"], "steps": 9, "batch_size": 2, "lr": 1e-3, "seed": 4})
-    assert kind == "tune" and values[-19:-11] == ["temporal", "my clips, one caption", gr.skip(), "a red circle", 9,
+    assert kind == "tune" and values[-22:-14] == ["temporal", "my clips, one caption", gr.skip(), "a red circle", 9,
                                                  2, 1e-3, 4]
 
 
