@@ -5,4 +5,4 @@ from .plan import (CAMERA_MOVES, MAX_SPEED, MOTION_CHOICES, MotionPlan, PlanErro
 from .region import Region, find_region
 from .start import (DEFAULT_METHOD, DEFAULT_STRENGTH, METHODS, check_method, clip_noise, first_frame_noise,
                     planned_start, resume_index)
-from .warp import FINE, coarse_noise, plan_maps, warp_image, warp_noise
+from .warp import FINE, coarse_noise, fine_noise_like, plan_maps, warp_image, warp_noise

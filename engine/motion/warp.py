@@ -141,3 +141,14 @@ def warp_noise(shape: tuple, region: Region, obj: torch.Tensor, cam: torch.Tenso
 def coarse_noise(fine: torch.Tensor, r: int = FINE) -> torch.Tensor:
     """Fine noise (..., rH, rW) -> N(0, 1) pixels: each the sum of its r×r cells over r."""
     return rearrange(fine, "... (h r1) (w r2) -> ... h w r1 r2", r1=r, r2=r).sum((-1, -2)) / r
+
+
+def fine_noise_like(coarse: torch.Tensor, r: int = FINE, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Fine noise (..., rH, rW) whose `coarse_noise` is `coarse` (..., H, W), every cell N(0, 1) and independent
+    given it ("How I Warped Your Noise" §4's conditional upsampling): a cell is coarse/r plus z minus its block's
+    mean of z, z ~ N(0, 1); the block sum is r·coarse, a cell's variance 1/r² + (1 − 1/r²) = 1."""
+    z = randn_tensor((*coarse.shape[:-2], coarse.shape[-2] * r, coarse.shape[-1] * r), generator=generator,
+                     dtype=torch.float32)
+    mean = rearrange(z, "... (h r1) (w r2) -> ... h w r1 r2", r1=r, r2=r).mean((-1, -2))
+    up = lambda x: x.repeat_interleave(r, -2).repeat_interleave(r, -1)  # 'h w -> (h r1) (w r2)'
+    return up(coarse.float() / r) + z - up(mean)

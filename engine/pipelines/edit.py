@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from ..edit_settings import GUIDANCE, STEPS, STRENGTH
 from ..diffusion.inversion import ddim_invert, inverse_scheduler, inversion_steps, sample_from, sampler
 from ..models.tuned import model_hash
-from ..motion import DEFAULT_STRENGTH, check_method
+from ..motion import DEFAULT_STRENGTH, FINE, check_method, fine_noise_like
 from ..models.vae import encode_frames
 from ..training.checkpoint import atomic_path
 from .text_to_video import TextToVideoPipeline, VideoOutput
@@ -75,15 +75,19 @@ class EditPipeline(TextToVideoPipeline):
         self.check_inputs(prompt, video.shape[2], num_inference_steps, guidance_scale, video.shape[-2], video.shape[-1])
 
     def follow_plan(self, latents: torch.Tensor, motion_plan, strength: float, predict: Callable, steps: int,
-                    inversion_strength: float, callback: Callable | None, generator: torch.Generator | None):
+                    inversion_strength: float, callback: Callable | None, generator: torch.Generator | None,
+                    first_noise: torch.Tensor | None = None):
         """The edited latents' frame 0 carried along the motion plan(s) and sampled again from `strength` of the
-        schedule (the frame method); `callback(i, t, x)` numbers these steps after the edit's own."""
+        schedule (the frame method); `callback(i, t, x)` numbers these steps after the edit's own. `first_noise`
+        (B, C, h, w): frame 0's own noise (from the inversion), which the warped noise is made around, so that
+        frame 0 noised back is found where it was (fresh noise lets the model redraw it elsewhere)."""
         b = latents.shape[0]
         plans = list(motion_plan) if isinstance(motion_plan, (list, tuple)) else [motion_plan] * b
         check_method("frame", strength)
         if len(plans) != b:
             raise ValueError(f"{len(plans)} motion plans for {b} clips")
-        clean, noise = self.carry_first(latents[:, :, 0], plans, latents.shape[2], generator=generator)
+        fine = None if first_noise is None else fine_noise_like(first_noise.float().cpu(), FINE, generator)
+        clean, noise = self.carry_first(latents[:, :, 0], plans, latents.shape[2], fine, generator)
         latents, start = self.noised_back(clean, noise, strength, steps)
         done = inversion_steps(steps, inversion_strength)
         on_step = None if callback is None else lambda i, t, x: callback(done + i - start, t, x)
@@ -142,9 +146,11 @@ class EditPipeline(TextToVideoPipeline):
         # 6. with motion plans: the edited frame 0 carried along them, noised back and sampled again (the
         # callback's step numbers go on from the sampling's)
         if motion_plan is not None:
+            ac = self.scheduler.alphas_cumprod[int(t_start)].to(x0)  # frame 0's noise: x_t = √ᾱ·x_0 + √(1−ᾱ)·ε
+            first_noise = (x_t[:, :, 0] - ac.sqrt() * x0[:, :, 0]) / (1 - ac).sqrt()
             latents = self.follow_plan(latents, motion_plan, motion_strength or DEFAULT_STRENGTH,
                                        lambda x, t: self.predict(x, t, text, guidance_scale), num_inference_steps,
-                                       strength, step_end, generator)
+                                       strength, step_end, generator, first_noise)
 
         # 7. to frames in [0, 1] (latent models: through the VAE)
         frames = self.decode(latents, self.decode_chunk_size)
