@@ -36,10 +36,11 @@ from engine.training.checkpoint import atomic_path  # noqa: E402
 from engine.world import render, sample_split_spec  # noqa: E402
 from engine.world.spec import ClipSpec, ObjectSpec  # noqa: E402
 from engine.world.splits import spec_is_held_out  # noqa: E402
-from engine.world.vocab import BACKGROUNDS, COLOURS, SHAPES  # noqa: E402
+from engine.world.vocab import BACKGROUNDS, COLOURS, MOTIONS, SHAPES  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "edit.md"
-EDITED = {"colour": tuple(COLOURS), "shape": SHAPES, "background": BACKGROUNDS}
+EDITED = {"colour": tuple(COLOURS), "shape": SHAPES, "background": BACKGROUNDS, "motion": MOTIONS}
+ATTRIBUTES = "colour,shape,background"  # the edits cycled by default; motion edits need a plan (--plan on)
 SWEEP_STRENGTHS = "0.5,0.6,0.7,0.8,0.9,1.0"
 ROWS = {"simda one-shot": "simda", "temporal one-shot (Tune-A-Video-style)": "temporal", "zero-shot (no tuning)": None}
 
@@ -53,14 +54,15 @@ def prompt_of(spec: ClipSpec) -> str:
     return re.sub(r"\ba ([aeiou])", r"an \1", text)
 
 
-def single_attribute_edits(n: int, seed: int = 0, split: str = "val") -> list[dict]:
-    """n edits of `split` clips, cycling colour, shape, background; each new value keeps the clip valid (visible,
-    not a held-out combination). Settings are chosen on train clips (`--split train`) and measured on val ones."""
-    rng, edits, index = np.random.default_rng(seed), [], 0
+def single_attribute_edits(n: int, seed: int = 0, split: str = "val", attributes: str = ATTRIBUTES) -> list[dict]:
+    """n edits of `split` clips, cycling `attributes` (colour, shape, background by default; motion too); each new
+    value keeps the clip valid (visible, not a held-out combination). Settings are chosen on train clips
+    (`--split train`) and measured on val ones."""
+    rng, edits, index, cycle = np.random.default_rng(seed), [], 0, attributes.split(",")
     while len(edits) < n:
         spec, _ = sample_split_spec(split, index, seed)
         index += 1
-        attr = tuple(EDITED)[len(edits) % len(EDITED)]
+        attr = cycle[len(edits) % len(cycle)]
         o = spec.objects[0]
         for value in rng.permutation(EDITED[attr]):
             if value == spec.attributes()[attr]:
@@ -101,14 +103,16 @@ def run_row(mode: str | None, cases: list[dict], judge, args, cache_dir: Path, s
         pipe, _ = edit_pipeline(mode or "zero-shot", tuned)
         motion = motion_plan_for(case["prompt"], 8, 2.0, case["index"]) if plan else None
         out = pipe(clip[None], case["source"], case["prompt"], None, args.steps, strength, guidance,
-                   torch.Generator().manual_seed(args.seed), motion_plan=motion).frames[0].permute(1, 0, 2, 3)
+                   torch.Generator().manual_seed(args.seed), motion_plan=motion,
+                   motion_strength=args.motion_strength).frames[0].permute(1, 0, 2, 3)
         edit_s.append(time.perf_counter() - start)
         results.append(judge_edit(judge, out, clip, case))
     kept = [ok for r in results for ok in r["kept"].values()]
     by_attr = {a: float(np.mean([r["took"] for r, c in zip(results, cases) if c["attr"] == a] or [np.nan]))
                for a in EDITED}
+    motion_kept = [r["kept"]["motion"] for r in results if "motion" in r["kept"]]  # edits that keep the motion
     return {"took": float(np.mean([r["took"] for r in results])), "kept": float(np.mean(kept)),
-            "motion_kept": float(np.mean([r["kept"]["motion"] for r in results])), "took_by_attr": by_attr,
+            "motion_kept": float(np.mean(motion_kept or [np.nan])), "took_by_attr": by_attr,
             "tcc": float(np.mean([r["tcc"] for r in results])), "tune_s": float(np.mean(tune_s)),
             "edit_s": float(np.mean(edit_s)), "per_edit": [{k: v for k, v in r.items()} for r in results]}
 
@@ -126,13 +130,13 @@ def step_ratio(threads: int, config: str = "embedded") -> dict:
 
 
 def table(rows: dict) -> str:
-    lines = ["| row | change took | kept (all) | motion kept | colour / shape / background took | TCC vs source | "
-             "tune s | edit s |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| row | change took | kept (all) | motion kept | colour / shape / background / motion took | TCC vs "
+             "source | tune s | edit s |", "|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         a = r["took_by_attr"]
-        lines.append(f"| {name} | {r['took']:.3f} | {r['kept']:.3f} | {r['motion_kept']:.3f} | "
-                     f"{a['colour']:.2f} / {a['shape']:.2f} / {a['background']:.2f} | {r['tcc']:.3f} | "
-                     f"{r['tune_s']:.1f} | {r['edit_s']:.1f} |")
+        took = " / ".join(f"{a.get(k, float('nan')):.2f}" for k in EDITED)
+        lines.append(f"| {name} | {r['took']:.3f} | {r['kept']:.3f} | {r['motion_kept']:.3f} | {took} | "
+                     f"{r['tcc']:.3f} | {r['tune_s']:.1f} | {r['edit_s']:.1f} |")
     return "\n".join(lines)
 
 
@@ -155,6 +159,10 @@ def main(argv=None):
                    help="which rows, by mode: simda, temporal, zero-shot")
     p.add_argument("--plan", default="off", help="off, on, or off,on: rows without and with the edited prompt's "
                                                  "motion plan (the frame method)")
+    p.add_argument("--attributes", default=ATTRIBUTES, help="the attributes the edits change, in turn "
+                                                            "(colour, shape, background, motion)")
+    p.add_argument("--motion-strength", type=float, default=None,
+                   help="with --plan on: where the plan's second sampling starts (default the pipeline's 0.7)")
     p.add_argument("--real-size", action="store_true", help="also time the steps on an SD-1.5-sized UNet (≈ 2 min)")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
@@ -169,7 +177,7 @@ def main(argv=None):
     strengths = [float(s) for s in (args.strength or (SWEEP_STRENGTHS if args.sweep else str(DEFAULT_STRENGTH))).split(",")]
     guidances = [float(g) for g in (args.guidance or str(DEFAULT_GUIDANCE)).split(",")]
     grid = [(s, g) for g in guidances for s in strengths]
-    judge, cases = load_judge(), single_attribute_edits(args.edits, args.seed, args.split)
+    judge, cases = load_judge(), single_attribute_edits(args.edits, args.seed, args.split, args.attributes)
     rows, started = {}, time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         if args.sweep:

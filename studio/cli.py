@@ -84,7 +84,8 @@ def _model_options(parser: argparse.ArgumentParser, generation: bool = True) -> 
     return parser
 
 
-def _motion_options(parser: argparse.ArgumentParser, plan: bool = True, methods: bool = True) -> argparse.ArgumentParser:
+def _motion_options(parser: argparse.ArgumentParser, plan: bool = True, methods: bool = True,
+                    strength: float = 0.7) -> argparse.ArgumentParser:
     """How the clip moves (engine/motion/README.md): by default (`plan`) as the prompt's motion words say;
     `methods`: also the way the plan is followed (editing always carries the edited frame 0)."""
     from engine.world.vocab import CAMERA_MOVES as camera, MOTIONS  # at parse time: the names live in the engine
@@ -104,8 +105,8 @@ def _motion_options(parser: argparse.ArgumentParser, plan: bool = True, methods:
                             help="frame (default): frame 0 carried along the plan and denoised again; noise: the "
                                  "initial noise warped along the plan")
     parser.add_argument("--motion-strength", type=_positive_float, default=None,
-                        help="with the frame method: the share of the schedule (0 to 1, default 0.7) the carried "
-                             "frames are noised back to; higher lets the model redraw more")
+                        help="with the frame method: the share of the schedule (0 to 1, default %g) the carried "
+                             "frames are noised back to; higher lets the model redraw more" % strength)
     if methods:
         parser.add_argument("--cross-frame", action="store_true",
                             help="every frame's spatial self-attention attends to frame 0 (Text2Video-Zero), so every "
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--lr", type=_positive_float, default=None, help="one-shot tuning learning rate")
     ed.add_argument("--cache-dir", default=None, help="where tuned weights and inverted latents are cached "
                                                      "(default $FLIPBOOK_CACHE or ~/.cache/flipbook)")
-    _motion_options(ed, plan=edit_settings.MOTION_PLAN, methods=False)
+    _motion_options(ed, plan=edit_settings.MOTION_PLAN, methods=False, strength=edit_settings.MOTION_STRENGTH)
     _model_options(ed, generation=False)
     ed.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ed.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])

@@ -15,10 +15,10 @@ from typing import Callable
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..edit_settings import GUIDANCE, STEPS, STRENGTH
+from ..edit_settings import GUIDANCE, MOTION_STRENGTH, STEPS, STRENGTH
 from ..diffusion.inversion import ddim_invert, inverse_scheduler, inversion_steps, sample_from, sampler
 from ..models.tuned import model_hash
-from ..motion import DEFAULT_STRENGTH, FINE, check_method, fine_noise_like
+from ..motion import FINE, check_method, fine_noise_like
 from ..models.vae import encode_frames
 from ..training.checkpoint import atomic_path
 from .text_to_video import TextToVideoPipeline, VideoOutput
@@ -105,8 +105,9 @@ class EditPipeline(TextToVideoPipeline):
         `callback_on_inversion_step`: `callback(pipe, i, t, {"latents": ...})` after every sampling step and every
         inversion step (none when the inversion comes from the cache). `motion_plan` (an engine.motion.MotionPlan,
         or one per clip): the edited frame 0 is carried along it and the clip sampled again from `motion_strength`
-        of the schedule (the frame method, default 0.7), so the edit moves as the plan says. Returns frames (B, F, 3, H, W) in [0, 1];
-        `self.last_inversion` says whether the inverted latents came from the cache."""
+        of the schedule (the frame method, default edit_settings.MOTION_STRENGTH), so the edit moves as the plan
+        says. Returns frames (B, F, 3, H, W) in [0, 1]; `self.last_inversion` says whether the inverted latents
+        came from the cache."""
         # 1. check inputs
         self.check_edit_inputs(video, source_prompt, prompt, num_inference_steps, strength, guidance_scale)
         self._interrupt = False
@@ -148,7 +149,7 @@ class EditPipeline(TextToVideoPipeline):
         if motion_plan is not None:
             ac = self.scheduler.alphas_cumprod[int(t_start)].to(x0)  # frame 0's noise: x_t = √ᾱ·x_0 + √(1−ᾱ)·ε
             first_noise = (x_t[:, :, 0] - ac.sqrt() * x0[:, :, 0]) / (1 - ac).sqrt()
-            latents = self.follow_plan(latents, motion_plan, motion_strength or DEFAULT_STRENGTH,
+            latents = self.follow_plan(latents, motion_plan, motion_strength or MOTION_STRENGTH,
                                        lambda x, t: self.predict(x, t, text, guidance_scale), num_inference_steps,
                                        strength, step_end, generator, first_noise)
 

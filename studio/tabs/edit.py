@@ -86,8 +86,8 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
     path; work.motion_settings): with a plan, the edited frame 0 is carried along it and sampled again."""
     from engine.diffusion.inversion import inversion_steps
     from engine.edit import edit_pipeline, one_shot_folder, one_shot_tune
-    from engine.edit_settings import MOTION_PLAN
-    from engine.motion import DEFAULT_STRENGTH, motion_plan_for, resume_index
+    from engine.edit_settings import MOTION_PLAN, MOTION_STRENGTH
+    from engine.motion import motion_plan_for, resume_index
     from engine.pipelines.edit import tensor_hash
     from engine.training.clips import LR
     from engine.tuning import MODES
@@ -111,7 +111,7 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
                                moves["motion_plan"])
         seconds = {"read": time.perf_counter() - start}
         tuning = mode != "zero-shot" and tune_steps > 0
-        again = steps - resume_index(steps, DEFAULT_STRENGTH) if plan else 0  # the plan's second sampling
+        again = steps - resume_index(steps, MOTION_STRENGTH) if plan else 0  # the plan's second sampling
         total = (tune_steps if tuning else 0) + 2 * k + again
         stop = studio.stop_flag(session_of(request) + ":edit")
         stop.clear()
