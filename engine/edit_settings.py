@@ -9,6 +9,7 @@ MODE = "simda"
 TUNE_STEPS = 300  # one-shot tuning steps at batch 1 (SimDA tunes 200 on Stable Diffusion). 100 barely moved the
 # model (reconstruction of a train clip at 0.8: 30.0 dB untuned, 31.5 at 100, 33.9 at 300; val edits at 100 kept 0.87
 # against 0.92 untuned); at 300 the train sweep kept 1.00 at 0.8 and val kept 0.93 against 0.87 untuned (~80 s of tuning)
-MOTION_PLAN = False  # carry the edited frame 0 along the edited prompt's motion plan (engine/motion/README.md)
+MOTION_PLAN = True  # carry the edited frame 0 along the edited prompt's motion plan (engine/motion/README.md). SimDA,
+# 12 val edits: motion kept 0.917 -> 1.000, kept (all) 0.938 -> 0.979, change took 0.833 -> 0.917 (bench/results/edit_plan.md)
 MOTION_STRENGTH = 0.5  # where the plan's second sampling starts. Zero-shot, 12 val edits: at 0.8 motion kept 0.75 (as
 # without a plan: the model redraws what it was given), at 0.5 1.00 and kept (all) 0.96 against 0.90 without a plan

@@ -70,7 +70,7 @@ def test_edit_a_world_clip_through_the_api(client):
     assert not record["tuning_reused"] and again["tuning_reused"] and again["tuned"] == record["tuned"]
     assert again["seconds"]["tune"] < 0.5 * record["seconds"]["tune"]
     assert again["verdict"]["changed"] == ["shape"]
-    assert record["plan"] is None and again["plan"] is None  # by default the inversion alone keeps the motion
+    assert record["plan"]["source"] == "prompt:left"  # by default the edit follows the target prompt's motion words
 
 
 def test_edit_an_uploaded_clip_zero_shot(client, tmp_path):
@@ -126,7 +126,7 @@ def test_stop_ends_an_edit(tmp_path):
     run = edit(studio, WORLD, PROMPT, 0, None, PROMPT, TARGET, "temporal", 20, 0.5, 3.0, 4, 0, [])
     next(run)  # the first tuning step
     studio.stop("local:edit")
-    with pytest.raises(gr.Error, match="Stopped at step 2 of 24"):
+    with pytest.raises(gr.Error, match="Stopped at step 2 of 26"):  # 20 tuning, 2 + 2 inverting and sampling, 2 planned
         list(run)
 
 
