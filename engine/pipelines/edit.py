@@ -21,7 +21,7 @@ from ..models.tuned import model_hash
 from ..motion import FINE, check_method, fine_noise_like
 from ..models.vae import encode_frames
 from ..training.checkpoint import atomic_path
-from .text_to_video import TextToVideoPipeline, VideoOutput
+from .text_to_video import TextToVideoPipeline, VideoOutput, plans_per_clip
 
 DEFAULT_STRENGTH, DEFAULT_STEPS, DEFAULT_GUIDANCE = STRENGTH, STEPS, GUIDANCE
 
@@ -81,11 +81,8 @@ class EditPipeline(TextToVideoPipeline):
         schedule (the frame method); `callback(i, t, x)` numbers these steps after the edit's own. `first_noise`
         (B, C, h, w): frame 0's own noise (from the inversion), which the warped noise is made around, so that
         frame 0 noised back is found where it was (fresh noise lets the model redraw it elsewhere)."""
-        b = latents.shape[0]
-        plans = list(motion_plan) if isinstance(motion_plan, (list, tuple)) else [motion_plan] * b
+        plans = plans_per_clip(motion_plan, latents.shape[0])
         check_method("frame", strength)
-        if len(plans) != b:
-            raise ValueError(f"{len(plans)} motion plans for {b} clips")
         fine = None if first_noise is None else fine_noise_like(first_noise.float().cpu(), FINE, generator)
         clean, noise = self.carry_first(latents[:, :, 0], plans, latents.shape[2], fine, generator)
         latents, start = self.noised_back(clean, noise, strength, steps)

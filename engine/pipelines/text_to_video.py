@@ -32,6 +32,14 @@ class VideoOutput(BaseOutput):
     frames: torch.Tensor  # (B, F, 3, H, W) in [0, 1]
 
 
+def plans_per_clip(motion_plan: MotionPlan | list, count: int) -> list:
+    """One motion plan for every clip, or one per clip (checked to be `count`)."""
+    plans = list(motion_plan) if isinstance(motion_plan, (list, tuple)) else [motion_plan] * count
+    if len(plans) != count:
+        raise ValueError(f"{len(plans)} motion plans for {count} clips")
+    return plans
+
+
 class TextToVideoPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "text_encoder->unet->vae"
     _optional_components = ["vae"]
@@ -233,13 +241,10 @@ class TextToVideoPipeline(DiffusionPipeline):
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         negative = None if negative_prompt is None else (
             [negative_prompt] * len(prompts) if isinstance(negative_prompt, str) else list(negative_prompt))
-        plans = None if motion_plan is None else (
-            list(motion_plan) if isinstance(motion_plan, (list, tuple)) else [motion_plan] * len(prompts))
+        plans = None if motion_plan is None else plans_per_clip(motion_plan, len(prompts))
         motion_method, motion_strength = motion_method or DEFAULT_METHOD, motion_strength or DEFAULT_STRENGTH
         if plans is not None:
             check_method(motion_method, motion_strength)
-            if len(plans) != len(prompts):
-                raise ValueError(f"{len(plans)} motion plans for {len(prompts)} prompts")
             if pyramid and motion_method != "frame":
                 raise ValueError("the temporal pyramid follows a motion plan by the frame method; use "
                                  "--motion-method frame, or sample without --pyramid")
