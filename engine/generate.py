@@ -10,16 +10,14 @@ from .io import write_video
 from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
 from .pipelines.load import available_modes, keyframe_pipeline, tuned_record, unknown_words
 from .pipelines.memory import MemoryOptions
+from .registry import KEYFRAME_ORDER, best_of
 from .sidecar import write_sidecar
 from .validate import check_number, check_output, check_prompt, check_seed
 from .world import UnknownWordsError
 
-DEFAULT_MODE_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-attn1d-blocks", "full", "zero-shot")
-
-
 def default_mode() -> str:
-    have = available_modes()
-    return next(m for m in DEFAULT_MODE_ORDER if m in have)
+    """The best keyframe mode whose weights are here."""
+    return best_of(KEYFRAME_ORDER, available_modes())
 
 
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,

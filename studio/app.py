@@ -52,7 +52,7 @@ def generate_clip(prompt, negative, seed, frames, steps, guidance, scheduler, mo
 
 QUEUE_SIZE = 32  # requests waiting at once; more are refused with gradio's "Queue is full" message
 MAX_SESSIONS = 64  # sessions whose state (History) is kept; gradio copies the page's config into each (~1 MB)
-MAX_UPLOAD_MB = 64  # an uploaded file (clips, sidecars); uploads land in the app's own temp folder
+MAX_UPLOAD_MB = 32  # an uploaded file (clips, sidecars); uploads land in the app's own temp folder
 
 
 def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_size: int = QUEUE_SIZE) -> gr.Blocks:

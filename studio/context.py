@@ -19,6 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from engine.registry import KEYFRAME_ORDER, best_of
+
 PYRAMID = "+pyramid"
 DEFAULT_CLIP = {"size": 32, "fps": 2.0, "frames": 8}
 
@@ -142,10 +144,7 @@ class Studio:
         return out
 
     def default_key(self) -> str:
-        from engine.generate import DEFAULT_MODE_ORDER
-
-        keys = [v.key for v in self.variants()]
-        return next((m for m in DEFAULT_MODE_ORDER if m in keys), "zero-shot")
+        return best_of(KEYFRAME_ORDER, [v.key for v in self.variants()])
 
     def resolve(self, key: str, pyramid: bool | None = None) -> Variant:
         """The variant a key names (a `+pyramid` suffix, or `pyramid`, asks for the pyramid run)."""

@@ -1,4 +1,6 @@
+import logging
 import os
+import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -7,6 +9,17 @@ import pytest
 import torch
 
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 2)))  # 1 while a training has the cores
+
+
+@pytest.fixture(autouse=True)
+def _library_logs_to_this_tests_stderr():
+    """diffusers' and transformers' log handlers keep the stderr they were made with; made inside a test that
+    captures it (capsys), they would write to a closed stream in every later test ("--- Logging error ---")."""
+    for name in ("diffusers", "transformers"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is logging.StreamHandler:  # not pytest's own capturing handlers
+                handler.setStream(sys.stderr)
+    yield
 
 
 @pytest.fixture(scope="session")

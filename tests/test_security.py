@@ -146,7 +146,10 @@ def test_the_studio_command_defaults_to_loopback_without_a_share_link():
 
     args = build_parser().parse_args(["studio"])
     assert args.host == "127.0.0.1" and args.share is False and args.auth is None
-    assert (args.queue_size, args.max_sessions, args.max_upload_mb) == (32, 64, 64)
+    assert (args.queue_size, args.max_sessions, args.max_upload_mb) == (32, 64, None)  # None: the app's own limit
+    from studio.app import MAX_UPLOAD_MB
+
+    assert MAX_UPLOAD_MB == 32  # what the README promises Edit takes
 
 
 def test_a_malformed_auth_is_refused_before_the_server_starts(capsys):

@@ -14,6 +14,8 @@ from pathlib import Path
 import gradio as gr
 import torch
 
+from engine.registry import upscale_modes_here
+
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider, open_choices
@@ -37,12 +39,7 @@ def sr_root(studio: Studio) -> Path:
 
 def available(studio: Studio) -> list[str]:
     """The modes whose weights are here, the best first (none without the image SR model)."""
-    from ..sr_commands import UPSCALE_MODE_ORDER
-
-    root = sr_root(studio)
-    if not (root / "image" / "sr.json").is_file():
-        return []
-    return [m for m in UPSCALE_MODE_ORDER if m == "zero-shot" or (root / f"video-{m}" / "mode.json").is_file()]
+    return upscale_modes_here(sr_root(studio))
 
 
 def model_scale(studio: Studio) -> int:

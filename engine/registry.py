@@ -1,0 +1,38 @@
+"""Which models Flipbook has and which is best: the names of the tuning modes and the best-first orders that
+the CLI, the studio and the cascade ask (light: no torch, so `flipbook --help` can list them).
+
+The orders are measured: keyframe modes by `bench/compare_modes.py` and `bench/motion_bench.py` (the embedded
+`ff-conv1d-attn1d-blocks` first), upscaling modes by `bench/sr_bench.py` (zero-shot has the best PSNR, 39.38 dB
+against full's 39.28 and temporal's 39.24, and upscales 3× faster than the inflated modes).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+# engine.tuning's recipes, in its table's order (a test holds the two equal)
+KEYFRAME_MODES = ("zero-shot", "full", "temporal", "simda", "ff-conv1d-attn1d-blocks", "ff-conv3d-attn1d-blocks",
+                  "ff-conv1d-attn3d-blocks", "ff-conv1d-attn1d-layers", "lora")
+KEYFRAME_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-attn1d-blocks", "full", "zero-shot")
+UPSCALE_MODES = ("zero-shot", "full", "temporal")
+UPSCALE_ORDER = ("zero-shot", "full", "temporal")
+
+
+def best_of(order: tuple[str, ...], have) -> str:
+    """The first mode of `order` that is in `have` (zero-shot, which needs no weights, when none is)."""
+    return next((m for m in order if m in have), "zero-shot")
+
+
+def upscale_modes_here(root: str | Path | None = None) -> list[str]:
+    """The upscaling modes whose weights are under `root` (default assets/sr), the best first; none without the
+    image SR model."""
+    root = Path(root or ASSETS / "sr")
+    if not (root / "image" / "sr.json").is_file():
+        return []
+    return [m for m in UPSCALE_ORDER if m == "zero-shot" or (root / f"video-{m}" / "mode.json").is_file()]
+
+
+def default_upscale_mode(model: str | None = None) -> str:
+    """The best upscaling mode here (zero-shot for an image SR model of one's own)."""
+    return "zero-shot" if model else best_of(UPSCALE_ORDER, upscale_modes_here())

@@ -1,0 +1,60 @@
+"""`flipbook`: the command line, one module per command group named like its engine counterpart (generate,
+interpolate, upscale, translate, edit, tune, world, evaluate, studio); `options` declares what they share. Each
+command is a thin layer over an engine task; errors the user can fix are printed as one line that says what to
+fix (no traceback) with exit status 2. Everyday commands are listed first, the trainers of the embedded models
+after them."""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from . import edit, evaluate, generate, interpolate, studio, translate, tune, upscale, world
+from .options import HelpFormatter
+
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+EVERYDAY = (generate, interpolate, upscale, translate, edit, tune, world, evaluate, studio)
+TRAINERS = (generate, interpolate, upscale, translate, evaluate)
+TRAINING_HEADING = "training (rebuild an embedded model, or train one on your own base):"
+
+
+class _Formatter(HelpFormatter):
+    """The top-level help: a heading between the everyday commands and the trainers."""
+
+    def _format_action(self, action):
+        text = super()._format_action(action)
+        if getattr(action, "dest", None) == "train-base":
+            return "\n" + " " * max(self._current_indent - 2, 0) + TRAINING_HEADING + "\n" + text
+        return text
+
+
+def _version() -> str:
+    try:
+        return version("flipbook")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="flipbook", formatter_class=_Formatter,
+                                description="Flipbook: image diffusion models made into video models.",
+                                epilog="`flipbook COMMAND --help` shows a command's options and their defaults.")
+    p.add_argument("--version", action="version", version=f"flipbook {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    for group in EVERYDAY:
+        group.add_commands(sub)
+    for group in TRAINERS:
+        group.add_trainers(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("flipbook: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as e:
+        print(f"flipbook {args.command}: error: {e}", file=sys.stderr)
+        return 2
