@@ -18,16 +18,15 @@ from typing import Callable
 
 import torch
 
-from .generate import default_mode, motion_plan_for
+from .generate import keyframe_settings, motion_plan_for
 from .io import write_video
 from .pipelines.interpolate import GroupInterpolationPipeline, interpolation_pipeline, skip_for_fps
-from .pipelines.load import keyframe_pipeline, tuned_record, unknown_words
+from .pipelines.load import keyframe_pipeline, prompt_for
 from .pipelines.translate import STRENGTH, fit_size, translation_pipeline
 from .pipelines.upscale import upscale_pipeline
 from .sidecar import write_sidecar
 from .training.cost import PeakMemory
 from .validate import check_number, check_output, check_prompt, check_seed
-from .world import UnknownWordsError
 
 STAGES = ("keyframes", "interpolate", "upscale", "translate")
 INTERP_GUIDANCE = 0.25  # FusionFrames' context guidance
@@ -58,7 +57,7 @@ def load_stages(depth: str, mode: str, scheduler: str, model, tuned, interp, int
 
 
 def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: int = 0, frames: int = 8,
-                steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "dpm++",
+                steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str | None = None,
                 fps: float = 2.0, model: str | None = None, tuned: str | None = None,
                 negative_prompt: str | None = None, interp: str | None = None, interp_method: str | None = None,
                 sr: str | None = None, sr_mode: str = "zero-shot", sr_tuned: str | None = None,
@@ -84,8 +83,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
     steps = check_number(steps, "steps", 1, 1000, whole=True)
     stage_steps = check_number(stage_steps, "stage steps", 1, 1000, whole=True)
     guidance, strength = check_number(guidance, "guidance", 0, 50), check_number(strength, "strength", 0.01, 1)
-    if mode is None:
-        mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
+    mode, scheduler = keyframe_settings(mode, tuned, model, scheduler)
     # every argument: what --from replays
     settings = {k: v for k, v in locals().items() if k not in ("out", "on_stage", "callback_on_step_end")}
     plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)
@@ -98,8 +96,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
         pipes = load_stages(depth, mode, scheduler, model, tuned, interp, interp_method, sr, sr_mode, sr_tuned, expert,
                             decoder, device, dtype)
     timings["load"], peaks["load"] = time.perf_counter() - start, probe.mb
-    if unknown_words(pipes["keyframes"][0].tokenizer, prompt):
-        raise UnknownWordsError(unknown_words(pipes["keyframes"][0].tokenizer, prompt))
+    prompt = prompt_for(pipes["keyframes"][0].tokenizer, prompt)
     generator = lambda: torch.Generator().manual_seed(seed)
     step = {"callback_on_step_end": callback_on_step_end}
 

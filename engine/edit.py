@@ -19,12 +19,11 @@ from .models.base import load_base
 from .models.tuned import model_hash
 from .motion import motion_plan_for
 from .pipelines.edit import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH, EditPipeline, InversionCache, tensor_hash
-from .pipelines.load import keyframe_pipeline, tuned_record, unknown_words
+from .pipelines.load import keyframe_pipeline, prompt_for, tuned_record
 from .sidecar import write_sidecar
 from .training.clips import LR, clip_batches, fit_clip, tune
 from .validate import check_number, check_output, check_prompt, check_seed
 from .tuning import MODES
-from .world import UnknownWordsError
 
 DEFAULT_MODE, DEFAULT_TUNE_STEPS = MODE, TUNE_STEPS
 
@@ -102,9 +101,7 @@ def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Pa
         raise ValueError(f"frames must be between 2 and 64, got {frames}")
     timings, start = {}, time.perf_counter()
     base = load_base(model)
-    for p in (source_prompt, prompt):
-        if unknown_words(base.tokenizer, p):
-            raise UnknownWordsError(unknown_words(base.tokenizer, p))
+    source_prompt, prompt = (prompt_for(base.tokenizer, p) for p in (source_prompt, prompt))
     video, in_fps = read_video(input)
     fps = fps or in_fps
     plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)

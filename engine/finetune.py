@@ -17,7 +17,7 @@ import torch
 
 from .io.video import READABLE
 from .models.base import load_base
-from .pipelines.load import unknown_words
+from .pipelines.load import prompt_for
 from .sidecar import write_sidecar
 from .training.checkpoint import atomic_path
 from .training.clips import LR, clip_batches, load_clips, tune
@@ -97,9 +97,11 @@ def finetune(data: str | Path, mode: str, steps: int, out: str | Path, caption: 
         raise ValueError(f"{out} is finished and its checkpoints ({work}) are gone; choose another --out")
     paths, captions = collect_clips(data, caption)
     base = load_base(model)
-    for p, c in zip(paths, captions):
-        if unknown_words(base.tokenizer, c):
-            raise ValueError(f"the caption of {p.name}: {UnknownWordsError(unknown_words(base.tokenizer, c))}")
+    for i, (p, c) in enumerate(zip(paths, captions)):
+        try:
+            captions[i] = prompt_for(base.tokenizer, c)
+        except UnknownWordsError as e:
+            raise ValueError(f"the caption of {p.name}: {e}") from None
     size = base.unet.config.sample_size * base.vae_scale_factor
     clips = load_clips(paths, size, frames)
     del base

@@ -8,20 +8,62 @@ import torch
 
 from .io import write_video
 from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
-from .pipelines.load import available_modes, keyframe_pipeline, tuned_record, unknown_words
+from .pipelines.load import available_modes, keyframe_pipeline, prompt_for, tuned_record
 from .pipelines.memory import MemoryOptions
-from .registry import KEYFRAME_ORDER, best_of
+from .registry import KEYFRAME_ORDER, best_of, embedded_pyramid
 from .sidecar import write_sidecar
 from .validate import check_number, check_output, check_prompt, check_seed
-from .world import UnknownWordsError
 
 def default_mode() -> str:
     """The best keyframe mode whose weights are here."""
     return best_of(KEYFRAME_ORDER, available_modes())
 
 
+def keyframe_settings(mode: str | None, tuned: str | None, model: str | None,
+                      scheduler: str | None) -> tuple[str, str]:
+    """The mode and scheduler to sample with: a tuned folder names its mode, a model of one's own starts
+    zero-shot, else the best embedded mode; dpm++ unless the folder was trained for flow matching."""
+    if mode is None:
+        mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
+    return mode, scheduler or ("flow" if tuned_record(tuned).get("form") == "flow" else "dpm++")
+
+
+def check_pyramid_run(stages: int, frames: int, steps: int):
+    """A K-stage pyramid halves the frame rate K − 1 times and takes at least one step a stage."""
+    if frames % 2 ** (stages - 1):
+        raise ValueError(f"the {stages}-stage pyramid halves the frame rate {stages - 1} times: frames must be a "
+                         f"multiple of {2 ** (stages - 1)}, got {frames}")
+    if steps < stages:
+        raise ValueError(f"the {stages}-stage pyramid needs at least {stages} steps, got {steps}")
+
+
+def pyramid_run(pyramid: int, mode: str | None, tuned: str | None, model: str | None, scheduler: str | None,
+                frames: int, steps: int) -> tuple[int, str, str]:
+    """(stages, tuned folder, scheduler) for sampling through the temporal pyramid; `pyramid` 0 takes the folder's
+    own stages. With no --tuned and --model the embedded pyramid-trained folder is used; the scheduler is the one
+    the pyramid really samples with (its own DDIM steps, or flow), and any other is refused, not ignored."""
+    if tuned is None and model is None and mode is None:
+        tuned = embedded_pyramid()
+    record = tuned_record(tuned)
+    trained = int(record.get("pyramid") or 1)
+    if trained < 2:
+        what = f"{tuned}" if tuned else f"mode {mode or 'zero-shot'!r}"
+        raise ValueError(f"{what} was not trained for the temporal pyramid; drop --pyramid, or drop --mode and "
+                         "--tuned to use the embedded pyramid-trained model (or train one: `flipbook train-pyramid`)")
+    stages = pyramid or trained
+    if stages != trained:
+        raise ValueError(f"{tuned} was trained for a {trained}-stage pyramid; use --pyramid {trained} (or --pyramid "
+                         "alone)")
+    own = "flow" if record.get("form") == "flow" else "ddim"
+    if scheduler not in (None, own):
+        raise ValueError(f"the temporal pyramid samples with its own {own} steps, so --scheduler {scheduler} would "
+                         f"not be used; drop --scheduler (or pass {own})")
+    check_pyramid_run(stages, frames, steps)
+    return stages, str(tuned), own
+
+
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
-                   steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str = "dpm++",
+                   steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str | None = None,
                    fps: float = 2.0, model: str | None = None, tuned: str | None = None, pyramid: int | None = None,
                    renoise: bool = True, callback=None, pipe_cache: dict | None = None, dtype: str = "fp32",
                    device: str = "cpu", memory: MemoryOptions | dict | None = None, motion: str | None = None,
@@ -30,7 +72,9 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                    plan: dict | None = None, cross_frame: bool = False) -> tuple[Path, torch.Tensor]:
     """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1].
 
-    `model`: a diffusers-format folder or hub id (default: the embedded base); `dtype`: fp32, fp16 or bf16;
+    `model`: a diffusers-format folder or hub id (default: the embedded base); `scheduler`: dpm++, ddim or flow
+    (default: dpm++, or flow for a flow-trained folder); `pyramid`: TPDiff's stages (0: the folder's own; see
+    `pyramid_run`); `dtype`: fp32, fp16 or bf16;
     `memory`: MemoryOptions (or their dict) for real checkpoints. Motion (engine.motion, `motion_plan_for`):
     `motion` (a world motion or a camera move), `speed`, `path` ('x,y x,y …' or points), `motion_plan=False`
     to ignore the prompt's motion words, `motion_method` and `motion_strength` (the pipeline's), `plan` (a
@@ -41,8 +85,9 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     seed, fps = check_seed(seed), check_number(fps, "fps", 0.1, 120)
     frames, steps = check_number(frames, "frames", 1, 64, whole=True), check_number(steps, "steps", 1, 1000, whole=True)
     guidance = check_number(guidance, "guidance", 0, 50)
-    if mode is None:  # a tuned folder names its mode; a model of one's own starts zero-shot
-        mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
+    if pyramid is not None:
+        pyramid, tuned, scheduler = pyramid_run(pyramid, mode, tuned, model, scheduler, frames, steps)
+    mode, scheduler = keyframe_settings(mode, tuned, model, scheduler)
     motion_method, motion_strength = motion_method or DEFAULT_METHOD, motion_strength or DEFAULT_STRENGTH
     plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)
     memory = MemoryOptions(**memory) if isinstance(memory, dict) else (memory or MemoryOptions())
@@ -57,13 +102,11 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
         if pipe_cache is not None:
             pipe_cache[key] = (pipe, hashes)
     timings["load"] = time.perf_counter() - start
-    unknown = unknown_words(pipe.tokenizer, prompt)
-    if unknown:
-        raise UnknownWordsError(unknown)
+    worded = prompt_for(pipe.tokenizer, prompt)
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(int(seed))
     try:
-        video = pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
+        video = pipe(worded, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
                      guidance_scale=guidance, generator=generator, callback_on_step_end=callback, pyramid=pyramid,
                      renoise=renoise, motion_plan=plan, motion_method=motion_method,
                      motion_strength=motion_strength, cross_frame=bool(cross_frame)).frames[0]

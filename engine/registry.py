@@ -15,6 +15,9 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 KEYFRAME_MODES = ("zero-shot", "full", "temporal", "simda", "ff-conv1d-attn1d-blocks", "ff-conv3d-attn1d-blocks",
                   "ff-conv1d-attn3d-blocks", "ff-conv1d-attn1d-layers", "lora")
 KEYFRAME_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-attn1d-blocks", "full", "zero-shot")
+# the embedded pyramid-trained keyframe folders under assets/modes, the best first (bench/results/pyramid.md and
+# motion_pyramid.md: the DDIM-form pyramid samples with the base's own diffusion and keeps motion with plans)
+PYRAMID_FOLDERS = ("pyramid-ddim", "pyramid-flow")
 UPSCALE_MODES = ("zero-shot", "full", "temporal")
 UPSCALE_ORDER = ("zero-shot", "full", "temporal")
 
@@ -22,6 +25,11 @@ UPSCALE_ORDER = ("zero-shot", "full", "temporal")
 def best_of(order: tuple[str, ...], have) -> str:
     """The first mode of `order` that is in `have` (zero-shot, which needs no weights, when none is)."""
     return next((m for m in order if m in have), "zero-shot")
+
+
+def embedded_pyramid() -> Path | None:
+    """The best embedded pyramid-trained keyframe folder (None when none is here)."""
+    return next((ASSETS / "modes" / n for n in PYRAMID_FOLDERS if (ASSETS / "modes" / n / "mode.json").is_file()), None)
 
 
 def upscale_modes_here(root: str | Path | None = None) -> list[str]:

@@ -13,6 +13,8 @@ from typing import Callable
 import gradio as gr
 import torch
 
+from engine.generate import check_pyramid_run
+
 from .context import Stopped, Studio, Variant
 from .media import Previews, enlarge
 
@@ -68,16 +70,14 @@ def check_settings(frames, steps, guidance) -> tuple[int, int, float]:
 
 def check_pyramid(variant: Variant, frames: int, steps: int):
     if variant.pyramid:
-        k = variant.stages
-        if frames % 2 ** (k - 1):
-            raise ValueError(f"the {k}-stage pyramid halves the frame rate {k - 1} times: frames must be a multiple "
-                             f"of {2 ** (k - 1)}, got {frames}")
-        if steps < k:
-            raise ValueError(f"the {k}-stage pyramid needs at least {k} steps, got {steps}")
+        check_pyramid_run(variant.stages, frames, steps)
 
 
-def check_scheduler(variant: Variant, scheduler: str) -> str:
-    """The scheduler `variant` samples with: a flow-matching model only with the flow scheduler."""
+def check_scheduler(variant: Variant, scheduler: str) -> str | None:
+    """The scheduler `variant` samples with: a flow-matching model only with the flow scheduler; a pyramid run
+    with the pyramid's own steps (None: engine.generate.pyramid_run picks them)."""
+    if variant.pyramid:
+        return None
     if variant.form == "flow":
         return "flow"
     if scheduler == "flow":

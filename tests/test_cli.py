@@ -81,3 +81,11 @@ def test_words(capsys):
     assert main(["words"]) == 0
     out = capsys.readouterr().out
     assert "shape:" in out and "checkerboard" in out
+
+
+def test_generate_takes_the_readmes_verb_forms(tmp_path):
+    """'rotate' as the README's table says it: the embedded word-level tokenizer gets the captions' 'rotating'."""
+    out = tmp_path / "r.mp4"
+    assert main(["generate", "--prompt", "a red circle rotate on a black background", "--steps", "2",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["plan"]["source"] == "prompt:rotate"

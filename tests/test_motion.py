@@ -171,7 +171,11 @@ def test_generate_moves_the_object_the_way_the_prompt_says(tmp_path):
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("motion_checkpoints")
-    return {"sd": make_sd_folder(root / "sd"), "if": make_if_folder(root / "if")}
+    made = {"sd": make_sd_folder(root / "sd"), "if": make_if_folder(root / "if")}
+    made["if-pyramid"] = root / "if-pyramid"  # a 2-stage pyramid-trained mode on it (one step: sampling only)
+    assert main(["train-pyramid", "--form", "ddim", "--stages", "2", "--model", str(made["if"]), "--steps", "1",
+                 "--out", str(made["if-pyramid"]), "--work-dir", str(root / "if-pyramid-work")]) == 0
+    return made
 
 
 @pytest.mark.parametrize("kind", ["sd", "if"])
@@ -206,13 +210,14 @@ def test_old_sidecars_replay_without_a_plan(folders, tmp_path):
 @pytest.mark.parametrize("args, says", [
     (["--motion", "right", "--path", "0.1,0.1 0.9,0.9"], "or a path (--path), not both"),
     (["--path", "0.1,0.1 2,0.9"], "lie in the frame"),
-    (["--motion", "right", "--motion-method", "noise", "--pyramid", "2"], "by the frame method"),
+    (["--motion", "right", "--motion-method", "noise", "--pyramid", "2", "--tuned", "PYRAMID"], "by the frame method"),
     (["--motion", "right", "--motion-strength", "1.5"], "motion strength"),
     (["--motion", "right", "--speed", "10"], "speed"),
 ])
 def test_bad_motion_controls_say_what_to_fix(folders, tmp_path, capsys, args, says):
     code = main(["generate", "--model", str(folders["if"]), "--prompt", "a red circle on a black background",
-                 "--frames", "4", "--steps", "2", "--out", str(tmp_path / "x.mp4")] + args)
+                 "--frames", "4", "--steps", "2", "--out", str(tmp_path / "x.mp4")]
+                + [str(folders["if-pyramid"]) if a == "PYRAMID" else a for a in args])
     assert code == 2 and says in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
 
@@ -220,7 +225,7 @@ def test_bad_motion_controls_say_what_to_fix(folders, tmp_path, capsys, args, sa
 def test_the_pyramid_samples_with_a_plan(folders, tmp_path):
     out = tmp_path / "pyr.mp4"
     args = ["generate", "--model", str(folders["if"]), "--prompt", "a red circle moving left on a black background",
-            "--frames", "4", "--steps", "4", "--scheduler", "ddim", "--pyramid", "2"]
+            "--tuned", str(folders["if-pyramid"]), "--frames", "4", "--steps", "4", "--scheduler", "ddim", "--pyramid", "2"]
     assert main(args + ["--out", str(out)]) == 0
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["pyramid"] == 2 and record["plan"]["source"] == "prompt:left"

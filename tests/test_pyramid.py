@@ -234,3 +234,44 @@ def test_pyramid_sampling_starts_part_way_from_a_clip():
 
     out = pyramid_sample(oracle, form, clip.shape, 3, 12, begin=(clip, noise, 0.6))
     assert torch.allclose(out, clip, atol=1e-3)
+
+
+def test_pyramid_on_the_default_install_picks_the_pyramid_model_and_its_own_scheduler(tmp_path, capsys):
+    """`generate --pyramid` with nothing else: the embedded pyramid-trained folder, its stages and the DDIM steps
+    the pyramid really takes; a scheduler it would ignore, a mode never trained for it, or other stages are
+    refused with the fix, and nothing is written."""
+    from engine.io import read_video
+    from engine.registry import embedded_pyramid
+    from studio.cli import main
+
+    prompt = ["generate", "--prompt", "a red circle moving left on a black background", "--steps", "3"]
+    out = tmp_path / "p.mp4"
+    assert main(prompt + ["--pyramid", "--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    own = json.loads((embedded_pyramid() / "mode.json").read_text())
+    assert (record["pyramid"], record["scheduler"]) == (own["pyramid"], "ddim")
+    assert record["tuned"] == str(embedded_pyramid())
+    for args, says in [(["--pyramid", "--scheduler", "dpm++"], "drop --scheduler (or pass ddim)"),
+                       (["--pyramid", "--mode", "temporal"], "was not trained for the temporal pyramid"),
+                       (["--pyramid", str(own["pyramid"] + 1)], f"use --pyramid {own['pyramid']}"),
+                       (["--pyramid", "--frames", "6"], "frames must be a multiple of 4")]:
+        assert main(prompt + args + ["--out", str(tmp_path / "x.mp4")]) == 2
+        assert says in capsys.readouterr().err
+        assert not (tmp_path / "x.mp4").exists()
+    # the scheduler it names is the one it used; an older sidecar that recorded dpm++ replays to the same frames
+    assert main(prompt + ["--pyramid", "--scheduler", "ddim", "--out", str(tmp_path / "ddim.mp4")]) == 0
+    assert torch.equal(read_video(out)[0], read_video(tmp_path / "ddim.mp4")[0])
+    record["scheduler"] = "dpm++"
+    out.with_suffix(".json").write_text(json.dumps(record))
+    assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(tmp_path / "again.mp4")]) == 0
+    assert torch.equal(read_video(out)[0], read_video(tmp_path / "again.mp4")[0])
+
+
+def test_without_the_pyramid_the_scheduler_is_honoured(tmp_path):
+    from engine.io import read_video
+    from studio.cli import main
+
+    prompt = ["generate", "--prompt", "a red circle moving left on a black background", "--steps", "3"]
+    for name in ("ddim", "dpm++"):
+        assert main(prompt + ["--scheduler", name, "--out", str(tmp_path / f"{name}.mp4")]) == 0
+    assert not torch.equal(read_video(tmp_path / "ddim.mp4")[0], read_video(tmp_path / "dpm++.mp4")[0])

@@ -171,3 +171,27 @@ def test_every_known_word_parses_to_its_class():
         assert all(parse_prompt(f"a star {w}").objects[0]["motion"] == value for w in words)
     for value, words in BACKGROUND_WORDS.items():
         assert all(parse_prompt(f"a star on a {w} background").background == value for w in words)
+
+
+@pytest.mark.parametrize("said, caption_form", [
+    ("a red circle rotate on a black background", "a red circle rotating on a black background"),
+    ("a big blue star that bounces over the ocean", "a big blue star that bouncing over the ocean"),
+    ("a small green square grows against a gray backdrop", "a small green square growing against a gray backdrop"),
+    ("a white ring moves left on a black background", "a white ring moving left on a black background"),
+    ("a circle spins", "a circle spinning"),
+])
+def test_the_readmes_verb_forms_read_as_the_captions_do(said, caption_form):
+    from engine.world import world_wording
+
+    assert world_wording(said) == caption_form
+    assert parse_prompt(said) == parse_prompt(caption_form)
+
+
+def test_an_unknown_word_names_every_kind_of_word_and_where_to_find_them():
+    from engine.world import UnknownWordsError
+
+    with pytest.raises(UnknownWordsError) as e:
+        parse_prompt("a red hexagon")
+    for kind in ("shapes:", "colours:", "sizes: small", "motions: moving left/right", "rotating", "backgrounds:",
+                 "All words: `flipbook words`"):
+        assert kind in str(e.value)

@@ -15,6 +15,7 @@ from ..models.base import load_base, resolve_device, resolve_dtype
 from ..models.tuned import ASSET as MODES_ASSET
 from ..models.tuned import load_text_encoder, load_tuned, model_hash
 from ..tuning import MODES
+from ..world import UnknownWordsError, world_wording
 from .memory import MemoryOptions
 from .text_to_video import TextToVideoPipeline
 
@@ -101,6 +102,19 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
     pipe.set_progress_bar_config(disable=True)
     memory.apply(pipe, device)
     return pipe, hashes
+
+
+def prompt_for(tokenizer, prompt: str) -> str:
+    """The prompt as the tokenizer knows it: as given when it knows every word (a real checkpoint's sub-word
+    tokenizer always does), else in the world's wording ('rotates' → 'rotating'); words still unknown raise
+    UnknownWordsError, which names them and the words there are."""
+    if not unknown_words(tokenizer, prompt):
+        return prompt
+    worded = world_wording(prompt)
+    unknown = unknown_words(tokenizer, worded)
+    if unknown:
+        raise UnknownWordsError(unknown)
+    return worded
 
 
 def unknown_words(tokenizer, prompt: str) -> list[str]:

@@ -31,7 +31,7 @@ from ..models.text import encode_prompts
 from ..models.tuned import model_hash
 from ..models.vae import decode_frames, encode_frames
 from ..training.cost import PeakMemory
-from .load import SCHEDULERS, unknown_words
+from .load import SCHEDULERS, prompt_for
 from .text_to_video import VideoOutput
 from .upscale import SEGMENT, check_segment_frames, segments
 
@@ -232,7 +232,6 @@ def translate_file(input: str | Path, out: str | Path, prompt: str | None = None
     from ..io import read_video, write_video
     from ..sidecar import read_sidecar, write_sidecar
     from ..validate import check_output, check_prompt, check_seed
-    from ..world import UnknownWordsError
 
     out, seed = check_output(out), check_seed(seed)
     seconds, start = {}, time.perf_counter()
@@ -242,8 +241,7 @@ def translate_file(input: str | Path, out: str | Path, prompt: str | None = None
     prompt = check_prompt(prompt, empty_ok=True)
     with PeakMemory() as load_peak:
         pipe, hashes = translation_pipeline(expert, decoder, scheduler, device, dtype)
-    if unknown_words(pipe.tokenizer, prompt):
-        raise UnknownWordsError(unknown_words(pipe.tokenizer, prompt))
+    prompt = prompt_for(pipe.tokenizer, prompt)
     seconds["load"] = time.perf_counter() - start
     h, w = video.shape[-2:]
     size = fit_size(h, w, pipe.config.sample_size, pipe.multiple)

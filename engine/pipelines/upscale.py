@@ -25,7 +25,7 @@ from ..diffusion.noise import frame_noise
 from ..models.base import model_output
 from ..models.sr import augment, back_project, load_video_sr, side_multiple, sr_forward, upsample
 from ..models.text import encode_prompts
-from .load import SCHEDULERS, unknown_words
+from .load import SCHEDULERS, prompt_for
 from .text_to_video import VideoOutput
 
 
@@ -210,15 +210,12 @@ def upscale_frames(pipe: VideoUpscalePipeline, video: torch.Tensor, scale: int |
     `max_side` and edge-padded to the UNet's multiple (`fit_input`), upscaled in segments, cropped back, and, for a
     scale under the model's, scaled down (area). `callback`: the pipeline's `callback_on_step_end`, called after every
     step of every segment. Returns (frames (F, 3, scale·h', scale·w') in [0, 1], notes on what was done)."""
-    from ..world import UnknownWordsError
-
     model_scale = pipe.config.scale
     scale = scale or model_scale
     if not 1 <= scale <= model_scale:
         raise ValueError(f"this model upscales ×{model_scale}; choose --scale from 1 to {model_scale} (for more, "
                          f"upscale the result again, or train a model with `flipbook train-sr --scale {scale}`)")
-    if unknown_words(pipe.tokenizer, prompt):
-        raise UnknownWordsError(unknown_words(pipe.tokenizer, prompt))
+    prompt = prompt_for(pipe.tokenizer, prompt)
     multiple = side_multiple(pipe.unet) // math.gcd(side_multiple(pipe.unet), model_scale)
     low, notes, (h, w) = fit_input(video, max_side, multiple)
     frames = pipe(low[None], prompt, steps, guidance, noise_level, segment_frames, generator,

@@ -1,5 +1,5 @@
 """The synthetic world: specs, a renderer, captions and a prompt parser, splits and datasets."""
-from .captions import Prompt, UnknownWordsError, caption, parse_prompt, prompt_to_spec
+from .captions import Prompt, UnknownWordsError, caption, parse_prompt, prompt_to_spec, world_wording
 from .dataset import WorldVideos, collate
 from .render import render, render_at
 from .spec import ClipSpec, ObjectSpec, SpecError, sample_spec

@@ -25,7 +25,30 @@ BACKGROUND_FILLERS = {"a", "an", "the", "background", "backdrop", "scene"}
 BACKGROUND_MARKERS = (" on ", " against ", " over ", " in front of ")
 OBJECT_SPLIT = re.compile(r"\band (?:a|an|the|one) ")
 
+# the other forms of the captions' verbs that users type ("a red circle rotates", "bounce", "moves left"), by the
+# -ing form the captions use; "circling" has none (its "circle" is a shape)
+VERB_FORMS = {
+    "moving": ("move", "moves"), "sliding": ("slide", "slides"), "drifting": ("drift", "drifts"),
+    "going": ("go", "goes"), "rising": ("rise", "rises"), "floating": ("float", "floats"), "falling": ("fall", "falls"),
+    "sinking": ("sink", "sinks"), "bouncing": ("bounce", "bounces"), "hopping": ("hop", "hops"),
+    "rotating": ("rotate", "rotates"), "spinning": ("spin", "spins"), "turning": ("turn", "turns"),
+    "growing": ("grow", "grows"), "expanding": ("expand", "expands"), "getting": ("get", "gets"),
+    "shrinking": ("shrink", "shrinks"), "contracting": ("contract", "contracts"), "orbiting": ("orbit", "orbits"),
+    "standing": ("stand", "stands"), "staying": ("stay", "stays"), "resting": ("rest", "rests"),
+}
+_CAPTION_FORM = {form: ing for ing, forms in VERB_FORMS.items() for form in forms}
+
+
+def world_wording(prompt: str) -> str:
+    """The prompt with each verb put in the form the captions use ('rotates' → 'rotating'), all else as it was."""
+    return re.sub(r"[A-Za-z]+", lambda m: _CAPTION_FORM.get(m.group(0).lower(), m.group(0)), prompt)
+
+
 _OBJECT_TABLES = {"shape": SHAPE_WORDS, "colour": COLOUR_WORDS, "size": SIZE_WORDS, "motion": MOTION_WORDS}
+
+
+MOTIONS_SAID = ("moving left/right/up/down, moving up and left (and the other diagonals), bouncing, rotating, growing, "
+                "shrinking, orbiting, standing still")
 
 
 class UnknownWordsError(ValueError):
@@ -48,7 +71,8 @@ class UnknownWordsError(ValueError):
             hints.append(f"'{w}'{hint}")
         super().__init__("unknown words: " + ", ".join(hints) +
                          ". Known shapes: " + ", ".join(SHAPE_WORDS) + "; colours: " + ", ".join(COLOUR_WORDS) +
-                         "; backgrounds: " + ", ".join(BACKGROUND_WORDS) + ".")
+                         "; sizes: " + ", ".join(SIZE_WORDS) + "; motions: " + MOTIONS_SAID +
+                         "; backgrounds: " + ", ".join(BACKGROUND_WORDS) + ". All words: `flipbook words`.")
 
 
 def _phrase(table: dict[str, list[str]], value: str, rng: np.random.Generator) -> str:
@@ -71,7 +95,7 @@ def caption(spec: ClipSpec, rng: np.random.Generator, size_prob: float = 0.8) ->
 
 
 def _normalise(prompt: str) -> str:
-    text = prompt.lower().replace("-", " ")
+    text = world_wording(prompt).lower().replace("-", " ")
     text = re.sub(r"[^a-z0-9 ]+", " ", text)
     return " " + re.sub(r"\s+", " ", text).strip() + " "
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from engine.registry import KEYFRAME_MODES, UPSCALE_MODES
 
 from .options import (HelpFormatter, add_model, add_motion, add_out, add_seed, add_training, finite_float,
-                      memory_options, positive_float, positive_int, seed, use_threads)
+                      memory_options, positive_float, positive_int, use_threads)
 
 GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps",
                  "model", "tuned", "pyramid", "renoise", "dtype", "device", "memory", "motion", "speed", "path",
@@ -33,9 +33,11 @@ def add_commands(sub):
     g.add_argument("--guidance", type=finite_float, default=4.0, help="classifier-free guidance scale (1: none)")
     g.add_argument("--mode", default=None, metavar="MODE",
                    help="tuning mode: " + ", ".join(KEYFRAME_MODES) + " (default: the best embedded one)")
-    g.add_argument("--scheduler", default="dpm++", help="dpm++, ddim, or flow (flow-matching models)")
-    g.add_argument("--pyramid", type=positive_int, default=None,
-                   help="sample through a K-stage temporal pyramid (TPDiff; a pyramid-trained mode)")
+    g.add_argument("--scheduler", default=None,
+                   help="the sampler (default: dpm++; flow for flow-matching models; with --pyramid the pyramid's own)")
+    g.add_argument("--pyramid", type=positive_int, nargs="?", const=0, default=None, metavar="K",
+                   help="sample through TPDiff's temporal pyramid: the embedded pyramid-trained model unless --tuned "
+                        "names one; K, the stages, is the model's own when left out")
     g.add_argument("--no-renoise", dest="renoise", action="store_false",
                    help="with --pyramid: upsample between stages without renoising (the ablation)")
     g.add_argument("--fps", type=positive_float, default=2.0, help="frame rate of the written file")
@@ -150,6 +152,8 @@ def generate(args) -> int:
         if not isinstance(record, dict) or record.get("kind") != "generate":
             raise ValueError(f"{args.from_json} is not a generate sidecar")
         params = {k: record.get(k, SIDECAR_DEFAULTS.get(k)) for k in GENERATE_KEYS}
+        if params["pyramid"]:  # the pyramid took its own steps, whatever scheduler an older sidecar recorded
+            params["scheduler"] = None
     if not params["prompt"]:
         raise ValueError("give --prompt (or --from a sidecar)")
     path, _ = generate_video(out=args.out, **params)
