@@ -20,10 +20,11 @@ import torch
 
 from .generate import keyframe_settings, motion_plan_for
 from .io import write_video
+from .models.interpolation import output_frames
 from .pipelines.interpolate import GroupInterpolationPipeline, interpolation_pipeline, skip_for_fps
 from .pipelines.load import keyframe_pipeline, prompt_for
 from .pipelines.translate import STRENGTH, fit_size, translation_pipeline
-from .pipelines.upscale import upscale_pipeline
+from .pipelines.upscale import SEGMENT, segments, upscale_pipeline
 from .sidecar import write_sidecar
 from .training.cost import PeakMemory
 from .validate import check_number, check_output, check_prompt, check_seed
@@ -54,6 +55,16 @@ def load_stages(depth: str, mode: str, scheduler: str, model, tuned, interp, int
         "translate": lambda: translation_pipeline(expert=expert, decoder=decoder, device=device, dtype=dtype),
     }
     return {stage: _load(stage, loaders[stage]) for stage in STAGES[:STAGES.index(depth) + 1]}
+
+
+def steps_by_stage(depth: str, frames: int, steps: int, stage_steps: int, strength: float = STRENGTH) -> dict[str, int]:
+    """The denoising steps each stage up to `depth` runs (what progress bars count): the keyframes' `steps`, the
+    interpolator's `stage_steps`, pixel SR's in every segment, and translation's last `strength` part of them
+    (SDEdit) in every segment."""
+    segments_of = len(segments(output_frames(frames), SEGMENT))
+    plan = {"keyframes": steps, "interpolate": stage_steps, "upscale": stage_steps * segments_of,
+            "translate": max(1, min(stage_steps, int(stage_steps * strength))) * segments_of}
+    return {stage: plan[stage] for stage in STAGES[:STAGES.index(depth) + 1]}
 
 
 def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: int = 0, frames: int = 8,

@@ -55,40 +55,51 @@ MAX_SESSIONS = 64  # sessions whose state (History) is kept; gradio copies the p
 MAX_UPLOAD_MB = 32  # an uploaded file (clips, sidecars); uploads land in the app's own temp folder
 
 
-def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
-    studio = Studio(outputs, model)
+def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_size: int = QUEUE_SIZE,
+              max_sessions: int = MAX_SESSIONS, shared_models: bool = False) -> gr.Blocks:
+    studio = Studio(outputs, model, max_sessions, shared_models)
     with gr.Blocks(title="Flipbook", analytics_enabled=False) as app:
         gr.Markdown("# Flipbook\nImage diffusion models made into video models, on a synthetic world.")
         history = gr.State([])
+        owner = gr.BrowserState("", storage_key="flipbook-owner")  # the token the studio gave this browser
         with gr.Tabs() as tabs:
             gen = generate_tab.build(studio, history)
             cmp = compare_tab.build(studio, history)
             cascade = [interpolate_tab.build(studio, history), upscale_tab.build(studio, history)]
             edit = edit_tab.build(studio, history)
             tune = tune_tab.build(studio, history)
-            world = world_tab.build(studio.outputs)
-            history_tab.build(studio, history, tabs, {"generate": gen["inputs"], "compare": cmp["inputs"],
+            world = world_tab.build(studio.outputs, history)
+            listing = history_tab.build(studio, history, tabs, {"generate": gen["inputs"], "compare": cmp["inputs"],
                                                       "cascade": gen["cascade"], "interpolate": cascade[0]["inputs"],
                                                       "motion": gen["motion"] + [cmp["plans"]],
                                                       "upscale": cascade[1]["inputs"], "edit": edit["inputs"],
                                                       "compare_interp": cmp["interp_inputs"], "tune": tune["inputs"],
                                                       "world": world["inputs"], "edit_motion": edit["motion"]})
 
-        def refresh_choices():
-            """Tuned folders made since (here or in another session) become choices in Generate and Compare."""
-            return (gr.Dropdown(choices=studio.choices()), gr.Dropdown(choices=studio.choices(pyramid=True)),
-                    gr.Dropdown(choices=studio.choices()))
+        def claim(token, request: gr.Request):
+            """This browser's owner token (a new one for a new browser) and the History it kept, then its models:
+            the tuned folders it made (any browser's with shared models) become choices in Generate and Compare."""
+            token = studio.claim(token, request)
+            return (token, studio.history(token), *choices_for(token))
 
-        def selected_after_tune(key):
+        def choices_for(owner, chosen: dict | None = None, versus: dict | None = None):
+            return (gr.Dropdown(choices=studio.choices(owner=owner), **(chosen or {})),
+                    gr.Dropdown(choices=studio.choices(pyramid=True, owner=owner), **(versus or {})),
+                    gr.Dropdown(choices=studio.choices(owner=owner), **(chosen or {})))
+
+        def selected_after_tune(key, request: gr.Request):
             chosen = {"value": key} if key else {}
             versus = {"value": ["zero-shot", key]} if key else {}  # the new model against the inflated image model
-            return (gr.Dropdown(choices=studio.choices(), **chosen),
-                    gr.Dropdown(choices=studio.choices(pyramid=True), **versus),
-                    gr.Dropdown(choices=studio.choices(), **chosen))
+            return choices_for(studio.owner(request), chosen, versus)
+
+        def keep(history, request: gr.Request):
+            studio.keep_history(studio.owner(request), history)
 
         modes = [gen["mode"], cmp["models"], cmp["keyframes_mode"]]
         tune["event"].success(selected_after_tune, tune["folder"], modes, api_visibility="private", queue=False)
-        app.load(refresh_choices, None, modes, api_visibility="private", queue=False)
+        app.load(claim, owner, [owner, history, *modes], api_visibility="private", queue=False).then(
+            *listing["show"], api_visibility="private", queue=False)
+        history.change(keep, history, None, api_visibility="private", queue=False)
         app.load(tune["show_chart"], None, tune["chart"], api_visibility="private", queue=False)
         for tab in [gen, cmp, *cascade]:  # models trained since the studio started become choices
             app.load(tab["refresh"][0], None, tab["refresh"][1], api_visibility="private", queue=False)
@@ -99,7 +110,7 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_s
 
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth: str | None = None,
            model: dict | None = None, queue_size: int = QUEUE_SIZE, max_sessions: int = MAX_SESSIONS,
-           max_upload_mb: float = MAX_UPLOAD_MB):
+           max_upload_mb: float = MAX_UPLOAD_MB, shared_models: bool = False):
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
     credentials = None
     if auth:
@@ -113,7 +124,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth:
         resolve_dtype(model.get("dtype"))
     outputs = Outputs()  # private (0700): outputs, and gradio's uploads and cached copies, live under it
     os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.root / "gradio"))  # unless the user chose a folder
-    app = build_app(outputs, model=model, queue_size=queue_size)
+    app = build_app(outputs, model=model, queue_size=queue_size, max_sessions=max_sessions, shared_models=shared_models)
     threading.Thread(target=app.studio.warm, daemon=True).start()
     print(f"Flipbook studio on http://{host}:{port} (outputs in {outputs.root})", flush=True)
     app.launch(server_name=host, server_port=port, share=share, auth=credentials, show_error=True, css=CSS,

@@ -14,11 +14,13 @@ import re
 import threading
 from pathlib import Path
 
+from engine.cascade import STAGES, steps_by_stage
+
 from .context import Stopped, Studio, Variant
 from .media import Previews
 from .work import LIMITS, number
 
-DEPTHS = ("keyframes", "interpolate", "upscale", "translate")  # engine.cascade.STAGES
+DEPTHS = STAGES  # how far down the cascade a run goes: the last stage it runs
 STAGE_STEPS = 20  # the later stages' sampling steps (`--stage-steps`)
 EXPERT = "t900"  # the expert trained on t ≤ 900 (MPL-Video §3.6)
 TRAIN_EXPERT = "flipbook train-vae && flipbook train-expert"
@@ -99,20 +101,6 @@ def check_cascade(depth, stage_steps, pyramid: bool) -> tuple[str, int]:
     return depth, stage_steps
 
 
-def stage_plan(depth: str, frames: int, steps: int, stage_steps: int) -> dict[str, int]:
-    """The denoising steps each stage up to `depth` runs (what the progress bar counts)."""
-    from engine.models.interpolation import output_frames
-    from engine.pipelines import translate
-    from engine.pipelines.upscale import SEGMENT, segments
-
-    n = output_frames(frames)
-    plan = {"keyframes": steps, "interpolate": stage_steps,
-            "upscale": stage_steps * len(segments(n, SEGMENT)),  # the same steps a segment
-            "translate": max(1, min(stage_steps, int(stage_steps * translate.STRENGTH)))  # SDEdit: the last part,
-                         * len(segments(n, SEGMENT))}  # in each segment
-    return {stage: plan[stage] for stage in DEPTHS[:DEPTHS.index(depth) + 1]}
-
-
 def studio_message(error: FileNotFoundError) -> str:
     """The engine's missing-model message (it names the training command) with the page's way to stop earlier, not
     the command line's."""
@@ -133,7 +121,7 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
 
     from .tabs.interpolate import noisy_frames
 
-    plan = stage_plan(depth, frames, steps, stage_steps)
+    plan = steps_by_stage(depth, frames, steps, stage_steps)
     total, names = sum(plan.values()), list(plan)
     done, current = [0, 0], ["keyframes"]  # steps done in all, steps done before this stage
     preview = Previews(studio.outputs.new("cascade-preview", ".png"))

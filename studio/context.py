@@ -1,5 +1,10 @@
 """What every tab shares: the output folder, the models the studio can run (its variants), the pipeline
-cache and its lock, per-session Stop flags, and the judge.
+cache and its lock, per-session Stop flags, each browser's History, and the judge.
+
+A browser is known by an owner token the studio issues and the page keeps (gradio's BrowserState), so a reload
+finds its History again; a folder the Tune tab made is a choice only for the browser that made it, unless the
+studio was started with shared models (`flipbook studio --shared-models`). Requests without a token (API
+clients) are their own owner, by their session.
 
 A variant is what the Generate and Compare tabs run: zero-shot, a tuned folder under the modes folder
 (assets/modes or --modes), or a folder the Tune tab made in this studio's output folder. The UI and the
@@ -12,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -50,8 +56,8 @@ class Stopped(Exception):
         self.step, self.total = step, total
 
 
-class PipelineCache(OrderedDict):
-    """generate_video's pipe_cache, keeping the `limit` most recently used pipelines."""
+class Recent(OrderedDict):
+    """A dict that keeps the `limit` most recently used entries (generate_video's pipe_cache; owners' state)."""
 
     def __init__(self, limit: int = 4):
         super().__init__()
@@ -87,15 +93,18 @@ class Variant:
 class Studio:
     """Shared state of one studio app. `model`: the --model, --modes, --dtype, --device and memory options."""
 
-    def __init__(self, outputs: Outputs | None = None, model: dict | None = None):
+    def __init__(self, outputs: Outputs | None = None, model: dict | None = None, sessions: int = 64,
+                 shared_models: bool = False):
         self.outputs = outputs or Outputs()
         self.model = dict(model or {})
         self.own = self.model.get("model") is not None
-        self.cache = PipelineCache(2 if self.own else 6)
+        self.cache = Recent(2 if self.own else 6)
         self.lock = threading.Lock()  # one generation at a time: cached pipelines keep per-call scheduler state
         self._stops: dict[str, threading.Event] = {}
         self._judge = self._base_hash = None
-        self.tuned: dict[str, str] = {}  # path of a folder the Tune tab made -> its label
+        self.tuned: dict[str, tuple[str, str]] = {}  # path of a folder the Tune tab made -> (its label, its owner)
+        self.shared = shared_models
+        self._owners, self._histories = Recent(sessions), Recent(sessions)  # session -> owner; owner -> History
 
     # -- variants ----------------------------------------------------------------------------------
     @property
@@ -119,8 +128,9 @@ class Studio:
                        stages if stages >= 2 else None, False, record.get("form", "ddim"),
                        {**DEFAULT_CLIP, **(record.get("clip") or {})}, label.split(" (")[0])
 
-    def variants(self) -> list[Variant]:
-        """Every variant that can generate now: zero-shot, the modes folder's tuned folders, this studio's."""
+    def variants(self, owner: str | None = None) -> list[Variant]:
+        """Every variant that can generate now: zero-shot, the modes folder's tuned folders, and the folders the
+        Tune tab made for `owner` (for everyone with shared models)."""
         found = [Variant("zero-shot", "zero-shot (the inflated image model)", "zero-shot", None, short="zero-shot")]
         folder = self.modes_dir
         if folder is not None and folder.is_dir():
@@ -130,14 +140,15 @@ class Studio:
                 except (ValueError, json.JSONDecodeError):
                     continue
                 found.append(v if v.mode == path.name else replace(v, label=f"{path.name} ({v.mode})"))
-        for path, label in self.tuned.items():
-            found.append(self._folder_variant(path, Path(path), label))
+        for path, (label, made_for) in self.tuned.items():
+            if self.shared or made_for == owner:
+                found.append(self._folder_variant(path, Path(path), label))
         return found
 
-    def choices(self, pyramid: bool = False) -> list[tuple[str, str]]:
+    def choices(self, pyramid: bool = False, owner: str | None = None) -> list[tuple[str, str]]:
         """(label, key) for dropdowns; with `pyramid`, pyramid-trained folders also as their pyramid run."""
         out = []
-        for v in self.variants():
+        for v in self.variants(owner):
             out.append((v.label + (" — vanilla sampling" if pyramid and v.stages else ""), v.key))
             if pyramid and v.stages:
                 out.append((f"{v.label} — {v.stages}-stage pyramid", v.key + PYRAMID))
@@ -146,14 +157,14 @@ class Studio:
     def default_key(self) -> str:
         return best_of(KEYFRAME_ORDER, [v.key for v in self.variants()])
 
-    def resolve(self, key: str, pyramid: bool | None = None) -> Variant:
-        """The variant a key names (a `+pyramid` suffix, or `pyramid`, asks for the pyramid run)."""
+    def resolve(self, key: str, pyramid: bool | None = None, owner: str | None = None) -> Variant:
+        """The variant a key names for `owner` (a `+pyramid` suffix, or `pyramid`, asks for the pyramid run)."""
         if not isinstance(key, str) or not key.strip():
             raise ValueError("choose a tuning mode")
         key = key.strip()
         if key.endswith(PYRAMID):
             key, pyramid = key[:-len(PYRAMID)], True
-        for v in self.variants():
+        for v in self.variants(owner):
             if key in (v.key, v.label):
                 if pyramid and not v.stages:
                     raise ValueError(f"{v.label} was not trained for the temporal pyramid; sample it without")
@@ -162,25 +173,52 @@ class Studio:
         if path.is_absolute() and (path / "mode.json").is_file():
             path = path.resolve()
             if self.modes_dir is not None and path.parent == self.modes_dir:
-                return self.resolve(path.name, pyramid)
-            if path.is_relative_to(self.outputs.root):
-                return self.resolve(self.register(path), pyramid)
-            raise ValueError(f"{key} is outside this studio's folders; tuned folders load from the modes folder or "
-                             "from the Tune tab's results")
-        names = ", ".join(v.key for v in self.variants() if v.key not in self.tuned)
+                return self.resolve(path.name, pyramid, owner)
+            if not path.is_relative_to(self.outputs.root):
+                raise ValueError(f"{key} is outside this studio's folders; tuned folders load from the modes folder "
+                                 "or from the Tune tab's results")
+            if str(path) not in self.tuned:  # (another browser's is not found: it was not among the variants)
+                return self.resolve(self.register(path, owner=owner), pyramid, owner)
+        names = ", ".join(v.key for v in self.variants(owner) if v.key not in self.tuned)
         raise ValueError(f"no tuned model {key!r} here; available: {names}"
                          + (" (or a folder the Tune tab made)" if self.tuned else ""))
 
-    def register(self, folder: str | Path, label: str | None = None) -> str:
-        """Make a tuned folder (in this studio's output folder) selectable; returns its key."""
+    def register(self, folder: str | Path, label: str | None = None, owner: str | None = None) -> str:
+        """Make a tuned folder (in this studio's output folder) selectable for `owner`; returns its key."""
         from engine.pipelines.load import tuned_record
 
         path = str(Path(folder).resolve())
         if path not in self.tuned:
             record = tuned_record(path)
-            n = len(self.tuned) + 1
-            self.tuned[path] = label or f"{record.get('mode', '?')} #{n} (tuned here, {record.get('steps', '?')} steps)"
+            n = sum(made_for == owner for _, made_for in self.tuned.values()) + 1
+            self.tuned[path] = (label or f"{record.get('mode', '?')} #{n} (tuned here, {record.get('steps', '?')} "
+                                         "steps)", owner)
         return path
+
+    def label(self, key: str) -> str:
+        """A tuned folder's label (its key when it is not one of this studio's)."""
+        return self.tuned.get(key, (key, None))[0]
+
+    # -- owners and their History ------------------------------------------------------------------
+    def owner(self, request) -> str:
+        """Who a request comes from: the page's owner token once it has claimed one, else its session."""
+        session = session_of(request)
+        return self._owners.get(session, session)
+
+    def claim(self, token: str | None, request) -> str:
+        """Bind a page's session to its owner token: the one it kept if this studio issued it, else a new one."""
+        if not (isinstance(token, str) and token in self._histories):
+            token = secrets.token_urlsafe(24)
+            self._histories[token] = []
+        self._owners[session_of(request)] = token
+        return token
+
+    def history(self, owner: str) -> list:
+        return list(self._histories.get(owner, []))
+
+    def keep_history(self, owner: str, history: list | None):
+        if owner in self._histories:
+            self._histories[owner] = list(history or [])
 
     def warm(self):
         """Load the default mode's pipeline (and every engine import) before the first Generate: a one-step,

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import gradio as gr
 
+ERROR_SECONDS = 12  # every error message in the page leaves by itself after this, so messages do not pile up
+
 
 def _checked(component, payload):
     lo, hi = component.minimum, component.maximum
     name = component.label.split(' (')[0].lower()
     number = isinstance(payload, (int, float)) and not isinstance(payload, bool)
     if payload is not None and (not number or payload != payload):  # not a number, or NaN
-        raise gr.Error(f"{name} must be a number, got {str(payload)[:40]!r}", duration=None, print_exception=False)
+        raise gr.Error(f"{name} must be a number, got {str(payload)[:40]!r}", duration=ERROR_SECONDS, print_exception=False)
     if payload is not None and ((lo is not None and payload < lo) or (hi is not None and payload > hi)):
         span = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else \
             f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
-        raise gr.Error(f"{name} must be {span}, got {payload:g}", duration=None,
+        raise gr.Error(f"{name} must be {span}, got {payload:g}", duration=ERROR_SECONDS,
                        print_exception=False)
     return payload
 

@@ -16,6 +16,7 @@ import torch
 from engine.generate import check_pyramid_run
 
 from .context import Stopped, Studio, Variant
+from .fields import ERROR_SECONDS
 from .media import Previews, enlarge
 
 LIMITS = {"frames": (2, 16), "steps": (1, 100), "guidance": (0.0, 20.0)}
@@ -23,16 +24,18 @@ LIMITS = {"frames": (2, 16), "steps": (1, 100), "guidance": (0.0, 20.0)}
 
 @contextlib.contextmanager
 def user_errors():
-    """What a user can fix comes back as a gr.Error (a message in the page), never a traceback or a broken video."""
+    """What a user can fix comes back as a gr.Error: one message in the page that leaves after ERROR_SECONDS (the
+    outputs keep the last good result: each tab shows progress, and so an error, on its step preview only), never a
+    traceback or a broken video."""
     from engine.io import VideoReadError
     from engine.world import SpecError, UnknownWordsError
 
     try:
         yield
     except Stopped as e:
-        raise gr.Error(str(e).capitalize() + ".", title="Stopped", duration=None, print_exception=False) from None
+        raise gr.Error(str(e).capitalize() + ".", title="Stopped", duration=ERROR_SECONDS, print_exception=False) from None
     except (SpecError, UnknownWordsError, VideoReadError, ValueError, TypeError, FileNotFoundError) as e:
-        raise gr.Error(str(e), duration=None, print_exception=False) from None
+        raise gr.Error(str(e), duration=ERROR_SECONDS, print_exception=False) from None
 
 
 def number(value, name: str, kind=int, low=None, high=None):

@@ -210,7 +210,10 @@ def test_the_cascade_from_a_prompt_end_to_end(models, tmp_path, capsys):
     assert set(side["model_hashes"]) == {"keyframes", "interpolate", "upscale", "translate"}
     for stage, shape in [("keyframes", (3, 3, 16, 16)), ("interpolate", (9, 3, 16, 16)), ("upscale", (9, 3, 32, 32))]:
         assert read_video(tmp_path / f"cascade-{stage}.mp4")[0].shape == shape
-    assert "translate: 9 frames 32×32 at 8 fps" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "translate: 9 frames 32×32 at 8 fps" in printed.out
+    for i, stage in enumerate(["keyframes", "interpolate", "upscale", "translate"], 1):  # progress, stage by stage
+        assert f"[{i}/4] {stage}: " in printed.err and f"[{i}/4] {stage}: done in " in printed.err
     again = tmp_path / "again.mp4"
     assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(again)]) == 0
     assert torch.equal(read_video(again)[0], video)  # the sidecar repeats the run

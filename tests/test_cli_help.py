@@ -1,6 +1,7 @@
 """The command line's own documentation: every option of every command has help and shows its default, the
 everyday commands come before the trainers, `--version` answers, and the mode lists are the engine's."""
 import argparse
+import io
 
 import pytest
 
@@ -60,3 +61,25 @@ def test_mode_options_list_the_engines_modes(capsys):
 def test_a_bad_mode_names_the_modes(capsys):
     assert main(["train-mode", "--mode", "bogus", "--steps", "1"]) == 2
     assert "ff-conv1d-attn1d-blocks" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_stage_progress_counts_steps_on_a_terminal_and_says_each_stage_in_a_log():
+    from studio.cli.progress import StageProgress
+
+    for stream in (_Terminal(), io.StringIO()):
+        progress = StageProgress({"keyframes": 2, "interpolate": 3}, stream)
+        for stage, steps in (("keyframes", 2), ("interpolate", 3)):
+            progress.stage(stage)
+            for i in range(steps):
+                assert progress.step(None, i, 0, {"latents": 1}) == {"latents": 1}
+        progress.close()
+        text = stream.getvalue()
+        assert "[1/2] keyframes: done in" in text and "[2/2] interpolate: done in" in text
+        live = isinstance(stream, _Terminal)
+        assert ("step 3 of 3" in text and "left" in text) == live  # a log gets no line per step
+        assert ("[2/2] interpolate: 3 steps" in text) != live

@@ -465,7 +465,7 @@ def test_cascade_tabs_in_a_browser(studio):
 
 
 def test_the_progress_plan_counts_every_segment_of_upscale_and_translate():
-    from studio.cascade import stage_plan
+    from engine.cascade import steps_by_stage as stage_plan
 
     # 8 keyframes → 29 frames: SR and translation each run 4 segments of 8 sharing a frame; SDEdit runs half the steps
     assert stage_plan("translate", 8, 25, 20) == {"keyframes": 25, "interpolate": 20, "upscale": 80, "translate": 40}

@@ -280,10 +280,11 @@ def interpolation_pipeline(method: str | None = None, folder: str | Path | None 
 def interpolate_file(input: str | Path, out: str | Path, method: str | None = None, folder: str | Path | None = None,
                      steps: int = 20, seed: int = 0, guidance: float = 0.25, skip: int | None = None,
                      aug_level: int = 0, fps: float | None = None, scheduler: str = "dpm++", device: str = "cpu",
-                     dtype: str = "fp32", model: str | Path | None = None) -> tuple[Path, torch.Tensor]:
+                     dtype: str = "fp32", model: str | Path | None = None,
+                     callback: Callable | None = None) -> tuple[Path, torch.Tensor]:
     """Read a clip, interpolate it T → 4T−3 frames, write it (at 4× the frame rate unless `fps`) and its sidecar
-    with the time of each stage. `model`: the latent base a latent interpolator learned on. Returns the path and
-    the frames (4T−3, 3, H, W) in [0, 1]."""
+    with the time of each stage. `model`: the latent base a latent interpolator learned on; `callback`: the
+    pipeline's `callback_on_step_end`, after every step. Returns the path and the frames (4T−3, 3, H, W) in [0, 1]."""
     from ..io import read_video, write_video
     from ..sidecar import write_sidecar
 
@@ -309,7 +310,7 @@ def interpolate_file(input: str | Path, out: str | Path, method: str | None = No
     generator = torch.Generator().manual_seed(int(seed))
     options = {"skip": skip or skip_for_fps(fps_in)} if method == "group" else {}
     frames = pipe(video, num_inference_steps=steps, guidance_scale=guidance, aug_level=aug_level,
-                  generator=generator, **options).frames[0]
+                  generator=generator, callback_on_step_end=callback, **options).frames[0]
     seconds["interpolate"] = time.perf_counter() - start
     start = time.perf_counter()
     write_video(out, frames, fps)

@@ -227,8 +227,10 @@ def fit_size(h: int, w: int, side: int, multiple: int) -> tuple[int, int]:
 def translate_file(input: str | Path, out: str | Path, prompt: str | None = None, strength: float = STRENGTH,
                    steps: int = 20, guidance: float = 1.0, seed: int = 0, expert: str | Path | None = None,
                    decoder: str | None = None, scheduler: str = "dpm++", device: str = "cpu",
-                   dtype: str = "fp32", segment_frames: int = SEGMENT) -> tuple[Path, torch.Tensor, list[str]]:
-    """Translate a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes)."""
+                   dtype: str = "fp32", segment_frames: int = SEGMENT,
+                   callback: Callable | None = None) -> tuple[Path, torch.Tensor, list[str]]:
+    """Translate a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes). `callback`:
+    the pipeline's `callback_on_step_end`, after every step of every segment."""
     from ..io import read_video, write_video
     from ..sidecar import read_sidecar, write_sidecar
     from ..validate import check_output, check_prompt, check_seed
@@ -249,7 +251,8 @@ def translate_file(input: str | Path, out: str | Path, prompt: str | None = None
     start = time.perf_counter()
     with PeakMemory() as peak:
         frames = pipe(video[None], prompt, strength, steps, guidance, *size,
-                      generator=torch.Generator().manual_seed(seed), segment_frames=segment_frames).frames[0]
+                      generator=torch.Generator().manual_seed(seed), segment_frames=segment_frames,
+                      callback_on_step_end=callback).frames[0]
     seconds["translate"] = time.perf_counter() - start
     write_video(out, frames, fps)
     write_sidecar(out, {"kind": "translate", "input": str(input), "input_size": [h, w], "frames": int(video.shape[0]),

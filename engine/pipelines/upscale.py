@@ -231,8 +231,9 @@ def upscale_file(input: str | Path, out: str | Path, scale: int | None = None, m
                  steps: int = 20, prompt: str | None = None, noise_level: int | None = None, segment_frames: int = SEGMENT,
                  seed: int = 0, max_side: int = 64, guidance: float = 1.0, model=None, tuned=None,
                  scheduler: str = "dpm++", device: str = "cpu", dtype: str = "fp32", noise_share: float = 1.0,
-                 consistency: int = 3) -> tuple[Path, torch.Tensor, list[str]]:
-    """Upscale a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes)."""
+                 consistency: int = 3, callback: Callable | None = None) -> tuple[Path, torch.Tensor, list[str]]:
+    """Upscale a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes). `callback`:
+    the pipeline's `callback_on_step_end`, after every step of every segment."""
     from ..io import read_video, write_video
     from ..sidecar import read_sidecar, write_sidecar
 
@@ -250,7 +251,8 @@ def upscale_file(input: str | Path, out: str | Path, scale: int | None = None, m
         prompt = ((read_sidecar(input) if Path(input).with_suffix(".json").is_file() else None) or {}).get("prompt") or ""
     h0, w0 = video.shape[-2:]
     frames, notes = upscale_frames(pipe, video, scale, prompt, steps, guidance, noise_level, segment_frames,
-                                   torch.Generator().manual_seed(int(seed)), max_side, noise_share, consistency)
+                                   torch.Generator().manual_seed(int(seed)), max_side, noise_share, consistency,
+                                   callback)
     scale, model_scale = scale or pipe.config.scale, pipe.config.scale
     write_video(out, frames, fps)
     write_sidecar(out, {"kind": "upscale", "input": str(input), "input_size": [h0, w0], "frames": int(video.shape[0]),

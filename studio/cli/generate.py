@@ -9,6 +9,7 @@ from engine.registry import KEYFRAME_MODES, UPSCALE_MODES
 
 from .options import (HelpFormatter, add_model, add_motion, add_out, add_seed, add_training, finite_float,
                       memory_options, positive_float, positive_int, use_threads)
+from .progress import StageProgress
 
 GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps",
                  "model", "tuned", "pyramid", "renoise", "dtype", "device", "memory", "motion", "speed", "path",
@@ -156,14 +157,16 @@ def generate(args) -> int:
             params["scheduler"] = None
     if not params["prompt"]:
         raise ValueError("give --prompt (or --from a sidecar)")
-    path, _ = generate_video(out=args.out, **params)
+    progress = StageProgress({"keyframes": params["steps"]})
+    path, _ = generate_video(out=args.out, callback=progress.step, **params)
+    progress.close()
     print(path)
     return 0
 
 
 def generate_cascade(args) -> int:
     """`generate --cascade` (or `generate --from` a cascade sidecar)."""
-    from engine.cascade import run_cascade
+    from engine.cascade import run_cascade, steps_by_stage
     from engine.registry import default_upscale_mode
     from engine.sidecar import read_sidecar
 
@@ -182,7 +185,10 @@ def generate_cascade(args) -> int:
         settings.update({k: getattr(args, k) for k in CASCADE_KEYS if k != "cascade_depth"})
         settings["depth"] = args.cascade_depth
         settings["sr_mode"] = args.sr_mode or default_upscale_mode(args.sr)
-    path, _, record = run_cascade(args.out, **settings)
+    progress = StageProgress(steps_by_stage(settings["depth"], settings["frames"], settings["steps"],
+                                            settings["stage_steps"], settings["strength"]))
+    path, _, record = run_cascade(args.out, on_stage=progress.stage, callback_on_step_end=progress.step, **settings)
+    progress.close()
     for stage in record["stages"]:
         print(f"{stage['stage']}: {stage['frames']} frames {stage['size'][1]}×{stage['size'][0]} at {stage['fps']:g} fps,"
               f" {stage['seconds']:.1f} s, peak +{stage['peak_mb']:.0f} MB")

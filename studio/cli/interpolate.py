@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .options import (HelpFormatter, add_device, add_out, add_seed, non_negative_int, positive_float, positive_int,
                       use_threads)
+from .progress import StageProgress
 
 INTERP_ASSET = "assets/interp"
 TRAIN = ("group: FusionFrames' model, the three middle frames of every keyframe pair in one pass; masked: MPL-Video's, "
@@ -90,8 +91,11 @@ def interpolate(args) -> int:
     use_threads()
     from engine.pipelines.interpolate import interpolate_file
 
+    progress = StageProgress({"interpolate": args.steps})
     path, _ = interpolate_file(args.input, args.out, method=args.method, folder=args.interp, steps=args.steps,
                                seed=args.seed, guidance=args.guidance, skip=args.skip, aug_level=args.aug_level,
-                               fps=args.fps, device=args.device, dtype=args.dtype, model=args.model)
+                               fps=args.fps, device=args.device, dtype=args.dtype, model=args.model,
+                               callback=progress.step)
+    progress.close()
     print(path)
     return 0

@@ -12,7 +12,10 @@ def add_commands(sub):
     s.add_argument("--queue-size", type=positive_int, default=32,
                    help="requests that may wait at once; more are refused with 'Queue is full'")
     s.add_argument("--max-sessions", type=positive_int, default=64,
-                   help="browser sessions whose state (History) is kept in memory, the oldest dropped")
+                   help="browsers whose state (History) is kept in memory, the oldest dropped")
+    s.add_argument("--shared-models", action="store_true",
+                   help="every browser sees every model tuned in the Tune tab (by default only the browser that "
+                        "tuned it)")
     s.add_argument("--max-upload-mb", type=positive_float, default=None,
                    help="largest upload accepted, in MB (default 32: studio.app's MAX_UPLOAD_MB)")
     add_model(s)
@@ -28,5 +31,5 @@ def studio(args) -> int:
              "memory": memory_options(args)}
     limits = {"max_upload_mb": args.max_upload_mb} if args.max_upload_mb else {}
     launch(host=args.host, port=args.port, share=args.share, auth=args.auth, model=model, queue_size=args.queue_size,
-           max_sessions=args.max_sessions, **limits)
+           max_sessions=args.max_sessions, shared_models=args.shared_models, **limits)
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .options import (HelpFormatter, add_model, add_device, add_out, add_seed, add_training, channels, finite_float,
                       positive_float, positive_int, use_threads)
+from .progress import StageProgress
 
 VAE_ASSET, EXPERT_ASSET, DECODER_ASSET = "assets/vae", "assets/expert", "assets/decoder"
 TRANSLATE = ("Expert translation: the clip is resized (bilinear) to the expert's resolution, encoded, noised to the "
@@ -144,9 +145,11 @@ def translate(args) -> int:
     use_threads()
     from engine.pipelines.translate import translate_file
 
+    progress = StageProgress({"translate": None})  # the last --strength of the steps, in every segment
     path, _, notes = translate_file(args.input, args.out, args.prompt, args.strength, args.steps, args.guidance,
                                     args.seed, args.expert, args.decoder, args.scheduler, args.device, args.dtype,
-                                    args.segment_frames)
+                                    args.segment_frames, callback=progress.step)
+    progress.close()
     for note in notes:
         print(f"note: {note}")
     print(path)

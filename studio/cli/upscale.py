@@ -9,6 +9,7 @@ from engine.registry import UPSCALE_MODES, default_upscale_mode
 
 from .options import (HelpFormatter, add_device, add_model, add_out, add_seed, channels, finite_float,
                       non_negative_int, positive_float, positive_int, use_threads)
+from .progress import StageProgress
 
 SR_ASSET = "assets/sr"
 UPSCALE = ("Works on any clip: frames whose long side exceeds --max-side are scaled down first (area) and odd sizes "
@@ -149,9 +150,12 @@ def upscale(args) -> int:
     if mode is None:
         mode = json.loads(record.read_text()).get("mode") if args.tuned and record.is_file() \
             else default_upscale_mode(args.model)
+    progress = StageProgress({"upscale": None})  # steps a segment × segments: known once the clip is read
     path, _, notes = upscale_file(args.input, args.out, args.scale, mode, args.steps, args.prompt, args.noise_level,
                                   args.segment_frames, args.seed, args.max_side, args.guidance, args.model, args.tuned,
-                                  args.scheduler, args.device, args.dtype, args.noise_share, args.consistency)
+                                  args.scheduler, args.device, args.dtype, args.noise_share, args.consistency,
+                                  callback=progress.step)
+    progress.close()
     for note in notes:
         print(f"note: {note}")
     print(path)

@@ -71,11 +71,11 @@ def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidan
             raise ValueError(f"the motion plan must be one of: {', '.join(PLANS)}")
         low = 1 if len(PLANS[plans]) > 1 else 2
         if not low <= len(models) <= 4:
-            have = len(studio.choices(pyramid=True))
+            have = len(studio.choices(pyramid=True, owner=studio.owner(request)))
             raise ValueError(f"choose {'one' if low == 1 else 'two'} to four models to compare (you chose "
                              f"{len(models)})" + ("; only zero-shot has weights now: tune a mode in the Tune tab "
                                                   "first, or compare plan on and off" if have < 2 else ""))
-        runs = [(studio.resolve(m), on) for m in models for on in PLANS[plans]]
+        runs = [(studio.resolve(m, owner=studio.owner(request)), on) for m in models for on in PLANS[plans]]
         variants = [v for v, _ in runs]
         stop = studio.stop_flag(session_of(request))
         stop.clear()
@@ -186,11 +186,12 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, models]
         go.click(run, inputs + [plans, history], [video, table, files, record, preview, history], api_name="compare",
-                 concurrency_limit=1, concurrency_id="pipeline")
+                 concurrency_limit=1, concurrency_id="pipeline", show_progress_on=preview)
         methods_inputs = inputs[:-1] + [interp_ui["mode"], interp_ui["methods"], interp_ui["steps"]]
         go_methods.click(run_methods, methods_inputs + [history],
                          [video, methods_table, methods_summary, files, record, preview, history],
-                         api_name="compare_interpolation", concurrency_limit=1, concurrency_id="pipeline")
+                         api_name="compare_interpolation", concurrency_limit=1, concurrency_id="pipeline",
+                         show_progress_on=preview)
         stop.click(halt, None, None, api_visibility="private", queue=False)
         what.change(chosen, what, [models, plans, interp_ui["group"], go, go_methods, table, methods_table,
                                    methods_summary], api_visibility="private", queue=False)

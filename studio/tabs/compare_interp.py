@@ -52,7 +52,7 @@ def compare_interpolation(studio: Studio, prompt, negative_prompt, seed, frames,
         # 1. check the settings
         prompt, seed = check_prompt(prompt), check_seed(seed)
         frames, steps, guidance = check_settings(frames, steps, guidance)
-        variant = studio.resolve(mode)
+        variant = studio.resolve(mode, owner=studio.owner(request))
         methods = interp.check_methods(studio, methods)
         interp_steps = number(interp_steps, "interpolation steps", int, 1, 100)
         stop = studio.stop_flag(session_of(request))  # Compare's Stop

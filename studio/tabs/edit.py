@@ -235,7 +235,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                                    queue=False)
         inputs = clip_inputs + [source_prompt, prompt, mode, tune_steps, strength, guidance, steps, seed]
         event = go.click(run, inputs + motion + [history], [video, summary, table, files, record, preview, history],
-                         api_name="edit", concurrency_limit=1, concurrency_id="edit")
+                         api_name="edit", concurrency_limit=1, concurrency_id="edit", show_progress_on=preview)
         event.success(lambda r: gr.Dataframe(visible=bool(r and r.get("verdict"))), record, table,
                       api_visibility="private", queue=False)  # the table only for a judged edit
 

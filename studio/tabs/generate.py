@@ -6,6 +6,8 @@ import random
 
 import gradio as gr
 
+from engine.cascade import steps_by_stage
+
 from .. import cascade
 from ..context import Studio, session_of
 from ..fields import Number, Slider, open_choices
@@ -67,7 +69,7 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
         prompt = check_prompt(prompt)
         seed = check_seed(seed)
         frames, steps, guidance = check_settings(frames, steps, guidance)
-        variant = studio.resolve(mode, bool(pyramid))
+        variant = studio.resolve(mode, bool(pyramid), studio.owner(request))
         depth, stage_steps = cascade.check_cascade(depth, stage_steps, bool(pyramid))
         moves = motion_settings(*motion)
         stop = studio.stop_flag(session_of(request))
@@ -81,7 +83,7 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
                                     emit=lambda _, i, n, shown: emit("step", f"step {i} of {n}", i, shown))
             return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop, moves)
 
-        total = steps if depth == "keyframes" else sum(cascade.stage_plan(depth, frames, steps, stage_steps).values())
+        total = steps if depth == "keyframes" else sum(steps_by_stage(depth, frames, steps, stage_steps).values())
         (native, video, record), image = yield from with_progress(work, total, progress, outputs=5, preview=3)
 
     # 3. the clip for the page, its files, and History
@@ -92,10 +94,10 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
     yield shown, files, record, image, history
 
 
-def pyramid_state(studio: Studio, key: str):
+def pyramid_state(studio: Studio, key: str, owner: str | None = None):
     """The pyramid checkbox for the chosen mode: usable only for a pyramid-trained folder."""
     try:
-        v = studio.resolve(key)
+        v = studio.resolve(key, owner=owner)
     except ValueError:
         v = None
     if v is not None and v.stages:
@@ -156,7 +158,7 @@ def build(studio: Studio, history: gr.State) -> dict:
         # the cascade's two inputs, then the motion's five, come last, with defaults: callers that send the first
         # nine get keyframes that move as the prompt says
         event = go.click(run, inputs + [depth, stage_steps] + motion + [history], [video, files, record, preview, history],
-                         api_name="generate", concurrency_limit=1, concurrency_id="pipeline")
+                         api_name="generate", concurrency_limit=1, concurrency_id="pipeline", show_progress_on=preview)
         event.success(summary, record, caption, api_visibility="private", queue=False)
         def halt(request: gr.Request):
             studio.stop(session_of(request))
@@ -164,7 +166,10 @@ def build(studio: Studio, history: gr.State) -> dict:
         stop.click(halt, None, None, api_name="stop", queue=False)
         dice.click(lambda: random.randrange(2**31), None, seed, api_visibility="private", queue=False)
         last.click(last_seed, record, seed, api_visibility="private", queue=False)
-        mode.change(lambda key: pyramid_state(studio, key), mode, pyramid, api_visibility="private", queue=False)
+        def pyramid_for(key, request: gr.Request):
+            return pyramid_state(studio, key, studio.owner(request))
+
+        mode.change(pyramid_for, mode, pyramid, api_visibility="private", queue=False)
         depth.change(lambda d: gr.Slider(visible=d != "keyframes"), depth, stage_steps, api_visibility="private",
                      queue=False)
     return {"inputs": inputs, "cascade": [depth, stage_steps], "motion": motion, "mode": mode, "pyramid": pyramid,

@@ -12,6 +12,7 @@ import gradio as gr
 from ..cascade import STAGE_STEPS
 from ..clip_input import WORLD
 from ..context import Studio
+from ..fields import ERROR_SECONDS
 from ..work import LIMITS, motion_inputs
 
 HEADERS = ["#", "time", "kind", "prompt", "model(s)", "seed"]
@@ -49,11 +50,11 @@ def read_record(path) -> dict:
     return record
 
 
-def _mode_key(studio: Studio, record: dict) -> str:
+def _mode_key(studio: Studio, record: dict, owner: str | None) -> str:
     for key in (record.get("tuned"), record.get("mode")):
         if key:
             try:
-                return studio.resolve(key).key
+                return studio.resolve(key, owner=owner).key
             except ValueError:
                 continue
     gr.Warning(f"the sidecar's model ({record.get('tuned') or record.get('mode')}) is not available here; "
@@ -122,9 +123,9 @@ def _tune(record: dict) -> list:
             record["steps"], record["batch_size"], record["lr"], record["seed"]]
 
 
-def restore(studio: Studio, record: dict) -> tuple:
+def restore(studio: Studio, record: dict, owner: str | None = None) -> tuple:
     """(the tab to show, then every tab's inputs in SECTIONS order): the record's values in its tab's section,
-    gr.skip() elsewhere. A cascade's sidecar (run_cascade's: its arguments under "settings") restores into Generate
+    gr.skip() elsewhere; models as `owner` sees them. A cascade's sidecar (run_cascade's: its arguments under "settings") restores into Generate
     with its depth."""
     if record["kind"] in ("interpolate", "upscale", "edit"):
         return _outputs(record["kind"], _clip_tab(studio, record))
@@ -142,16 +143,16 @@ def restore(studio: Studio, record: dict) -> tuple:
               record["guidance"], record["scheduler"]]
     motion = [*motion_inputs(record), gr.skip()]
     if record["kind"] == "generate":  # keyframes alone: the cascade's inputs back to their defaults
-        return _outputs("generate", {"generate": [*common, _mode_key(studio, record), bool(record.get("pyramid"))],
+        return _outputs("generate", {"generate": [*common, _mode_key(studio, record, owner), bool(record.get("pyramid"))],
                                      "cascade": ["keyframes", STAGE_STEPS], "motion": motion})
     if record["kind"] == "cascade":
         depth = [record["depth"], min(int(record["stage_steps"]), LIMITS["steps"][1])]  # the command line allows more
-        return _outputs("generate", {"generate": [*common, _mode_key(studio, record), False], "cascade": depth,
+        return _outputs("generate", {"generate": [*common, _mode_key(studio, record, owner), False], "cascade": depth,
                                      "motion": motion})
     if record["kind"] == "compare-interpolation":  # one mode's keyframes through the interpolation methods
         from .compare import METHODS
 
-        keyframes_by = _mode_key(studio, {"tuned": record.get("variant"), "mode": record.get("mode")})
+        keyframes_by = _mode_key(studio, {"tuned": record.get("variant"), "mode": record.get("mode")}, owner)
         interp = [METHODS, keyframes_by, _trained_methods(studio, record),
                   min(int(record["interp_steps"]), LIMITS["steps"][1])]
         return _outputs("compare", {"compare": [*common, gr.skip()], "compare_interp": interp})
@@ -160,7 +161,7 @@ def restore(studio: Studio, record: dict) -> tuple:
     models = []
     for key in record.get("variants", []):
         try:
-            models.append(studio.resolve(key).key + ("+pyramid" if key.endswith("+pyramid") else ""))
+            models.append(studio.resolve(key, owner=owner).key + ("+pyramid" if key.endswith("+pyramid") else ""))
         except ValueError:
             gr.Warning(f"{key} is not available here; left out of the comparison")
     plans = [*[gr.skip()] * 5, record.get("plans", "off")]  # comparisons before motion plans ran without
@@ -168,8 +169,9 @@ def restore(studio: Studio, record: dict) -> tuple:
                                 "motion": plans})
 
 
-def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, list]):
-    """`/restore`'s outputs: the tab to show, then `inputs` (each tab's input components) in SECTIONS order."""
+def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, list]) -> dict:
+    """`/restore`'s outputs: the tab to show, then `inputs` (each tab's input components) in SECTIONS order.
+    Returns {"show": (fn, inputs, outputs)}: what draws the list from History."""
     for name, n in SECTIONS:
         assert len(inputs[name]) == n, f"History restores {n} {name} inputs; the tab has {len(inputs[name])}"
     with gr.Tab("History", id="history", elem_id="tab-history"):
@@ -200,20 +202,20 @@ def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, li
             h = history[int(index)]
             return h["shown"] or None, h["files"]
 
-        def from_entry(index, history):
+        def from_entry(index, history, request: gr.Request):
             if index is None or not history:
                 raise gr.Error("choose an output first")
             record = history[int(index)]["record"]
             if record.get("kind") not in RESTORABLE:
                 raise gr.Error(NOT_RESTORABLE.replace("sidecars", "outputs"))
-            return restore(studio, record)
+            return restore(studio, record, studio.owner(request))
 
-        def from_file(path):
+        def from_file(path, request: gr.Request):
             try:
                 record = read_record(path)
             except ValueError as e:
-                raise gr.Error(str(e), duration=None, print_exception=False) from None
-            return restore(studio, record)
+                raise gr.Error(str(e), duration=ERROR_SECONDS, print_exception=False) from None
+            return restore(studio, record, studio.owner(request))
 
         outputs = [kind, *(c for name, _ in SECTIONS for c in inputs[name])]
         history.change(refresh, history, [listing, entry, everything], api_visibility="private", queue=False)
@@ -223,3 +225,4 @@ def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, li
             select_tab, kind, tabs, api_visibility="private", queue=False)
         upload.upload(from_file, upload, outputs, api_name="restore").success(
             select_tab, kind, tabs, api_visibility="private", queue=False)
+    return {"show": (refresh, [history], [listing, entry, everything])}  # the list, after History is set anew

@@ -264,7 +264,7 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         inputs = picker.inputs + [methods, steps, seed]
         go.click(run, inputs + [history], [video, summary, scores, files, record, preview, history],
-                 api_name="interpolate", concurrency_limit=1, concurrency_id="interpolate")
+                 api_name="interpolate", concurrency_limit=1, concurrency_id="interpolate", show_progress_on=preview)
         stop.click(halt, None, None, api_visibility="private", queue=False)
     return {"inputs": inputs, "refresh": (refresh, [methods, note])}
 

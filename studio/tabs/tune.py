@@ -98,7 +98,7 @@ def tune(studio: Studio, mode, data, clips, caption, steps, batch_size, lr, seed
                        gr.skip(), gr.skip(), gr.skip())
     seconds = time.perf_counter() - start
     save_loss_plot(losses, out / "loss.png", f"{mode}, {steps} steps")
-    key = studio.register(out)
+    key = studio.register(out, owner=studio.owner(request))
     record = {"kind": "tune", "mode": mode, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
               "clip": clip, **what, "folder": str(out), "losses": [round(x, 5) for x in losses],
               "seconds": round(seconds, 2)}
@@ -106,7 +106,7 @@ def tune(studio: Studio, mode, data, clips, caption, steps, batch_size, lr, seed
     files = [str(out / "tuned.safetensors"), str(out / "mode.json"), str(out / "loss.png"), str(sidecar)]
     files = [f for f in files if Path(f).is_file()]
     status = (f"**Done**: {mode} tuned for {steps} steps in {seconds:.0f} s (last loss {losses[-1]:.4f}). "
-              f"It is now a choice in Generate and Compare: *{studio.tuned[key]}*.")
+              f"It is now a choice in Generate and Compare: *{studio.label(key)}*.")
     history = (history or []) + [history_entry("tune", {**record, "prompt": what.get("caption", "")}, files, "")]
     yield status, _frame(losses), key, files, history
 
@@ -231,7 +231,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                     [clips, caption], api_visibility="private", queue=False)
         event = go.click(run, [mode, data, clips, caption, steps, batch, lr, seed, history],
                          [status, loss, folder, files, history], api_name="tune", concurrency_limit=1,
-                         concurrency_id="tune")
+                         concurrency_id="tune", show_progress_on=status)
         stop.click(halt, None, None, api_visibility="private", queue=False)
         measure.click(remeasure, None, [chart, table, note], api_visibility="private", concurrency_id="tune")
     return {"event": event, "folder": folder, "chart": chart, "show_chart": show_chart,

@@ -227,6 +227,6 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         inputs = picker.inputs + [mode, steps, seed]
         go.click(run, inputs + [history], [video, summary, scores, files, record, preview, history],
-                 api_name="upscale", concurrency_limit=1, concurrency_id="upscale")
+                 api_name="upscale", concurrency_limit=1, concurrency_id="upscale", show_progress_on=preview)
         stop.click(halt, None, None, api_visibility="private", queue=False)
     return {"inputs": inputs, "refresh": (refresh, [mode, note])}

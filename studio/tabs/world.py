@@ -6,8 +6,9 @@ import time
 import gradio as gr
 
 from ..context import Outputs
-from ..fields import Number, Slider
+from ..fields import ERROR_SECONDS, Number, Slider
 from ..media import enlarge
+from ..work import history_entry
 from .generate import EXAMPLES, words_markdown
 
 
@@ -23,7 +24,7 @@ def render_world(prompt: str, seed: float, size: float, fps: float, frames: floa
         frames, fps = check_number(frames, "frames", 2, 64, whole=True), check_number(fps, "fps", 0.5, 30)
         spec = prompt_to_spec(check_prompt(prompt), seed)
     except (SpecError, UnknownWordsError, ValueError, TypeError) as e:
-        raise gr.Error(str(e), duration=None)
+        raise gr.Error(str(e), duration=ERROR_SECONDS, print_exception=False) from None
     start = time.perf_counter()
     video = render(spec, size, float(fps), frames)
     native = outputs.new("world")
@@ -35,7 +36,7 @@ def render_world(prompt: str, seed: float, size: float, fps: float, frames: floa
     return str(display), [str(native), str(sidecar)], record
 
 
-def build(outputs: Outputs):
+def build(outputs: Outputs, history: gr.State):
     with gr.Tab("World", id="world", elem_id="tab-world"):
         gr.Markdown("Every prompt has a ground-truth clip: the world renders it at any size and frame rate.")
         with gr.Row():
@@ -55,8 +56,10 @@ def build(outputs: Outputs):
         with gr.Accordion("The world's words", open=False):
             gr.Markdown(words_markdown())
 
-        def run(prompt, seed, size, fps, frames):
-            return render_world(prompt, seed, size, fps, frames, outputs)
+        def run(prompt, seed, size, fps, frames, history):
+            shown, made, record = render_world(prompt, seed, size, fps, frames, outputs)
+            return shown, made, record, (history or []) + [history_entry("render", record, made, shown)]
 
-        go.click(run, [prompt, seed, size, fps, frames], [video, files, spec], api_name="render")
+        go.click(run, [prompt, seed, size, fps, frames, history], [video, files, spec, history], api_name="render",
+                 show_progress_on=video)
     return {"inputs": [prompt, seed, size, fps, frames]}
