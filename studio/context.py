@@ -40,12 +40,15 @@ class Outputs:
         self._count = itertools.count(1)
         self._lock = threading.Lock()
 
-    def new(self, kind: str, suffix: str = ".mp4") -> Path:
+    def new(self, kind: str, suffix: str = ".mp4", model: str | None = None) -> Path:
+        """A fresh path `KIND[-MODEL]-NNNNN-TIME.SUFFIX`: the model's name (letters, digits and dashes only) says in
+        the download's name which model made it."""
         if not re.fullmatch(r"\w[\w+-]*", kind, re.ASCII) or not re.fullmatch(r"(\.\w+)?", suffix, re.ASCII):
             raise ValueError(f"an output name is a word and a suffix, never a path; got {kind!r} and {suffix!r}")
+        tag = re.sub(r"[^A-Za-z0-9]+", "-", model or "").strip("-")[:60]
         with self._lock:
             n = next(self._count)
-        return self.root / f"{kind}-{n:05d}-{int(time.time())}{suffix}"
+        return self.root / f"{kind}{'-' + tag if tag else ''}-{n:05d}-{int(time.time())}{suffix}"
 
 
 class Stopped(Exception):

@@ -137,7 +137,7 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
             emit("step", i + 1, steps, preview(kw["latents"], final=i + 1 == steps))
 
     m = studio.model
-    native = studio.outputs.new(kind)
+    native = studio.outputs.new(kind, model=variant.short + ("-pyramid" if variant.pyramid else ""))
     with studio.lock:
         _, video = generate_video(native, prompt, negative or None, seed, frames, steps, guidance, variant.mode,
                                   scheduler, fps=variant.fps, callback=callback, pipe_cache=studio.cache,
@@ -208,16 +208,17 @@ def with_progress(work: Callable, total: int, progress=None, outputs: int = 0, p
 
 def save_outputs(studio: Studio, kind: str, video: torch.Tensor, fps: float, tiles: list[torch.Tensor],
                  names: list[str], record: dict, history: list | None, tile_size: int | None = None,
-                 extra: dict[str, torch.Tensor] | None = None, also: list[Path] = ()) -> tuple[str, list[str], list]:
+                 extra: dict[str, torch.Tensor] | None = None, also: list[Path] = (),
+                 model: str | None = None) -> tuple[str, list[str], list]:
     """Write a tab's result (F, 3, H, W), its labelled side-by-side clip, any `extra` clips (a suffix each) and its
     sidecar under names the studio makes: (the side-by-side clip, the files to download (with the files `also`
-    names, written already), history with it added)."""
+    names, written already), history with it added). `model`: what made it, for the file names."""
     from engine.io import write_video
     from engine.sidecar import write_sidecar
 
     from .media import TILE_SIZE, side_by_side
 
-    native = studio.outputs.new(kind)
+    native = studio.outputs.new(kind, model=model)
     write_video(native, video, fps)
     shown = write_video(native.with_name(native.stem + "-side-by-side.mp4"),
                         side_by_side(tiles, names, tile_size or TILE_SIZE), fps)

@@ -2,6 +2,7 @@
 one progress bar a run, History holds every tab's output (World's too) and survives a reload of the page, and a
 browser sees only the models it tuned unless the studio shares them."""
 import os
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,15 @@ def test_a_tuned_model_is_a_choice_only_for_the_browser_that_tuned_it(studio, br
     page.wait_for_selector("[role=option]", timeout=10_000)
     assert not page.evaluate(choices, label.split(" (")[0])
     stranger.close()
+
+
+def test_download_names_say_which_model_made_them(studio):
+    from gradio_client import Client
+
+    client = Client(studio[0], verbose=False)
+    prompt = "a red circle moving left on a black background"
+    files = client.predict(prompt, "", 0, 4, 2, 4.0, "ddim", "zero-shot", False, api_name="/generate")[1]
+    assert all(Path(f).name.startswith("generate-zero-shot-") for f in files)
+    files = client.predict(prompt, "", 0, 4, 2, 4.0, "ddim", ["zero-shot", "ff-conv1d-attn1d-blocks"],
+                           api_name="/compare")[2]
+    assert any(Path(f).name.startswith("compare-zero-shot-vs-ff-conv1d-attn1d-blocks-") for f in files)

@@ -102,7 +102,7 @@ def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidan
     tiles = ([truth] if truth is not None else []) + clips
     names = (["ground truth"] if truth is not None else []) + [v.short + (" pyramid" if v.pyramid else "")
                                                                + ("" if on else " no plan") for v, on in runs]
-    native = studio.outputs.new("side-by-side")
+    native = studio.outputs.new("compare", model="-vs-".join(dict.fromkeys(v.short for v in variants)))
     write_video(native, side_by_side(tiles, names), variants[0].fps)
     record = {"kind": "compare", "prompt": prompt, "negative_prompt": negative_prompt or None, "seed": seed,
               "frames": frames, "steps": steps, "guidance": guidance, "scheduler": scheduler, "variants": models,

@@ -88,7 +88,7 @@ def compare_interpolation(studio: Studio, prompt, negative_prompt, seed, frames,
     video = results[methods[0]][0] if methods else clips[1][1]  # the first model's clip, else the blend
     shown, files, history = save_outputs(studio, "compare-interpolation", video, out_fps, tiles, names, record,
                                          history, extra={m: results[m][0] for m in methods[1:]},
-                                         also=[native, native.with_suffix(".json")])
+                                         also=[native, native.with_suffix(".json")], model="-vs-".join(methods))
     text = f"Keyframes by **{variant.label}** ({key_record['seconds']['keyframes']:.1f} s). " + interp.describe(
         keys, fps, video, out_fps, methods, results, rows, truth, [])
     yield shown, table(rows, HEADERS), text, files, record, image, history

@@ -172,7 +172,7 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
               "note": "the edit is at the model's resolution (the clip is centre-cropped to a square and resized)",
               "model_hashes": hashes, "seconds": {k_: round(v, 3) for k_, v in seconds.items()}}
     shown, files, history = save_outputs(studio, "edit", edited, fps, tiles, names, record, history,
-                                         extra={"input": clip.permute(1, 0, 2, 3)})
+                                         extra={"input": clip.permute(1, 0, 2, 3)}, model=record["mode"])
     yield shown, summary, {"headers": HEADERS, "data": rows}, files, record, image, history
 
 

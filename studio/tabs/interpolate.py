@@ -209,7 +209,7 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
     video = results[result][0] if methods else clips[1][1]
     extra = {m: results[m][0] for m in methods[1:]}
     shown, files, history = save_outputs(studio, "interpolate", video, out_fps, tiles, names, record, history,
-                                         extra=extra)
+                                         extra=extra, model="-".join(methods) or "blend")
     summary = describe(keys, fps, video, out_fps, methods, results, rows, truth, what.get("notes", []))
     yield shown, summary, table(rows), files, record, image, history
 

@@ -172,7 +172,7 @@ def upscale(studio: Studio, source, world_prompt, world_seed, upload, mode, step
               "model_hashes": done["hashes"], "metrics": rows,
               "seconds": {"read": round(read, 3), "load": round(done["load"], 3), "upscale": round(done["seconds"], 3)}}
     shown, files, history = save_outputs(studio, "upscale", high, fps, tiles, names, record, history,
-                                         tile_size=TILE, extra={"bicubic": base})
+                                         tile_size=TILE, extra={"bicubic": base}, model=mode)
     yield shown, _summary(low, high, fps, mode, done, rows, truth, notes), table(rows), files, record, image, history
 
 
