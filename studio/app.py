@@ -126,6 +126,6 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth:
     os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.root / "gradio"))  # unless the user chose a folder
     app = build_app(outputs, model=model, queue_size=queue_size, max_sessions=max_sessions, shared_models=shared_models)
     threading.Thread(target=app.studio.warm, daemon=True).start()
-    print(f"Flipbook studio on http://{host}:{port} (outputs in {outputs.root})", flush=True)
+    print(f"Flipbook studio on http://{host}:{port} (Ctrl+C stops it; outputs in {outputs.root})", flush=True)
     app.launch(server_name=host, server_port=port, share=share, auth=credentials, show_error=True, css=CSS,
-               max_file_size=int(max_upload_mb * 2**20), state_session_capacity=max_sessions)
+               quiet=not share, max_file_size=int(max_upload_mb * 2**20), state_session_capacity=max_sessions)
