@@ -80,12 +80,14 @@ def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Pa
                cache_dir: str | Path | None = None, lr: float = LR, device: str = "cpu", dtype: str = "fp32",
                on_tune_step=None, motion: str | None = None, speed: float = 1.0, path: str | list | None = None,
                motion_plan: bool = MOTION_PLAN, motion_strength: float | None = None,
-               plan: dict | None = None) -> tuple[Path, torch.Tensor]:
+               plan: dict | None = None, callback=None) -> tuple[Path, torch.Tensor]:
     """Edit `input` from `source_prompt` to `prompt`; write `out` (at the model's resolution) and its sidecar.
     `tuned`: a folder from `flipbook tune` (skips one-shot tuning); `mode="zero-shot"` or `tune_steps=0`: no tuning.
     Motion as in `generate_video` (engine.motion.motion_plan_for): the edited prompt's motion words, or `motion`,
     `speed`, `path`, or a recorded `plan`, carry the edited frame 0 (`motion_plan=False`: the inversion alone
-    keeps the clip's motion). Returns the path and the frames (F, 3, H, W) in [0, 1]."""
+    keeps the clip's motion). `on_tune_step(step, loss)` after each tuning step; `callback`: the edit pipeline's
+    `callback_on_step_end`, after each inversion and sampling step. Returns the path and the frames (F, 3, H, W)
+    in [0, 1]."""
     out = check_output(out)
     if not (isinstance(source_prompt, str) and source_prompt.strip() and isinstance(prompt, str) and prompt.strip()):
         raise ValueError("give both --source-prompt (what the clip shows) and --prompt (what it should show)")
@@ -123,7 +125,7 @@ def edit_video(input: str | Path, source_prompt: str, prompt: str, out: str | Pa
     cache = InversionCache(cache_dir or default_cache_dir())
     edited = pipe(clip[None], source_prompt, prompt, negative_prompt, steps, strength, guidance,
                   torch.Generator().manual_seed(int(seed)), cache, motion_plan=plan,
-                  motion_strength=motion_strength).frames[0]
+                  motion_strength=motion_strength, callback_on_step_end=callback).frames[0]
     timings["edit"] = time.perf_counter() - start
     write_video(out, edited, fps)
     write_sidecar(out, {"kind": "edit", "input": str(input), "input_hash": tensor_hash(clip),

@@ -157,7 +157,8 @@ def train_loop(models: dict[str, torch.nn.Module], batch: Callable[[int], dict],
     (see the module's docstring). `mixed_precision` ('no', 'fp16', 'bf16'; default: what `accelerate
     launch` or `accelerate config` says) runs the loss under autocast. With EMA, the models hold the EMA
     weights when this returns, on every process. `on_step(step, loss)` sees every finished step (a live
-    loss plot); an exception from it stops training, and the last checkpoint stays as it was.
+    loss plot, a caller's progress: then no bar of its own); an exception from it stops training, and the last
+    checkpoint stays as it was.
     """
     work_dir = Path(work_dir)
     accelerator = Accelerator(**({"mixed_precision": mixed_precision} if mixed_precision else {}))
@@ -184,8 +185,8 @@ def train_loop(models: dict[str, torch.nn.Module], batch: Callable[[int], dict],
     opt = accelerator.prepare(opt)  # the models stay plain modules: the loss closures call them directly
     for m in models.values():
         m.train()
-    bar = tqdm(range(state["step"], steps), initial=state["step"], total=steps, desc=title,
-               disable=not accelerator.is_local_main_process)
+    bar = tqdm(range(state["step"], steps), initial=state["step"], total=steps, desc=title,  # unless on_step reports
+               disable=not accelerator.is_local_main_process or on_step is not None)
     for step in bar:
         b = shard_batch(batch(step), accelerator.process_index, accelerator.num_processes)
         b = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in b.items()}

@@ -5,6 +5,7 @@ from engine import edit_settings
 
 from .options import (EDIT_MOTION, HelpFormatter, add_device, add_model, add_motion, add_out, add_seed, finite_float,
                       non_negative_int, positive_float, positive_int, use_threads)
+from .progress import StageProgress
 
 DESCRIPTION = ("One-shot video editing (Tune-A-Video, SimDA): tune a mode on the clip with its source prompt, "
                "DDIM-invert it, and sample the edited prompt from the inverted latents. The edit is at the model's "
@@ -52,13 +53,17 @@ def edit(args) -> int:
 
     if args.strength is not None and not 0 < args.strength <= 1:
         raise ValueError(f"--strength must be in (0, 1], got {args.strength}")
+    tune_steps = TUNE_STEPS if args.tune_steps is None else args.tune_steps
+    progress = StageProgress({"one-shot tuning": tune_steps, "inversion and sampling": None})
     path, _ = edit_video(args.input, args.source_prompt, args.prompt, args.out, mode=args.mode,
-                         tune_steps=TUNE_STEPS if args.tune_steps is None else args.tune_steps, tuned=args.tuned,
+                         tune_steps=tune_steps, tuned=args.tuned,
                          strength=args.strength or STRENGTH, steps=args.steps or STEPS,
                          guidance=GUIDANCE if args.guidance is None else args.guidance,
                          negative_prompt=args.negative_prompt, frames=args.frames, seed=args.seed, fps=args.fps,
                          model=args.model, cache_dir=args.cache_dir, lr=args.lr or LR, device=args.device,
                          dtype=args.dtype, motion=args.motion, speed=args.speed, path=args.path,
-                         motion_plan=args.motion_plan, motion_strength=args.motion_strength)
+                         motion_plan=args.motion_plan, motion_strength=args.motion_strength,
+                         on_tune_step=progress.of("one-shot tuning"), callback=progress.of("inversion and sampling"))
+    progress.close()
     print(path)
     return 0

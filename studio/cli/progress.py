@@ -26,7 +26,9 @@ class StageProgress:
             total = self.steps.get(name)
             print(f"{self._label()}: " + (f"{total} steps …" if total else "running …"), file=self.stream, flush=True)
 
-    def step(self, pipe, i, t, kwargs):
+    def step(self, *args):
+        """A step done (diffusers' `callback_on_step_end(pipe, i, t, kwargs)`, whose kwargs it hands back, or a
+        trainer's `on_step(step, loss)`)."""
         if self.name is None:
             self.stage(next(iter(self.steps)))
         self.done += 1
@@ -36,7 +38,16 @@ class StageProgress:
                 f"step {self.done} of {total}, {spent:.0f} s, about {spent / self.done * max(total - self.done, 0):.0f} "
                 "s left")
             print(f"\r{self._label()}: {said}  ", end="", file=self.stream, flush=True)
-        return kwargs
+        return args[3] if len(args) > 3 else None
+
+    def of(self, name: str):
+        """A step callback for stage `name`, which starts at its first step (for a task that runs its stages
+        inside one call)."""
+        def step(*args):
+            if self.name != name:
+                self.stage(name)
+            return self.step(*args)
+        return step
 
     def close(self):
         """End the running stage's line with its time (nothing when no stage runs)."""
