@@ -70,6 +70,8 @@ def test_edit_command_tunes_once_and_writes_the_edit_at_the_model_size(base_dir,
     args = ["edit", "--input", str(clip_file), "--source-prompt", SOURCE, "--model", str(base_dir), "--tune-steps", "2",
             "--steps", "4", "--frames", "4", "--cache-dir", str(cache)]
     assert main(args + ["--prompt", EDITED, "--out", str(tmp_path / "blue.mp4")]) == 0
+    said = capsys.readouterr().err  # progress on stderr, stage by stage
+    assert "[1/2] one-shot tuning: done in" in said and "[2/2] inversion and sampling: done in" in said
     video, fps = read_video(tmp_path / "blue.mp4")
     assert video.shape == (4, 3, 16, 16) and fps == 2.0
     record = json.loads((tmp_path / "blue.json").read_text())
