@@ -33,8 +33,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.training.checkpoint import atomic_path  # noqa: E402
-from engine.training.cost import PeakMemory  # noqa: E402
+from engine.files import atomic_path  # noqa: E402
+from engine.peak_memory import PeakMemory  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PROMPT = "a red star moving right on a checkerboard background"

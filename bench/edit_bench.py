@@ -32,7 +32,7 @@ from engine.metrics import load_judge, tcc  # noqa: E402
 from engine.motion import motion_plan_for  # noqa: E402
 from engine.models.base import load_base  # noqa: E402
 from engine.models.tuned import model_hash  # noqa: E402
-from engine.training.checkpoint import atomic_path  # noqa: E402
+from engine.files import atomic_path  # noqa: E402
 from engine.world import render, sample_split_spec  # noqa: E402
 from engine.world.spec import ClipSpec, ObjectSpec  # noqa: E402
 from engine.world.splits import spec_is_held_out  # noqa: E402

@@ -31,7 +31,7 @@ from engine.models.expert import EXPERT_ASSET, EXPERT_RECORD  # noqa: E402
 from engine.models.vae import decode_frames, encode_frames  # noqa: E402
 from engine.pipelines.translate import translation_pipeline  # noqa: E402
 from engine.pipelines.upscale import upscale_pipeline  # noqa: E402
-from engine.training.checkpoint import atomic_path  # noqa: E402
+from engine.files import atomic_path  # noqa: E402
 from engine.training.expert import val_clips  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

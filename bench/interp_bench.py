@@ -26,7 +26,7 @@ from engine.io.video import save_frame_grid  # noqa: E402
 from engine.metrics import psnr, ssim, tcc  # noqa: E402
 from engine.models.interpolation import FACTOR, blend_keyframes, hold_keyframes, output_frames  # noqa: E402
 from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps  # noqa: E402
-from engine.training.checkpoint import atomic_path  # noqa: E402
+from engine.files import atomic_path  # noqa: E402
 from engine.world import render, sample_split_spec  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

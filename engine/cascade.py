@@ -1,4 +1,4 @@
-"""The cascade, prompt to video (MPL-Video's chain; shared/DESIGN.md §1), one stage after another:
+"""The cascade, prompt to video (MPL-Video's chain of stages), one stage after another:
 
     keyframes (text-to-video, 32², 2 fps) → interpolation (T → 4T−3 frames, 8 fps) → pixel super-resolution
     (×4: 128²) → latent expert translation (VAE encode, SDEdit from t ≤ 900, temporal or image decoder)
@@ -26,7 +26,7 @@ from .pipelines.load import keyframe_pipeline, prompt_for
 from .pipelines.translate import STRENGTH, fit_size, translation_pipeline
 from .pipelines.upscale import SEGMENT, segments, upscale_pipeline
 from .sidecar import write_sidecar
-from .training.cost import PeakMemory
+from .peak_memory import PeakMemory
 from .validate import check_number, check_output, check_prompt, check_seed
 
 STAGES = ("keyframes", "interpolate", "upscale", "translate")

@@ -19,7 +19,7 @@ from .io.video import READABLE
 from .models.base import load_base
 from .pipelines.load import prompt_for
 from .sidecar import write_sidecar
-from .training.checkpoint import atomic_path
+from .files import atomic_path
 from .training.clips import LR, clip_batches, load_clips, tune
 from .training.loop import save_loss_plot
 from .tuning import MODES

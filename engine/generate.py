@@ -8,7 +8,8 @@ import torch
 
 from .io import write_video
 from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
-from .pipelines.load import available_modes, keyframe_pipeline, prompt_for, tuned_record
+from .models.tuned import tuned_record
+from .pipelines.load import available_modes, keyframe_pipeline, prompt_for
 from .pipelines.memory import MemoryOptions
 from .registry import KEYFRAME_ORDER, best_of, embedded_pyramid
 from .sidecar import write_sidecar

@@ -18,6 +18,16 @@ KEYFRAME_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-att
 # the embedded pyramid-trained keyframe folders under assets/modes, the best first (bench/results/pyramid.md and
 # motion_pyramid.md: the DDIM-form pyramid samples with the base's own diffusion and keeps motion with plans)
 PYRAMID_FOLDERS = ("pyramid-ddim", "pyramid-flow")
+INTERP_METHODS = ("group", "masked")  # the interpolation models, the default (FusionFrames' group) first
+# the command that trains each model a stage needs (scripts/build_assets.sh has the embedded assets' exact recipes)
+TRAINS = {
+    "interp/group": "flipbook train-interp --method group --steps 3000 --lr 3e-4",
+    "interp/masked": "flipbook train-interp --method masked --steps 1000 --batch-size 2",
+    "sr/image": "flipbook train-sr --steps 3000",
+    "expert": "flipbook train-vae && flipbook train-expert",
+    "decoder": "flipbook train-decoder --variant conv3d-attn",
+}
+DECODER_ORDER = ("conv3d-attn", "conv1d-attn", "conv3d", "conv1d")  # temporal decoders: FusionFrames Table 3's order
 UPSCALE_MODES = ("zero-shot", "full", "temporal")
 UPSCALE_ORDER = ("zero-shot", "full", "temporal")
 
@@ -30,6 +40,18 @@ def best_of(order: tuple[str, ...], have) -> str:
 def embedded_pyramid() -> Path | None:
     """The best embedded pyramid-trained keyframe folder (None when none is here)."""
     return next((ASSETS / "modes" / n for n in PYRAMID_FOLDERS if (ASSETS / "modes" / n / "mode.json").is_file()), None)
+
+
+def interp_methods_here(root: str | Path | None = None) -> list[str]:
+    """The interpolation methods whose models are under `root` (default assets/interp), the default first."""
+    root = Path(root or ASSETS / "interp")
+    return [m for m in INTERP_METHODS if (root / m / "interp.json").is_file()]
+
+
+def decoders_here(root: str | Path | None = None) -> list[str]:
+    """The temporal decoder variants under `root` (default assets/decoder), the best first."""
+    root = Path(root or ASSETS / "decoder")
+    return [v for v in DECODER_ORDER if (root / v / "decoder.json").is_file()]
 
 
 def upscale_modes_here(root: str | Path | None = None) -> list[str]:

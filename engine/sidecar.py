@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .training.checkpoint import atomic_path
+from .files import atomic_path
 
 VERSION = "0.1.0"
 

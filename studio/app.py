@@ -21,7 +21,6 @@ import gradio as gr
 import torch
 
 from .context import Outputs, Studio
-from .media import enlarge as _display  # noqa: F401 - the name older callers import
 from .tabs import compare as compare_tab
 from .tabs import edit as edit_tab
 from .tabs import generate as generate_tab
@@ -30,8 +29,7 @@ from .tabs import interpolate as interpolate_tab
 from .tabs import tune as tune_tab
 from .tabs import upscale as upscale_tab
 from .tabs import world as world_tab
-from .tabs.generate import EXAMPLES  # noqa: F401
-from .tabs.world import render_world  # noqa: F401
+from .work import warm
 
 CSS = """
 .gradio-container {max-width: 1280px !important}
@@ -125,7 +123,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth:
     outputs = Outputs()  # private (0700): outputs, and gradio's uploads and cached copies, live under it
     os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.root / "gradio"))  # unless the user chose a folder
     app = build_app(outputs, model=model, queue_size=queue_size, max_sessions=max_sessions, shared_models=shared_models)
-    threading.Thread(target=app.studio.warm, daemon=True).start()
+    threading.Thread(target=warm, args=(app.studio,), daemon=True).start()
     print(f"Flipbook studio on http://{host}:{port} (Ctrl+C stops it; outputs in {outputs.root})", flush=True)
     app.launch(server_name=host, server_port=port, share=share, auth=credentials, show_error=True, css=CSS,
                quiet=not share, max_file_size=int(max_upload_mb * 2**20), state_session_capacity=max_sessions)

@@ -12,78 +12,46 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 
 from engine.cascade import STAGES, steps_by_stage
 
+from engine.registry import INTERP_METHODS, TRAINS
+
 from .context import Stopped, Studio, Variant
-from .media import Previews
+from .media import Previews, noisy_frames
+from .stages import EXPERT, decoders, has_expert, interp_methods, root, upscale_modes
 from .work import LIMITS, number
 
 DEPTHS = STAGES  # how far down the cascade a run goes: the last stage it runs
 STAGE_STEPS = 20  # the later stages' sampling steps (`--stage-steps`)
-EXPERT = "t900"  # the expert trained on t ≤ 900 (MPL-Video §3.6)
-TRAIN_EXPERT = "flipbook train-vae && flipbook train-expert"
-TRAIN_DECODER = "flipbook train-decoder --variant conv3d-attn"
-
-
-def expert_root(studio: Studio) -> Path:
-    from engine.models.expert import EXPERT_ASSET
-
-    return Path(studio.model.get("expert_dir") or EXPERT_ASSET)
-
-
-def decoder_root(studio: Studio) -> Path:
-    from engine.models.decoder import ASSET
-
-    return Path(studio.model.get("decoder_dir") or ASSET)
-
-
-def decoders(studio: Studio) -> list[str]:
-    """The temporal decoder variants here, best first."""
-    from engine.models.decoder import BEST_FIRST, RECORD
-
-    return [v for v in BEST_FIRST if (decoder_root(studio) / v / RECORD).is_file()]
-
-
-def has_expert(studio: Studio) -> bool:
-    from engine.models.expert import EXPERT_RECORD
-
-    return (expert_root(studio) / EXPERT / EXPERT_RECORD).is_file()
 
 
 def stages_note(studio: Studio) -> str:
     """Which cascade stages have trained models now (and the model each runs), and the command that trains each
     missing one."""
-    from .tabs.interpolate import METHODS, TRAIN, trained
-    from .tabs.upscale import TRAIN_IMAGE, available
-
-    interp, sr, dec, expert = trained(studio), available(studio), decoders(studio), has_expert(studio)
+    interp, sr, dec, expert = interp_methods(studio), upscale_modes(studio), decoders(studio), has_expert(studio)
     parts = ["**keyframes** ✓ (the tuning mode above)",
-             f"**interpolate** ✓ ({interp[0]})" if interp else f"**interpolate** ✗ (`{TRAIN['group']}`)",
-             f"**upscale** ✓ ({sr[0]})" if sr else f"**upscale** ✗ (`{TRAIN_IMAGE}`)",
+             f"**interpolate** ✓ ({interp[0]})" if interp else f"**interpolate** ✗ (`{TRAINS['interp/group']}`)",
+             f"**upscale** ✓ ({sr[0]})" if sr else f"**upscale** ✗ (`{TRAINS['sr/image']}`)",
              f"**translate** ✓ (expert {EXPERT}, {dec[0] if dec else 'image'} decoder)" if expert else
-             f"**translate** ✗ (`{TRAIN_EXPERT}`)"]
-    more = [f"`{TRAIN[m]}`" for m in METHODS if interp and m not in interp] + (
-        [f"`{TRAIN_DECODER}` (a temporal decoder)"] if expert and not dec else [])
+             f"**translate** ✗ (`{TRAINS['expert']}`)"]
+    more = [f"`{TRAINS['interp/' + m]}`" for m in INTERP_METHODS if interp and m not in interp] + (
+        [f"`{TRAINS['decoder']}` (a temporal decoder)"] if expert and not dec else [])
     return ("Cascade stages with trained models here: " + " · ".join(parts) + ". A depth whose model is missing "
             "answers with the command that trains it." + (f" Not trained yet: {'; '.join(more)}." if more else ""))
 
 
 def stage_models(studio: Studio) -> dict:
     """run_cascade's model arguments: the studio's folders, the best interpolation method and SR mode here."""
-    from .tabs.interpolate import interp_root, trained
-    from .tabs.upscale import available, sr_root
-
-    m, interp, sr = studio.model, trained(studio), available(studio)
+    m, interp, sr = studio.model, interp_methods(studio), upscale_modes(studio)
     method, mode = (interp or ["group"])[0], (sr or ["zero-shot"])[0]  # a missing model fails with its command
     chosen = {"model": m.get("model"), "device": m.get("device") or "cpu", "dtype": m.get("dtype") or "fp32",
-              "interp": str(interp_root(studio) / method), "interp_method": method,
-              "sr": str(sr_root(studio) / "image"), "sr_mode": mode,
-              "sr_tuned": None if mode == "zero-shot" else str(sr_root(studio) / f"video-{mode}"),
-              "expert": str(expert_root(studio) / EXPERT)}
+              "interp": str(root(studio, "interp") / method), "interp_method": method,
+              "sr": str(root(studio, "sr") / "image"), "sr_mode": mode,
+              "sr_tuned": None if mode == "zero-shot" else str(root(studio, "sr") / f"video-{mode}"),
+              "expert": str(root(studio, "expert") / EXPERT)}
     if m.get("decoder_dir"):  # else the engine takes the best embedded decoder made from the expert's VAE
-        chosen["decoder"] = str(decoder_root(studio) / decoders(studio)[0]) if decoders(studio) else "image"
+        chosen["decoder"] = str(root(studio, "decoder") / decoders(studio)[0]) if decoders(studio) else "image"
     return chosen
 
 
@@ -118,8 +86,6 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
     next step or at the start of the next stage."""
     from engine.cascade import run_cascade
     from engine.sidecar import read_sidecar
-
-    from .tabs.interpolate import noisy_frames
 
     plan = steps_by_stage(depth, frames, steps, stage_steps)
     total, names = sum(plan.values()), list(plan)

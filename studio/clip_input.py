@@ -11,6 +11,7 @@ import gradio as gr
 import torch
 
 from .context import Studio
+from .examples import EXAMPLES
 from .fields import Number
 from .media import enlarge
 from .work import number, user_errors
@@ -113,8 +114,6 @@ def clip_picker(studio: Studio, name: str, load: Callable, picked_label: str, ro
                 examples: list[str] | None = None) -> ClipPicker:
     """The widgets that choose a tab's clip (inside the current column), wired so that the clip as the tab will use
     it plays below them. `load(source, world_prompt, world_seed, upload, roots)` -> (frames (F, 3, H, W), fps)."""
-    from .tabs.generate import EXAMPLES
-
     examples = examples or EXAMPLES
     try:
         initial = show_clip(studio, name, load, WORLD, examples[0], 0, None)

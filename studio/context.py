@@ -119,7 +119,7 @@ class Studio:
         return None if self.own else ASSET  # the embedded modes were tuned on the embedded base
 
     def _folder_variant(self, key: str, folder: Path, label: str) -> Variant:
-        from engine.pipelines.load import tuned_record
+        from engine.models.tuned import tuned_record
 
         record = tuned_record(folder)
         if "mode" not in record:
@@ -188,7 +188,7 @@ class Studio:
 
     def register(self, folder: str | Path, label: str | None = None, owner: str | None = None) -> str:
         """Make a tuned folder (in this studio's output folder) selectable for `owner`; returns its key."""
-        from engine.pipelines.load import tuned_record
+        from engine.models.tuned import tuned_record
 
         path = str(Path(folder).resolve())
         if path not in self.tuned:
@@ -222,19 +222,6 @@ class Studio:
     def keep_history(self, owner: str, history: list | None):
         if owner in self._histories:
             self._histories[owner] = list(history or [])
-
-    def warm(self):
-        """Load the default mode's pipeline (and every engine import) before the first Generate: a one-step,
-        two-frame generation whose files are removed. Launch runs it in a background thread."""
-        from .work import generate_one
-
-        try:
-            path, _, _ = generate_one(self, self.resolve(self.default_key()), "a circle", None, 0, 2, 1, 0.0, "dpm++",
-                                      kind="warm-up")
-            for p in (path, path.with_suffix(".json")):
-                p.unlink(missing_ok=True)
-        except Exception as e:  # noqa: BLE001 - the first real request will say what is wrong
-            print(f"studio: warm-up failed ({type(e).__name__}: {e})")
 
     # -- stop flags and the judge ------------------------------------------------------------------
     def stop_flag(self, session: str | None) -> threading.Event:

@@ -5,9 +5,11 @@ import time
 
 import numpy as np
 import torch
+from einops import rearrange
 import torch.nn.functional as F
 
 PREVIEW_SECONDS = 0.5  # at most two step previews a second (see `Previews`)
+PREVIEW_FRAMES = 8  # a step preview shows at most this many frames (29 interpolated ones were thumbnails)
 DISPLAY_SIZE = 256
 TILE_SIZE = 192
 LABEL_HEIGHT = 22
@@ -19,12 +21,20 @@ def enlarge(video: torch.Tensor, size: int = DISPLAY_SIZE) -> torch.Tensor:
     return F.interpolate(video, scale_factor=scale, mode="nearest") if scale > 1 else video
 
 
-def preview_strip(latents: torch.Tensor, height: int = 96) -> np.ndarray | None:
-    """A denoising step's sample (B, 3, F, h, w) of a pixel model as one RGB strip of its frames (uint8 H×W×3).
-    None for latent models (their latents are not pictures; decoding each step would cost a VAE pass)."""
+def noisy_frames(x: torch.Tensor) -> torch.Tensor:
+    """A pixel pipeline's sample as frames (B, 3, F, H, W): the group model's slots (B, 3·3, G, H, W) unfolded.
+    Latents stay as they are (no preview: they are not pictures)."""
+    return rearrange(x, "b (m c) g h w -> b c (g m) h w", c=3) if x.shape[1] == 9 else x
+
+
+def preview_strip(latents: torch.Tensor, height: int = 96, most: int = PREVIEW_FRAMES) -> np.ndarray | None:
+    """A denoising step's sample (B, 3, F, h, w) of a pixel model as one RGB strip of at most `most` of its frames,
+    evenly spaced from the first to the last (uint8 H×W×3). None for latent models (their latents are not pictures;
+    decoding each step would cost a VAE pass)."""
     if latents.ndim != 5 or latents.shape[1] != 3:
         return None
-    frames = (latents[0].float().cpu() / 2 + 0.5).clamp(0, 1)  # 3 f h w
+    shown = torch.linspace(0, latents.shape[2] - 1, min(most, latents.shape[2])).round().long()
+    frames = (latents[0, :, shown].float().cpu() / 2 + 0.5).clamp(0, 1)  # 3 f h w
     strip = torch.cat(list(frames.permute(1, 0, 2, 3)), dim=-1)  # 3 h (f w)
     scale = max(1, height // strip.shape[-2])
     strip = F.interpolate(strip[None], scale_factor=scale, mode="nearest")[0]
@@ -40,7 +50,7 @@ def save_preview(strip: np.ndarray | None, path) -> str | None:
         return None
     from PIL import Image
 
-    from engine.training.checkpoint import atomic_path
+    from engine.files import atomic_path
 
     with atomic_path(path) as tmp:
         Image.fromarray(strip).save(tmp, format="PNG")

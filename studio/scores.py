@@ -1,8 +1,11 @@
-"""A table of clips against the world's ground truth (PSNR, SSIM, TCC) and the time each took, shared by the
-Interpolate and Upscale tabs and Compare's interpolation methods."""
+"""Clips scored against the world: a table of clips against the world's ground truth (PSNR, SSIM, TCC) and the
+time each took (the Interpolate and Upscale tabs, Compare's interpolation methods), the ground truth of a world
+prompt, and the judge's attributes and TCC per clip (Compare)."""
 from __future__ import annotations
 
 import torch
+
+from .context import Studio
 
 HEADERS = ["clip", "PSNR (dB)", "SSIM", "TCC", "seconds"]
 PSNR_CAP = 60.0  # dB: a clip reproduced exactly (a still clip blended) would otherwise score infinity
@@ -37,3 +40,39 @@ def best(rows: list[dict], key: str = "PSNR (dB)") -> dict | None:
     """The row scoring highest on `key` (None without ground truth)."""
     scored = [r for r in rows if r.get(key) is not None]
     return max(scored, key=lambda r: r[key]) if scored else None
+
+
+def ground_truth(prompt: str, seed: int, like: torch.Tensor, fps: float) -> torch.Tensor | None:
+    """The world's clip for a world prompt (what the prompt leaves open filled from `seed`), shaped like `like`."""
+    from engine.world import SpecError, prompt_to_spec, render
+
+    try:
+        spec = prompt_to_spec(prompt, seed)
+    except (SpecError, ValueError):
+        return None  # not a world prompt (a model of one's own takes any text)
+    return render(spec, tuple(like.shape[-2:]), fps, like.shape[0])
+
+
+def score(studio: Studio, prompt: str, clips: list[torch.Tensor], truth: torch.Tensor | None) -> list[dict]:
+    """Per clip: attributes the judge finds as the prompt names them, and TCC against the ground truth."""
+    from engine.metrics import attribute_accuracy, tcc
+    from engine.world import parse_prompt
+
+    rows = [{"attributes right": "–", "judged wrong": "", "TCC": None} for _ in clips]
+    batch = torch.stack([c.permute(1, 0, 2, 3) for c in clips])  # b c f h w
+    try:
+        judgeable = len(parse_prompt(prompt).objects) == 1
+    except ValueError:
+        judgeable = False
+    if judgeable:
+        acc = attribute_accuracy(studio.judge(), batch, [prompt] * len(clips))
+        for row, clip in zip(rows, acc["per_clip"]):
+            right = sum(clip["correct"].values())
+            row["attributes right"] = f"{right}/{len(clip['correct'])}"
+            row["judged wrong"] = ", ".join(f"{k}: {clip['judged'][k]} (not {v})" for k, v in clip["named"].items()
+                                            if not clip["correct"][k])
+    if truth is not None:
+        values = tcc(batch, truth.permute(1, 0, 2, 3).unsqueeze(0).expand_as(batch))
+        for row, v in zip(rows, values.tolist()):
+            row["TCC"] = round(v, 3)
+    return rows

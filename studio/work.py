@@ -147,6 +147,18 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
     return native, video, read_sidecar(native)
 
 
+def warm(studio: Studio):
+    """Load the default mode's pipeline (and every engine import) before the first Generate: a one-step,
+    two-frame generation whose files are removed. Launch runs it in a background thread."""
+    try:
+        path, _, _ = generate_one(studio, studio.resolve(studio.default_key()), "a circle", None, 0, 2, 1, 0.0, "dpm++",
+                                  kind="warm-up")
+        for p in (path, path.with_suffix(".json")):
+            p.unlink(missing_ok=True)
+    except Exception as e:  # noqa: BLE001 - the first real request will say what is wrong
+        print(f"studio: warm-up failed ({type(e).__name__}: {e})")
+
+
 MOTION_FROM_PROMPT, MOTION_OFF = "as the prompt says", "none (the words alone)"
 
 

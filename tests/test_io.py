@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.io import VideoReadError, read_video, save_frame_grid, write_video
-from engine.training.checkpoint import atomic_path
+from engine.files import atomic_path
 from engine.world import prompt_to_spec, render
 
 

@@ -101,7 +101,7 @@ def test_regions_find_the_object_and_its_centre():
     assert (region.background[0] - frame[0])[:, outside].abs().max() < 0.05  # the background, where it shows
 
 
-# -- warped noise (engine/motion/README.md; DESIGN.md §6) -----------------------------------------------------------------
+# -- warped noise (engine/motion/README.md) -----------------------------------------------------------------
 
 def _region(h: int, w: int, box: tuple[int, int, int, int], n: int) -> Region:
     mask = torch.zeros(n, 1, h, w)

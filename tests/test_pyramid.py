@@ -1,4 +1,4 @@
-"""The temporal pyramid's math (TPDiff §3, DESIGN.md §5): stages, stage-wise targets, renoising, alignment."""
+"""The temporal pyramid's math (TPDiff §3, derived in engine/diffusion/pyramid.py): stages, stage-wise targets, renoising, alignment."""
 import json
 import math
 

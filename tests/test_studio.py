@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "a red circle moving left on a black background"
@@ -127,7 +128,7 @@ def test_compare_of_a_prompt_outside_the_world_has_no_ground_truth(tmp_path):
     import torch
 
     from studio.context import Outputs, Studio
-    from studio.tabs.compare import ground_truth, score
+    from studio.scores import ground_truth, score
 
     assert ground_truth("a red circle and a blue star and a green ring", 0, torch.zeros(4, 3, 32, 32), 2.0) is None
     clips = [torch.rand(4, 3, 32, 32) for _ in range(2)]
@@ -270,6 +271,16 @@ def _shots() -> Path:
     return folder
 
 
+def tune_in_page(page, steps: int):
+    """The Tune tab: a `steps`-step fine-tune on world clips, batch 1, waited for."""
+    page.get_by_role("tab", name="Tune").click()
+    tab = page.locator("#tab-tune")
+    tab.locator("#tune-steps input").fill(str(steps))
+    tab.locator("#tune-batch input").fill("1")
+    tab.get_by_role("button", name="Tune", exact=True).click()
+    page.wait_for_function("document.querySelector('#tune-status').innerText.includes('Done')", timeout=120_000)
+
+
 def _plays(page, scope: str, timeout: int = 60_000):
     page.wait_for_selector(f"{scope} video", timeout=timeout)
     page.wait_for_function("(scope) => { const v = document.querySelector(scope + ' video'); "
@@ -300,12 +311,7 @@ def test_every_tab_in_a_browser(studio):
         page.screenshot(path=str(shots / "generate.png"), full_page=True)
 
         # Tune: a 2-step fine-tune on world clips; the live loss plot and the cost chart
-        page.get_by_role("tab", name="Tune").click()
-        tab = page.locator("#tab-tune")
-        tab.locator("#tune-steps input").fill("3")
-        tab.locator("#tune-batch input").fill("1")
-        tab.get_by_role("button", name="Tune", exact=True).click()
-        page.wait_for_function("document.querySelector('#tune-status').innerText.includes('Done')", timeout=120_000)
+        tune_in_page(page, 3)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(shots / "tune.png"), full_page=True)
 
@@ -428,3 +434,14 @@ def test_stop_ends_a_tune(pyramid_studio):
     pyramid_studio.stop("local:tune")
     with pytest.raises(gr.Error, match="Stopped at step 2 of 20"):
         list(run)
+
+
+def test_a_step_preview_shows_at_most_eight_frames_first_to_last():
+    from studio.media import PREVIEW_FRAMES, preview_strip
+
+    frames = torch.linspace(-1, 1, 29).reshape(1, 1, 29, 1, 1).expand(1, 3, 29, 16, 16)
+    strip = preview_strip(frames)
+    scale = 96 // 16
+    assert strip.shape == (96, PREVIEW_FRAMES * 16 * scale, 3)
+    assert strip[0, 0, 0] == 0 and strip[0, -1, 0] == 255  # the first frame and the last
+    assert preview_strip(frames[:, :, :4]).shape[1] == 4 * 16 * scale  # fewer frames: all of them

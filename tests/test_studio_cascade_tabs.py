@@ -358,13 +358,15 @@ def test_bad_input_is_a_clear_error_and_leaves_nothing(studio, tmp_path):
 def test_without_models_the_tabs_say_which_command_makes_them(tmp_path):
     import gradio as gr
 
+    from engine.registry import TRAINS
     from studio.context import Outputs, Studio
+    from studio.stages import interp_methods, upscale_modes
     from studio.tabs import interpolate as tab
     from studio.tabs import upscale
 
     studio = Studio(Outputs(tmp_path / "out"), {"interp_dir": str(tmp_path / "none"), "sr_dir": str(tmp_path / "none")})
-    assert tab.trained(studio) == [] and upscale.available(studio) == []
-    assert f"`{tab.TRAIN['group']}`" in tab.models_note(studio) and "train-interp --method group" in tab.TRAIN["group"]
+    assert interp_methods(studio) == [] and upscale_modes(studio) == []
+    assert f"`{TRAINS['interp/group']}`" in tab.models_note(studio) and "train-interp --method group" in TRAINS["interp/group"]
     assert "`flipbook train-sr --steps 3000`" in upscale.models_note(studio)
     *_, last = tab.interpolate(studio, WORLD, PROMPT, 0, None, [], 1, 0, [])
     assert last[4]["result"] == "blend" and "baselines only" in last[1]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from test_studio import CHROMIUM, _free_port, _plays, _shots
+from test_studio import CHROMIUM, _free_port, _plays, _shots, tune_in_page
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                                 reason="Debian's chromium is not installed (scripts/test.sh installs it)")
@@ -33,6 +33,14 @@ def browser():
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
         yield chromium
         chromium.close()
+
+
+def _browse(browser, url: str):
+    """A fresh browser (its own storage, as another person's would be) on the studio: (its context, its page)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(url)
+    return context, page
 
 
 def _generate(page, prompt: str, steps: int = 4):
@@ -86,9 +94,7 @@ def test_one_progress_bar_a_run(studio, browser):
 
 def test_history_holds_every_tab_and_survives_a_reload(studio, browser):
     url, _ = studio
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(url)
+    context, page = _browse(browser, url)
     _generate(page, "a green star rotating on a black background")
     _plays(page, "#tab-generate")
     page.get_by_role("tab", name="World").click()
@@ -103,9 +109,7 @@ def test_history_holds_every_tab_and_survives_a_reload(studio, browser):
     page.wait_for_function(listed, arg="render", timeout=5_000)
     page.screenshot(path=str(_shots() / "history-after-reload.png"), full_page=True)
     context.close()
-    other = browser.new_context()  # another browser: its own, empty History
-    page = other.new_page()
-    page.goto(url)
+    other, page = _browse(browser, url)  # another browser: its own, empty History
     page.get_by_role("tab", name="History").click()
     page.wait_for_timeout(1500)
     assert "green star" not in page.locator("#tab-history").inner_text()
@@ -114,15 +118,8 @@ def test_history_holds_every_tab_and_survives_a_reload(studio, browser):
 
 def test_a_tuned_model_is_a_choice_only_for_the_browser_that_tuned_it(studio, browser):
     url, app_studio = studio
-    tuner = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = tuner.new_page()
-    page.goto(url)
-    page.get_by_role("tab", name="Tune").click()
-    tab = page.locator("#tab-tune")
-    tab.locator("#tune-steps input").fill("2")
-    tab.locator("#tune-batch input").fill("1")
-    tab.get_by_role("button", name="Tune", exact=True).click()
-    page.wait_for_function("document.querySelector('#tune-status').innerText.includes('Done')", timeout=120_000)
+    tuner, page = _browse(browser, url)
+    tune_in_page(page, 2)
     label = next(label for label, _ in app_studio.tuned.values())
     options = ("async () => { const box = document.querySelector('#tab-generate input[role=listbox], "
                "#tab-generate input[aria-label=\"Tuning mode\"]'); return box ? box.value : ''; }")
@@ -133,9 +130,7 @@ def test_a_tuned_model_is_a_choice_only_for_the_browser_that_tuned_it(studio, br
     page.locator("#tab-generate").get_by_label("Tuning mode").click()
     page.wait_for_function(choices, arg=label.split(" (")[0], timeout=10_000)  # still there after a reload
     tuner.close()
-    stranger = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = stranger.new_page()
-    page.goto(url)
+    stranger, page = _browse(browser, url)
     page.locator("#tab-generate").get_by_label("Tuning mode").click()
     page.wait_for_selector("[role=option]", timeout=10_000)
     assert not page.evaluate(choices, label.split(" (")[0])

@@ -1,4 +1,5 @@
-"""TPDiff's temporal pyramid (§3), as derived in shared/DESIGN.md §5 (the paper's equations were lost).
+"""TPDiff's temporal pyramid (§3). The paper's text lost its equations; they are derived here (notebook 3 derives
+them again on live tensors and checks them by Monte Carlo).
 
 Both diffusion forms write a noisy sample as x_t = a_t·x_0 + b_t·ε; a `NoiseForm` gives a and b:
 DDIM (a = √ᾱ_t, b = √(1−ᾱ_t), t an integer timestep, −1 meaning clean) and flow matching (a = 1−σ, b = σ).
@@ -9,6 +10,24 @@ K stages; stage k holds F/2^k frames, so the first stage visited (k = K−1) is 
 upsampled (each frame repeated) and renoised to the start of the next with noise that is anti-correlated
 within each repeated pair, so the next stage begins exactly where training puts it; that is only possible
 if the next stage starts at half the signal-to-noise ratio where the last one ended, which `stages` builds in.
+
+Training (stage-wise diffusion; `stage_target`). One noise ε at the stage's F/2^k frames serves both ends: the
+start x̂_s = a_s·Up(Down(x_0, 2^{k+1})) + b_s·ε and the end x̂_e = a_e·Down(x_0, 2^k) + b_e·ε.
+- DDIM: with ε constant within the stage, x_t = (a_t/a_s)·x̂_s + (b_t − a_t·b_s/a_s)·ε_k; putting t = e gives the
+  stage's noise ε_k = (x̂_e − (a_e/a_s)·x̂_s) / (b_e − a_e·b_s/a_s), the regression target at a t drawn in the stage.
+- Flow matching: each stage is a flow of its own, x_τ = τ·x̂_e + (1−τ)·x̂_s in local time τ, target x̂_e − x̂_s.
+- Data-noise alignment keeps "ε constant within the stage" nearly true: within a batch, each clip gets the noise
+  `linear_sum_assignment` pairs it with under the cost ‖x_i − ε_j‖² (engine/diffusion/align.py).
+
+Sampling (`pyramid_sample`). Pure noise at F/2^{K−1} frames; each stage is solved with the ordinary sampler; between
+stages the end is upsampled and renoised, x̂_{s'} = c·Up(x̂_e) + d·n′ with n′ ~ N(0, Σ′), Σ′ block-diagonal over
+the repeated frame pairs with blocks [[1, ρ], [ρ, 1]] (`renoise`). Matching the training start point:
+- mean: c·a_e = a_{s'}, so c = a_{s'}/a_e;
+- covariance: c²b_e² + d² = b_{s'}² on the diagonal and c²b_e² + ρ·d² = 0 between the two copies (they must
+  decorrelate);
+- Σ′ is a covariance only if |ρ| ≤ 1, so b_{s'}² ≥ 2·c²·b_e². The least added noise is ρ = −1 (n′ = (z, −z) per
+  pair) with d = c·b_e, and it fixes where the next stage starts: b_{s'} = √2·(a_{s'}/a_e)·b_e, half the
+  signal-to-noise ratio at which the last stage ended.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import imageio.v2 as iio
 import numpy as np
 import torch
 
-from ..training.checkpoint import atomic_path
+from ..files import atomic_path
 
 WRITABLE = (".mp4", ".gif")
 READABLE = (".mp4", ".gif", ".webm", ".mov", ".mkv", ".avi")

@@ -29,6 +29,7 @@ from diffusers.models.resnet import ResnetBlock2D
 from einops import rearrange
 from torch import nn
 
+from ..registry import decoders_here
 from .base import resolve_device, resolve_dtype
 from .temporal import FrameContext, TemporalAttention, TemporalConv
 from .tuned import model_hash
@@ -36,7 +37,6 @@ from .tuned import model_hash
 ASSET = Path(__file__).resolve().parents[2] / "assets" / "decoder"
 RECORD = "decoder.json"
 VARIANTS = {"conv1d": (False, False), "conv3d": (True, False), "conv1d-attn": (False, True), "conv3d-attn": (True, True)}
-BEST_FIRST = ("conv3d-attn", "conv1d-attn", "conv3d", "conv1d")  # FusionFrames Table 3's order
 
 
 class TemporalLayers(nn.Sequential):
@@ -134,7 +134,7 @@ def load_decoder(folder: str | Path, vae=None, device="cpu", dtype=torch.float32
 
 def available_decoders() -> list[str]:
     """The embedded temporal decoders that exist now, best first."""
-    return [v for v in BEST_FIRST if (ASSET / v / RECORD).is_file()]
+    return decoders_here(ASSET)
 
 
 def best_decoder(vae, device="cpu", dtype=torch.float32) -> tuple[TemporalDecoder | None, dict | None]:

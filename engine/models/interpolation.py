@@ -33,7 +33,6 @@ the model in fp16 and its noise schedule, whole or not at all.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from diffusers.utils import logging as diffusers_logging
 from einops import rearrange
 from torch import nn
 
+from ..files import atomic_folder, readable
 from ..tuning import apply_mode
 from .inflate import inflate
 from .temporal import TemporalModule, _zero
@@ -276,30 +276,21 @@ METHODS = {"group": GroupInterpolationUNet, "masked": MaskedInterpolationUNet}
 def save_interpolator(model: _Interpolator, scheduler_config: dict, out: str | Path, record: dict | None = None,
                       extras=()):
     """Write OUT/{unet (fp16 safetensors), scheduler, interp.json} whole or not at all."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    dtype, verbosity = model.dtype, diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()  # .to() warns about fp32 modules these models do not have
-    try:
-        model.to(torch.float16).save_pretrained(tmp / "unet", safe_serialization=True)
-    finally:
-        model.to(dtype)
-        diffusers_logging.set_verbosity(verbosity)
-    DDIMScheduler.from_config(scheduler_config).save_pretrained(tmp / "scheduler")
     method = next(k for k, v in METHODS.items() if isinstance(model, v))
-    (tmp / "interp.json").write_text(json.dumps({"method": method, **(record or {})}, indent=1))
-    for extra in extras:
-        if Path(extra).is_file():
-            shutil.copy2(extra, tmp / Path(extra).name)
-    umask = os.umask(0)
-    os.umask(umask)
-    for f in tmp.rglob("*"):  # diffusers writes weights 0600; an asset is readable like any other file
-        f.chmod((0o777 if f.is_dir() else 0o666) & ~umask)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.rename(out)
+    with atomic_folder(out, keep=()) as tmp:
+        dtype, verbosity = model.dtype, diffusers_logging.get_verbosity()
+        diffusers_logging.set_verbosity_error()  # .to() warns about fp32 modules these models do not have
+        try:
+            model.to(torch.float16).save_pretrained(tmp / "unet", safe_serialization=True)
+        finally:
+            model.to(dtype)
+            diffusers_logging.set_verbosity(verbosity)
+        DDIMScheduler.from_config(scheduler_config).save_pretrained(tmp / "scheduler")
+        (tmp / "interp.json").write_text(json.dumps({"method": method, **(record or {})}, indent=1))
+        for extra in extras:
+            if Path(extra).is_file():
+                shutil.copy2(extra, tmp / Path(extra).name)
+        readable(tmp)  # diffusers writes weights 0600; an asset is readable like any other file
 
 
 def interp_record(folder: str | Path) -> dict:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
+from ..files import atomic_folder
 from ..tuning import apply_mode
 from ..validate import read_safetensors
 from .inflate import VideoUNet, inflate
@@ -57,23 +57,29 @@ def save_tuned(video: VideoUNet, out: str | Path, base_hash: str, extra: dict | 
     (fp16) when the mode tuned it (see `train_mode`)."""
     if video.mode is None:
         raise ValueError("this video UNet has no mode; apply_mode first")
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    tensors = {k: v.to(torch.float16).contiguous().cpu() for k, v in trainable_state(video).items()}
-    if tensors:
-        save_file(tensors, str(tmp / "tuned.safetensors"))
-    if text_encoder is not None:
-        save_file({k: v.detach().to(torch.float16).contiguous().cpu() for k, v in text_encoder.state_dict().items()},
-                  str(tmp / TEXT_ENCODER))
-    record = {"mode": video.mode, "ablate": sorted(ablate), "base_hash": base_hash, **(extra or {})}
-    (tmp / "mode.json").write_text(json.dumps(record, indent=1))
-    for keep in (out.glob("*.png") if out.exists() else []):
-        shutil.copy2(keep, tmp / keep.name)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic_folder(out, keep=("*.png",)) as tmp:  # a loss plot written beside the weights stays
+        tensors = {k: v.to(torch.float16).contiguous().cpu() for k, v in trainable_state(video).items()}
+        if tensors:
+            save_file(tensors, str(tmp / "tuned.safetensors"))
+        if text_encoder is not None:
+            save_file({k: v.detach().to(torch.float16).contiguous().cpu() for k, v in text_encoder.state_dict().items()},
+                      str(tmp / TEXT_ENCODER))
+        record = {"mode": video.mode, "ablate": sorted(ablate), "base_hash": base_hash, **(extra or {})}
+        (tmp / "mode.json").write_text(json.dumps(record, indent=1))
+
+
+def tuned_record(folder: str | Path | None) -> dict:
+    """A tuned folder's mode.json ({} for none): its mode, and for pyramid-trained models its form and stages."""
+    path = Path(folder) / "mode.json" if folder else None
+    if not (path and path.is_file()):
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); the tuned folder is damaged: tune it again") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} must hold a JSON object naming the mode; the tuned folder is damaged: tune it again")
+    return record
 
 
 def load_tuned(unet, folder: str | Path | None, mode: str | None = None) -> VideoUNet:
@@ -83,8 +89,6 @@ def load_tuned(unet, folder: str | Path | None, mode: str | None = None) -> Vide
     folder = Path(folder)
     if not (folder / "mode.json").is_file():
         raise FileNotFoundError(f"{folder} is not a tuned mode (no mode.json); train one with `flipbook tune`")
-    from ..pipelines.load import tuned_record
-
     record = tuned_record(folder)
     video = apply_mode(inflate(unet), record["mode"], set(record.get("ablate", ())))
     video.noise_share = float(record.get("noise_share", 0.0))  # trained on mixed noise: sample from it too

@@ -20,7 +20,7 @@ from ..diffusion.inversion import ddim_invert, inverse_scheduler, inversion_step
 from ..models.tuned import model_hash
 from ..motion import FINE, check_method, fine_noise_like
 from ..models.vae import encode_frames
-from ..training.checkpoint import atomic_path
+from ..files import atomic_path
 from .text_to_video import TextToVideoPipeline, VideoOutput, plans_per_clip
 
 DEFAULT_STRENGTH, DEFAULT_STEPS, DEFAULT_GUIDANCE = STRENGTH, STEPS, GUIDANCE

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import json
 
 
 from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
@@ -13,7 +12,7 @@ from ..diffusion.inversion import sampler
 from ..diffusion.reparam import FlowFromDiffusion
 from ..models.base import load_base, resolve_device, resolve_dtype
 from ..models.tuned import ASSET as MODES_ASSET
-from ..models.tuned import load_text_encoder, load_tuned, model_hash
+from ..models.tuned import load_text_encoder, load_tuned, model_hash, tuned_record
 from ..tuning import MODES
 from ..world import UnknownWordsError, world_wording
 from .memory import MemoryOptions
@@ -26,20 +25,6 @@ SCHEDULERS = {  # pixel-space models clip (DDIM) or dynamically threshold (DPM-S
         config, algorithm_type="dpmsolver++", timestep_spacing="trailing", thresholding=pixel, sample_max_value=1.0),
     "flow": lambda config, pixel: FlowMatchEulerDiscreteScheduler(num_train_timesteps=config["num_train_timesteps"]),
 }
-
-
-def tuned_record(folder: str | Path | None) -> dict:
-    """A tuned folder's mode.json ({} for none): its mode, and for pyramid-trained models its form and stages."""
-    path = Path(folder) / "mode.json" if folder else None
-    if not (path and path.is_file()):
-        return {}
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); the tuned folder is damaged: tune it again") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"{path} must hold a JSON object naming the mode; the tuned folder is damaged: tune it again")
-    return record
 
 
 def available_modes(modes_dir: str | Path | None = None) -> list[str]:

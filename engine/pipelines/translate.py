@@ -30,7 +30,7 @@ from ..models.expert import load_expert, vae_factor
 from ..models.text import encode_prompts
 from ..models.tuned import model_hash
 from ..models.vae import decode_frames, encode_frames
-from ..training.cost import PeakMemory
+from ..peak_memory import PeakMemory
 from .load import SCHEDULERS, prompt_for
 from .text_to_video import VideoOutput
 from .upscale import SEGMENT, check_segment_frames, segments

@@ -19,6 +19,7 @@ from ..world.render import render_at
 from ..world.splits import sample_split_spec
 from ..world.vocab import CLIP_SECONDS
 from ..diffusion.noise import frame_noise
+from ..files import atomic_folder
 from .checkpoint import run_folder
 from .loop import train_loop
 
@@ -96,23 +97,17 @@ def diffusion_loss(unet_forward, text_states, x0: torch.Tensor, scheduler, seed:
 
 def save_base(out: str | Path, unet, text_encoder, tokenizer, scheduler_config: dict, extras: list[Path] = ()):
     """Write a diffusers-format folder (fp16 safetensors), whole or not at all."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for name, model in (("unet", unet), ("text_encoder", text_encoder)):
-        dtype = model.dtype
-        model.to(torch.float16).save_pretrained(tmp / name, safe_serialization=True)
-        model.to(dtype)
-    tokenizer.save_pretrained(tmp / "tokenizer")
-    DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing", clip_sample=True).save_pretrained(tmp / "scheduler")
-    for extra in extras:
-        if Path(extra).exists():
-            shutil.copy2(extra, tmp / Path(extra).name)
-    if out.exists():
-        for keep in out.glob("*.md"):
-            shutil.copy2(keep, tmp / keep.name)
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic_folder(out) as tmp:  # reports (*.md) written beside the weights stay
+        for name, model in (("unet", unet), ("text_encoder", text_encoder)):
+            dtype = model.dtype
+            model.to(torch.float16).save_pretrained(tmp / name, safe_serialization=True)
+            model.to(dtype)
+        tokenizer.save_pretrained(tmp / "tokenizer")
+        DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing",
+                                  clip_sample=True).save_pretrained(tmp / "scheduler")
+        for extra in extras:
+            if Path(extra).exists():
+                shutil.copy2(extra, tmp / Path(extra).name)
 
 
 def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,

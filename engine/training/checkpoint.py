@@ -1,4 +1,4 @@
-"""Atomic files and training checkpoints.
+"""Training checkpoints and run folders (atomic writes: engine.files).
 
 Weights are safetensors; optimizer state (our own, never a user's file) is torch.save'd and read back with
 weights_only=True. Files are written under a temporary name and renamed into place, and a checkpoint is
@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-from contextlib import contextmanager
+import warnings
 from pathlib import Path
 
 import torch
@@ -31,44 +30,13 @@ def run_folder(path: str | Path) -> Path:
     return p
 
 
-@contextmanager
-def atomic_path(path: str | Path, suffix: str | None = None):
-    """Yield a temporary path beside `path`; on success rename it to `path`, on failure remove it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a finished file gets the usual permissions
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def atomic_folder(path: str | Path, keep: tuple[str, ...] = ("*.md",)):
-    """Yield an empty temporary folder beside `path`; on success it replaces `path` whole (files of `path`
-    matching `keep`, such as reports, are carried over), on failure it is removed and `path` stays as it was."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-        if path.exists():
-            for pattern in keep:
-                for f in path.glob(pattern):
-                    if not (tmp / f.name).exists():
-                        shutil.copy2(f, tmp / f.name)
-            shutil.rmtree(path)
-        tmp.rename(path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def resume_schedule(scheduler, steps: int):
+    """Move a learning-rate schedule on to where a resumed run left it. (PyTorch warns when a schedule steps
+    before its optimizer has; moving it on before training resumes is the point here.)"""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+        for _ in range(steps):
+            scheduler.step()
 
 
 def save_checkpoint(directory: str | Path, model, optimizer=None, state: dict | None = None):

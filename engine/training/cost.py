@@ -17,40 +17,7 @@ from pathlib import Path
 
 import torch
 
-
-def _status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def _reset_peak():
-    Path("/proc/self/clear_refs").write_text("5")
-
-
-class PeakMemory:
-    """What a block of work adds to resident memory at its peak, in MB, the way `time_steps` measures it:
-
-        with PeakMemory() as probe:
-            run_stage()
-        probe.mb   # VmHWM during the block − VmRSS when it began
-
-    The kernel's high-water mark is reset on entry (where /proc/self/clear_refs cannot be written, the process's
-    lifetime peak is used instead, which can only overstate the block's). Blocks run one after another."""
-
-    def __enter__(self):
-        self.start = _status("VmRSS")
-        try:
-            _reset_peak()
-        except OSError:
-            pass
-        self.mb = 0.0
-        return self
-
-    def __exit__(self, *exc):
-        self.mb = max(0.0, (_status("VmHWM") - self.start) / 2**20)
-        return False
+from ..peak_memory import memory_status, reset_peak
 
 
 def sd15_unet(sample_size: int = 8):
@@ -93,15 +60,15 @@ def measure(mode: str, config: str, frames: int, batch: int, steps: int, size: i
 
 def time_steps(step, steps: int) -> dict:
     """Median seconds of `step()` over `steps` calls and the peak memory they add to the loaded model (MB)."""
-    rss = _status("VmRSS")  # the loaded model: what training adds is measured from here
-    _reset_peak()
+    rss = memory_status("VmRSS")  # the loaded model: what training adds is measured from here
+    reset_peak()
     step()  # warm-up: allocator, kernels, and the optimizer state, which counts as training memory
     times = []
     for _ in range(steps):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    return {"step_s": statistics.median(times), "peak_mb": (_status("VmHWM") - rss) / 2**20}
+    return {"step_s": statistics.median(times), "peak_mb": (memory_status("VmHWM") - rss) / 2**20}
 
 
 def measure_in_subprocess(mode: str, config: str = "embedded", frames: int = 8, batch: int = 4, steps: int = 5,

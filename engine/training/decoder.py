@@ -15,7 +15,8 @@ from ..models.decoder import TemporalDecoder, save_decoder
 from ..models.expert import VAE_ASSET, load_world_vae
 from ..models.tuned import model_hash, recorded_path
 from ..models.vae import encode_frames
-from .checkpoint import atomic_folder, run_folder
+from ..files import atomic_folder
+from .checkpoint import run_folder
 from .expert import world_batch
 from .loop import train_loop
 

@@ -32,7 +32,8 @@ from ..models.vae import encode_frames
 from ..tuning import MODES, apply_mode
 from ..world import render, sample_split_spec
 from .base import diffusion_loss, save_base
-from .checkpoint import atomic_folder, run_folder
+from ..files import atomic_folder
+from .checkpoint import run_folder
 from .loop import train_loop
 from .sr import _text_cache, sr_batch
 

@@ -7,7 +7,6 @@ clips; the report measures it on validation, held-out combinations, and stronger
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,8 @@ from ..metrics.judge import Judge
 from ..world.render import render, render_at
 from ..world.splits import sample_split_spec
 from ..world.vocab import ATTRIBUTES
-from .checkpoint import load_checkpoint, run_folder, save_checkpoint
+from ..files import atomic_folder
+from .checkpoint import load_checkpoint, resume_schedule, run_folder, save_checkpoint
 
 VIEWS = {  # the clip formats the report measures: (size, fps, frames)
     "keyframes 32² 2fps×8": (32, 2.0, 8),
@@ -71,8 +71,7 @@ def train_judge(out: str | Path, steps: int = 2500, batch_size: int = 48, lr: fl
         opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     ckpt = run_folder(work_dir) / "checkpoint"
     state = load_checkpoint(ckpt, judge, opt) or {"step": 0, "losses": []}
-    for _ in range(state["step"]):
-        sched.step()
+    resume_schedule(sched, state["step"])
     judge.train()
     bar = tqdm(range(state["step"], steps), initial=state["step"], total=steps, desc="judge")
     for step in bar:
@@ -95,17 +94,10 @@ def train_judge(out: str | Path, steps: int = 2500, batch_size: int = 48, lr: fl
 
 def save_fp16(model, out: str | Path):
     """save_pretrained in fp16 into a temporary folder, then move it into place whole."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    dtype = model.dtype
-    model.to(torch.float16).save_pretrained(tmp, safe_serialization=True)
-    model.to(dtype)
-    for extra in out.glob("*.md") if out.exists() else []:
-        shutil.copy2(extra, tmp / extra.name)  # keep reports written beside the weights
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic_folder(out) as tmp:  # reports (*.md) written beside the weights stay
+        dtype = model.dtype
+        model.to(torch.float16).save_pretrained(tmp, safe_serialization=True)
+        model.to(dtype)
 
 
 @torch.no_grad()

@@ -20,7 +20,8 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from .checkpoint import atomic_path, load_checkpoint, save_checkpoint
+from ..files import atomic_path
+from .checkpoint import load_checkpoint, resume_schedule, save_checkpoint
 
 
 def cosine_with_warmup(steps: int, warmup: int = 100):
@@ -177,8 +178,7 @@ def train_loop(models: dict[str, torch.nn.Module], batch: Callable[[int], dict],
     ckpt_models = {**models, **({"ema": ema_holder} if ema else {})}
     state = load_checkpoint(work_dir / "checkpoint", ckpt_models, opt) or {"step": 0, "losses": []}
     _check_same_start(state["step"], work_dir, accelerator)
-    for _ in range(state["step"]):
-        sched.step()
+    resume_schedule(sched, state["step"])
     broadcast_parameters(params, accelerator)
     if ema and state["step"] == 0:
         ema.shadow_from(params)  # a resumed EMA comes from the checkpoint, the same file on every process

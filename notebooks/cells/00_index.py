@@ -11,7 +11,7 @@ laptop CPU in a minute or two (the test suite, `tests/test_notebooks.py`, execut
 |---|---|---|---|
 | [1 · Inflation](01_inflation.ipynb) | fold frames into the batch; zero-initialised temporal adapters; what zero-shot does to motion; a few steps of adapter tuning | Inflation with Diffusion §3.1–3.2 | `engine/models/inflate.py`, `engine/models/temporal.py`, `engine/tuning.py` |
 | [2 · Latent-shift attention](02_latent_shift_attention.ipynb) | keys and values from the previous frame, built by hand; FLOPs of spatial, latent-shift and full spatio-temporal attention; attention maps across frames | SimDA §3.3 | `engine/models/attention.py` |
-| [3 · Temporal pyramid](03_temporal_pyramid.ipynb) | stages, Down/Up, the renoising coefficients c, d, ρ derived and checked by Monte Carlo; pyramid vs vanilla sampling, with and without renoising, DDIM and flow matching | TPDiff §3, `shared/DESIGN.md` §5 | `engine/diffusion/pyramid.py` |
+| [3 · Temporal pyramid](03_temporal_pyramid.ipynb) | stages, Down/Up, the renoising coefficients c, d, ρ derived and checked by Monte Carlo; pyramid vs vanilla sampling, with and without renoising, DDIM and flow matching | TPDiff §3 (derived in `engine/diffusion/pyramid.py`) | `engine/diffusion/pyramid.py` |
 
 Read them in order: 2 and 3 use ideas from 1.
 

@@ -3,7 +3,7 @@ CELLS = [
 # 3 · Temporal pyramid renoising
 
 *TPDiff: Temporal Pyramid Video Diffusion Model*, §3.2–3.5, whose equations were lost from our copy of the text;
-`shared/DESIGN.md` §5 re-derives them, and this notebook derives them again on live tensors.
+`engine/diffusion/pyramid.py`'s docstring derives them, and this notebook derives them again on live tensors.
 
 Early in sampling a video is mostly noise, and consecutive frames carry almost the same information. TPDiff
 therefore samples the noisiest part at a **low frame rate** and doubles the rate stage by stage: with $K = 3$

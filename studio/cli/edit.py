@@ -7,15 +7,11 @@ from .options import (EDIT_MOTION, HelpFormatter, add_device, add_model, add_mot
                       non_negative_int, positive_float, positive_int, use_threads)
 from .progress import StageProgress
 
-DESCRIPTION = ("One-shot video editing (Tune-A-Video, SimDA): tune a mode on the clip with its source prompt, "
-               "DDIM-invert it, and sample the edited prompt from the inverted latents. The edit is at the model's "
-               "resolution (32×32 for the embedded base): the clip is centre-cropped to a square and resized. Tuned "
-               "weights and inverted latents are cached (--cache-dir), so more edits of one clip are quick.")
 
 
 def add_commands(sub):
     ed = sub.add_parser("edit", help="edit a clip by prompt: one-shot tune on it, DDIM-invert it, sample the edit",
-                        description=DESCRIPTION, formatter_class=HelpFormatter)
+                        description=edit.__doc__, formatter_class=HelpFormatter)
     ed.add_argument("--input", required=True, help="the clip to edit (.mp4, .gif, .webm)")
     ed.add_argument("--source-prompt", required=True, help="what the clip shows, in the world's words")
     ed.add_argument("--prompt", required=True, help="what it should show: the source prompt with the change made")
@@ -46,6 +42,10 @@ def add_commands(sub):
 
 
 def edit(args) -> int:
+    """One-shot video editing (Tune-A-Video, SimDA): tune a mode on the clip with its source prompt, DDIM-invert it,
+    and sample the edited prompt from the inverted latents. The edit is at the model's resolution (32×32 for the
+    embedded base): the clip is centre-cropped to a square and resized. Tuned weights and inverted latents are
+    cached (--cache-dir), so more edits of one clip are quick."""
     use_threads()
     from engine.edit import edit_video
     from engine.edit_settings import GUIDANCE, STEPS, STRENGTH, TUNE_STEPS

@@ -33,7 +33,7 @@ def add_trainers(sub):
 def evaluate(args) -> int:
     use_threads()
     from engine.evaluate import evaluate_folder
-    from engine.training.checkpoint import atomic_path
+    from engine.files import atomic_path
     from engine.validate import check_output
 
     if args.out:
@@ -66,7 +66,7 @@ def judge_report(args) -> int:
 
 
 def _write_report(judge, folder: Path, clips: int):
-    from engine.training.checkpoint import atomic_path
+    from engine.files import atomic_path
     from engine.training.judge import report
 
     table = report(judge, clips)

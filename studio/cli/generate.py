@@ -64,7 +64,8 @@ def _cascade_options(g):
     c.add_argument("--interp-method", default=None, choices=["group", "masked"],
                    help="group (FusionFrames, default) or masked (MPL-Video)")
     c.add_argument("--sr", default=None, metavar="FOLDER", help="image SR folder (default assets/sr/image)")
-    c.add_argument("--sr-mode", default=None, choices=UPSCALE_MODES, help="(default: the best one available)")
+    c.add_argument("--sr-mode", default=None, metavar="MODE",
+                   help="the upscaling mode: " + ", ".join(UPSCALE_MODES) + " (default: the best one available)")
     c.add_argument("--sr-tuned", default=None, metavar="FOLDER", help="a tuned video SR folder")
     c.add_argument("--expert", default=None, metavar="FOLDER", help="expert folder (default assets/expert/t900)")
     c.add_argument("--decoder", default=None, help="temporal decoder variant or folder, or image (default: the best "
@@ -205,7 +206,7 @@ def train_base(args) -> int:
     use_threads()
     from engine.training.base import base_report, evaluate_base
     from engine.training.base import train_base as train
-    from engine.training.checkpoint import atomic_path
+    from engine.files import atomic_path
 
     train(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, work_dir=args.work_dir,
           snr_gamma=args.snr_gamma, prediction=args.prediction, init=args.init, lr=args.lr)

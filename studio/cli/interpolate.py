@@ -9,17 +9,11 @@ from .options import (HelpFormatter, add_device, add_out, add_seed, non_negative
 from .progress import StageProgress
 
 INTERP_ASSET = "assets/interp"
-TRAIN = ("group: FusionFrames' model, the three middle frames of every keyframe pair in one pass; masked: MPL-Video's, "
-         "the whole clip with the keyframes in a masked input. Both start from the base (masked: from the keyframe "
-         "model) and train on world clips rendered at the rates they need; an interrupted run resumes from --work-dir.")
-INTERPOLATE = ("Interpolates three frames between every two frames of the input (any size; the embedded models are "
-               "trained on 32×32 world clips at 2 → 8 fps) and writes OUT with a .json sidecar holding every setting "
-               "and the time of each stage.")
 
 
 def add_commands(sub):
     i = sub.add_parser("interpolate", help="interpolate a clip: T frames → 4T−3 frames at 4× the frame rate",
-                       description=INTERPOLATE, formatter_class=HelpFormatter)
+                       description=interpolate.__doc__, formatter_class=HelpFormatter)
     i.add_argument("--input", required=True, help="the clip (.mp4, .gif, .webm) whose frames are the keyframes")
     add_out(i)
     i.add_argument("--method", default=None, choices=["group", "masked"],
@@ -44,7 +38,7 @@ def add_commands(sub):
 
 def add_trainers(sub):
     t = sub.add_parser("train-interp", help="train an interpolation model on world clips (assets/interp/METHOD)",
-                       description=TRAIN, formatter_class=HelpFormatter)
+                       description=train_interp.__doc__, formatter_class=HelpFormatter)
     t.add_argument("--method", required=True, choices=["group", "masked"], help="which model to train")
     t.add_argument("--steps", type=positive_int, default=2000, help="optimiser steps")
     t.add_argument("--batch-size", type=positive_int, default=4, help="clips a step (8 keyframes → 29 frames each)")
@@ -67,6 +61,9 @@ def add_trainers(sub):
 
 
 def train_interp(args) -> int:
+    """group: FusionFrames' model, the three middle frames of every keyframe pair in one pass; masked: MPL-Video's, the
+    whole clip with the keyframes in a masked input. Both start from the base (masked: from the keyframe model)
+    and train on world clips rendered at the rates they need; an interrupted run resumes from --work-dir."""
     if args.model and not args.out:
         raise ValueError(f"with --model, give --out: {INTERP_ASSET} holds the embedded base's models")
     if args.tuned and args.method != "masked":
@@ -86,6 +83,9 @@ def train_interp(args) -> int:
 
 
 def interpolate(args) -> int:
+    """Interpolates three frames between every two frames of the input (any size; the embedded models are trained on
+    32×32 world clips at 2 → 8 fps) and writes OUT with a .json sidecar holding every setting and the time of
+    each stage."""
     if args.guidance != args.guidance or not 0 <= args.guidance <= 10:
         raise ValueError(f"--guidance must be between 0 and 10 (FusionFrames uses 0.25), got {args.guidance}")
     use_threads()

@@ -18,7 +18,7 @@ def shows_default(action: argparse.Action) -> bool:
                                                 or action.default is argparse.SUPPRESS)
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+class HelpFormatter(argparse.HelpFormatter):
     """Every option's help ends with its default, unless the help already says it or there is none (a flag off,
     a value the command works out)."""
 

@@ -10,24 +10,11 @@ from .options import (HelpFormatter, add_model, add_device, add_out, add_seed, a
 from .progress import StageProgress
 
 VAE_ASSET, EXPERT_ASSET, DECODER_ASSET = "assets/vae", "assets/expert", "assets/decoder"
-TRANSLATE = ("Expert translation: the clip is resized (bilinear) to the expert's resolution, encoded, noised to the "
-             "last --strength part of the schedule, denoised with the same prompt and decoded (a temporal decoder if "
-             "one was trained, else the image decoder).")
-TRAIN_VAE = ("A small AutoencoderKL (4× down-sampling, 4 latent channels) trained on world stills rendered at --size "
-             "(random --crop crops), reconstruction MSE and a small KL term; its latents' scaling factor is measured "
-             "afterwards. Resumes from --work-dir.")
-TRAIN_EXPERT = ("MPL-Video's expert translation model: a latent UNet inflated with a tuning mode's temporal modules, "
-                "reading the base's text encoder, trained from scratch on world clips encoded by the VAE, on timesteps "
-                "0..--max-timestep only (900: the expert; 1000: the ordinary model it is compared with). Resumes from "
-                "--work-dir.")
-TRAIN_DECODER = ("FusionFrames' video decoder: the VAE's decoder with temporal layers after every resnet (zero at "
-                 "first: the image decoder), tuned alone on the reconstruction of 8-frame world clips. Resumes from "
-                 "--work-dir.")
 
 
 def add_commands(sub):
     t = sub.add_parser("translate", help="refine a clip's detail with the latent expert (SDEdit from t ≤ 900)",
-                       description=TRANSLATE, formatter_class=HelpFormatter)
+                       description=translate.__doc__, formatter_class=HelpFormatter)
     t.add_argument("--input", required=True, help="the clip (.mp4, .gif, .webm), e.g. the output of `flipbook upscale`")
     add_out(t)
     t.add_argument("--prompt", default=None, help="what the clip shows (default: its sidecar's prompt, else none)")
@@ -47,7 +34,7 @@ def add_commands(sub):
 
 def add_trainers(sub):
     v = sub.add_parser("train-vae", help="train the VAE on world stills at the top resolution (assets/vae)",
-                       description=TRAIN_VAE, formatter_class=HelpFormatter)
+                       description=train_vae.__doc__, formatter_class=HelpFormatter)
     add_training(v, steps=2000, batch_size=4, name="vae")
     v.add_argument("--lr", type=positive_float, default=5e-4, help="learning rate")
     v.add_argument("--size", type=positive_int, default=128, help="frame side (128: what upscale produces)")
@@ -68,7 +55,7 @@ def _latent_training(parser, steps: int):
 
 def _train_expert_parser(sub):
     e = sub.add_parser("train-expert", help="train the latent expert video model on t ≤ --max-timestep "
-                                            "(assets/expert/tN)", description=TRAIN_EXPERT, formatter_class=HelpFormatter)
+                                            "(assets/expert/tN)", description=train_expert.__doc__, formatter_class=HelpFormatter)
     e.add_argument("--max-timestep", type=positive_int, default=900, help="highest timestep drawn")
     _latent_training(e, 2000)
     e.add_argument("--mode", default="ff-conv1d-attn1d-blocks", help="the tuning mode whose temporal modules it has")
@@ -91,7 +78,7 @@ def _train_expert_parser(sub):
 
 def _train_decoder_parser(sub):
     d = sub.add_parser("train-decoder", help="fine-tune a temporal video decoder's temporal layers on world clips "
-                                             "(assets/decoder/VARIANT)", description=TRAIN_DECODER,
+                                             "(assets/decoder/VARIANT)", description=train_decoder.__doc__,
                        formatter_class=HelpFormatter)
     d.add_argument("--variant", default="conv3d-attn", choices=["conv1d", "conv3d", "conv1d-attn", "conv3d-attn"],
                    help="the temporal layers added")
@@ -106,6 +93,9 @@ def _train_decoder_parser(sub):
 
 
 def train_vae(args) -> int:
+    """A small AutoencoderKL (4× down-sampling, 4 latent channels) trained on world stills rendered at --size (random
+    --crop crops), reconstruction MSE and a small KL term; its latents' scaling factor is measured afterwards.
+    Resumes from --work-dir."""
     levels = channels(args.channels)
     use_threads()
     from engine.training.expert import train_vae as train
@@ -117,6 +107,9 @@ def train_vae(args) -> int:
 
 
 def train_expert(args) -> int:
+    """MPL-Video's expert translation model: a latent UNet inflated with a tuning mode's temporal modules, reading the
+    base's text encoder, trained from scratch on world clips encoded by the VAE, on timesteps 0..--max-timestep
+    only (900: the expert; 1000: the ordinary model it is compared with). Resumes from --work-dir."""
     levels = channels(args.channels)
     use_threads()
     from engine.training.expert import train_expert as train
@@ -130,6 +123,8 @@ def train_expert(args) -> int:
 
 
 def train_decoder(args) -> int:
+    """FusionFrames' video decoder: the VAE's decoder with temporal layers after every resnet (zero at first: the image
+    decoder), tuned alone on the reconstruction of 8-frame world clips. Resumes from --work-dir."""
     use_threads()
     from engine.training.decoder import train_decoder as train
 
@@ -142,6 +137,9 @@ def train_decoder(args) -> int:
 
 
 def translate(args) -> int:
+    """Expert translation: the clip is resized (bilinear) to the expert's resolution, encoded, noised to the last
+    --strength part of the schedule, denoised with the same prompt and decoded (a temporal decoder if one was
+    trained, else the image decoder)."""
     use_threads()
     from engine.pipelines.translate import translate_file
 

@@ -5,16 +5,11 @@ from engine.registry import KEYFRAME_MODES
 
 from .options import HelpFormatter, add_model, add_seed, positive_float, positive_int, use_threads
 
-DESCRIPTION = ("A quick fine-tune on your clips, at the model's resolution. Captions: --caption for every clip, else "
-               "captions.json ({file: caption}) in the folder, else NAME.json beside each clip with a \"prompt\". "
-               "Checkpoints go to OUT-work every --checkpoint-every steps; a stopped or killed run continues with "
-               "--resume. Use the result with `generate --tuned OUT`, `edit --tuned OUT`, or `studio --modes "
-               "PARENT_OF_OUT`.")
 
 
 def add_commands(sub):
     tu = sub.add_parser("tune", help="fine-tune a mode on your own clips (a folder, or one clip)",
-                        description=DESCRIPTION, formatter_class=HelpFormatter)
+                        description=tune.__doc__, formatter_class=HelpFormatter)
     tu.add_argument("--data", required=True, help="a folder of clips (.mp4, .gif, .webm) or one clip")
     tu.add_argument("--caption", default=None, help="one caption for every clip")
     tu.add_argument("--mode", default="simda", metavar="MODE",
@@ -33,6 +28,10 @@ def add_commands(sub):
 
 
 def tune(args) -> int:
+    """A quick fine-tune on your clips, at the model's resolution. Captions: --caption for every clip, else
+    captions.json ({file: caption}) in the folder, else NAME.json beside each clip with a "prompt". Checkpoints
+    go to OUT-work every --checkpoint-every steps; a stopped or killed run continues with --resume. Use the
+    result with `generate --tuned OUT`, `edit --tuned OUT`, or `studio --modes PARENT_OF_OUT`."""
     use_threads()
     from engine.finetune import finetune
     from engine.training.clips import LR

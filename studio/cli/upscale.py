@@ -12,24 +12,18 @@ from .options import (HelpFormatter, add_device, add_model, add_out, add_seed, c
 from .progress import StageProgress
 
 SR_ASSET = "assets/sr"
-UPSCALE = ("Works on any clip: frames whose long side exceeds --max-side are scaled down first (area) and odd sizes "
-           "are padded; the sidecar records what was done. The clip runs in segments of --segment-frames frames, each "
-           "carrying the last upscaled frame of the one before.")
-TRAIN_SR = ("IF stage II-like pixel SR: the bilinear-upsampled low-res frame concatenated to the noisy high-res one, "
-            "noise augmentation with its level as conditioning, the base's text encoder. Trains on world stills "
-            "rendered at --size and --size × --scale (or aligned random crops of them, --crop); resumes from "
-            "--work-dir.")
 IMAGE_MODEL = (f"the image SR model: a folder from train-sr (default {SR_ASSET}/image) or an IF stage II-style "
                "pipeline folder (IFSuperResolutionPipeline's save_pretrained)")
 
 
 def add_commands(sub):
-    u = sub.add_parser("upscale", help="upscale a clip with the video super-resolution model", description=UPSCALE,
+    u = sub.add_parser("upscale", help="upscale a clip with the video super-resolution model", description=upscale.__doc__,
                        formatter_class=HelpFormatter)
     u.add_argument("--input", required=True, help="the clip to upscale (.mp4, .gif, .webm, ...)")
     add_out(u)
     u.add_argument("--scale", type=positive_int, default=None, help="default: the model's (4)")
-    u.add_argument("--mode", default=None, choices=UPSCALE_MODES, help="(default: the best one available)")
+    u.add_argument("--mode", default=None, metavar="MODE",
+                   help=", ".join(UPSCALE_MODES) + " (default: the best one available)")
     u.add_argument("--steps", type=positive_int, default=20, help="sampling steps")
     u.add_argument("--prompt", default=None, help="what the clip shows (default: its sidecar's prompt, else none)")
     u.add_argument("--noise-level", type=non_negative_int, default=None,
@@ -53,7 +47,7 @@ def add_commands(sub):
 
 def add_trainers(sub):
     t = sub.add_parser("train-sr", help="train the image super-resolution model on world stills (assets/sr/image)",
-                       description=TRAIN_SR, formatter_class=HelpFormatter)
+                       description=train_sr.__doc__, formatter_class=HelpFormatter)
     t.add_argument("--steps", type=positive_int, default=3000, help="optimiser steps")
     t.add_argument("--batch-size", type=positive_int, default=4, help="stills a step")
     t.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
@@ -84,7 +78,7 @@ def add_trainers(sub):
 def _train_sr_video_parser(sub):
     v = sub.add_parser("train-sr-video", help="inflate the image SR model and tune a mode on world clips "
                                               "(assets/sr/video-MODE)", formatter_class=HelpFormatter)
-    v.add_argument("--mode", required=True, choices=["full", "temporal"],
+    v.add_argument("--mode", required=True, metavar="MODE",
                    help="full (every weight) or temporal (the temporal adapter only)")
     v.add_argument("--steps", type=positive_int, default=400, help="optimiser steps")
     v.add_argument("--batch-size", type=positive_int, default=1, help="clips a step")
@@ -109,6 +103,9 @@ def _train_sr_video_parser(sub):
 
 
 def train_sr(args) -> int:
+    """IF stage II-like pixel SR: the bilinear-upsampled low-res frame concatenated to the noisy high-res one, noise
+    augmentation with its level as conditioning, the base's text encoder. Trains on world stills rendered at
+    --size and --size × --scale (or aligned random crops of them, --crop); resumes from --work-dir."""
     use_threads()
     from engine.training.sr import train_sr_image
 
@@ -142,6 +139,9 @@ def train_sr_video(args) -> int:
 
 
 def upscale(args) -> int:
+    """Works on any clip: frames whose long side exceeds --max-side are scaled down first (area) and odd sizes are
+    padded; the sidecar records what was done. The clip runs in segments of --segment-frames frames, each
+    carrying the last upscaled frame of the one before."""
     use_threads()
     from engine.pipelines.upscale import upscale_file
 

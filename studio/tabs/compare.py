@@ -5,54 +5,18 @@ interpolation methods side by side on one set of keyframes (studio/tabs/compare_
 from __future__ import annotations
 
 import gradio as gr
-import torch
 
 from ..context import Studio, session_of
+from ..examples import EXAMPLES
 from ..fields import Number, Slider
 from ..media import side_by_side
+from ..scores import ground_truth, score
 from ..work import (LIMITS, check_prompt, check_seed, check_settings, generate_one, history_entry,
                     in_background, user_errors)
-from .generate import EXAMPLES
 
 HEADERS = ["model", "attributes right", "judged wrong", "TCC", "seconds"]
 PLANS = {"on": (True,), "off": (False,), "on and off": (True, False)}  # the motion plan, per model
 MODELS, METHODS = "models", "interpolation methods"  # what the tab compares
-
-
-def ground_truth(prompt: str, seed: int, like: torch.Tensor, fps: float) -> torch.Tensor | None:
-    """The world's clip for a world prompt (what the prompt leaves open filled from `seed`), shaped like `like`."""
-    from engine.world import SpecError, prompt_to_spec, render
-
-    try:
-        spec = prompt_to_spec(prompt, seed)
-    except (SpecError, ValueError):
-        return None  # not a world prompt (a model of one's own takes any text)
-    return render(spec, tuple(like.shape[-2:]), fps, like.shape[0])
-
-
-def score(studio: Studio, prompt: str, clips: list[torch.Tensor], truth: torch.Tensor | None) -> list[dict]:
-    """Per clip: attributes the judge finds as the prompt names them, and TCC against the ground truth."""
-    from engine.metrics import attribute_accuracy, tcc
-    from engine.world import parse_prompt
-
-    rows = [{"attributes right": "–", "judged wrong": "", "TCC": None} for _ in clips]
-    batch = torch.stack([c.permute(1, 0, 2, 3) for c in clips])  # b c f h w
-    try:
-        judgeable = len(parse_prompt(prompt).objects) == 1
-    except ValueError:
-        judgeable = False
-    if judgeable:
-        acc = attribute_accuracy(studio.judge(), batch, [prompt] * len(clips))
-        for row, clip in zip(rows, acc["per_clip"]):
-            right = sum(clip["correct"].values())
-            row["attributes right"] = f"{right}/{len(clip['correct'])}"
-            row["judged wrong"] = ", ".join(f"{k}: {clip['judged'][k]} (not {v})" for k, v in clip["named"].items()
-                                            if not clip["correct"][k])
-    if truth is not None:
-        values = tcc(batch, truth.permute(1, 0, 2, 3).unsqueeze(0).expand_as(batch))
-        for row, v in zip(rows, values.tolist()):
-            row["TCC"] = round(v, 3)
-    return rows
 
 
 def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, models, history,

@@ -10,11 +10,11 @@ import gradio as gr
 from ..context import Studio, session_of
 from ..fields import Slider, open_choices
 from ..media import Previews
-from ..scores import score_rows, table
+from ..scores import ground_truth, score, score_rows, table
+from ..stages import interp_methods
 from ..work import (check_prompt, check_seed, check_settings, generate_one, number, save_outputs, user_errors,
                     with_progress)
 from . import interpolate as interp
-from .compare import ground_truth, score
 
 HEADERS = ["clip", "attributes right", "judged wrong", "PSNR (dB)", "SSIM", "TCC", "seconds"]
 NOTE = "PSNR and SSIM on the frames between the keyframes, TCC on the whole clip, against the world's ground truth"
@@ -96,7 +96,7 @@ def compare_interpolation(studio: Studio, prompt, negative_prompt, seed, frames,
 
 def controls(studio: Studio) -> dict:
     """The interpolation comparison's own inputs (inside the current column, hidden until it is chosen)."""
-    have = interp.trained(studio)
+    have = interp_methods(studio)
     with gr.Group(visible=False) as group:
         mode = gr.Dropdown(studio.choices(), value=studio.default_key(), label="Keyframes by (tuning mode)",
                            allow_custom_value=True, elem_id="cmp-keyframes-mode")
@@ -109,5 +109,5 @@ def controls(studio: Studio) -> dict:
 
 def refresh(studio: Studio):
     """Interpolation models trained since the studio started become choices."""
-    now = interp.trained(studio)
+    now = interp_methods(studio)
     return gr.CheckboxGroup(choices=now, value=now, visible=bool(now)), interp.models_note(studio)

@@ -85,7 +85,7 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
     (side by side, verdict, table, files, record, preview, history). `motion`: the Motion controls (motion, speed,
     path; work.motion_settings): with a plan, the edited frame 0 is carried along it and sampled again."""
     from engine.diffusion.inversion import inversion_steps
-    from engine.edit import edit_pipeline, one_shot_folder, one_shot_tune
+    from engine.edit import edit_clip
     from engine.edit_settings import MOTION_PLAN, MOTION_STRENGTH
     from engine.motion import motion_plan_for, resume_index
     from engine.pipelines.edit import tensor_hash
@@ -109,32 +109,22 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
         moves = motion_settings(*(motion or (MOTION_FROM_PROMPT if MOTION_PLAN else MOTION_OFF, 1.0, "")))
         plan = motion_plan_for(prompt, clip.shape[1], fps, seed, moves["motion"], moves["speed"], moves["path"],
                                moves["motion_plan"])
-        seconds = {"read": time.perf_counter() - start}
+        read = time.perf_counter() - start
         tuning = mode != "zero-shot" and tune_steps > 0
         again = steps - resume_index(steps, MOTION_STRENGTH) if plan else 0  # the plan's second sampling
         total = (tune_steps if tuning else 0) + 2 * k + again
+        first = total - 2 * k - again  # steps before the inversion: tuning's
         stop = studio.stop_flag(session_of(request) + ":edit")
         stop.clear()
         previews = Previews(studio.outputs.new("edit-preview", ".png"))
-        m, reused = studio.model, {"tuning": False}
+        m = studio.model
 
         def work(emit):
-            t0, tuned, first = time.perf_counter(), None, total - 2 * k - again  # tuning, inverting, sampling
-
             def on_tune_step(step, loss):
                 if stop.is_set():
                     raise Stopped(step, total)
                 emit("step", f"tuning {mode} on the clip: step {step} of {tune_steps}", step, None)
 
-            if tuning:
-                cache, base_hash = studio.outputs.root / "edit-cache", studio.base_hash()
-                folder = one_shot_folder(clip, source_prompt, mode, tune_steps, base_hash, cache, LR, seed)
-                reused["tuning"] = (folder / "mode.json").is_file()  # tuned on this clip before: reused as it is
-                tuned = one_shot_tune(clip, source_prompt, mode, tune_steps, model=m.get("model"), lr=LR, seed=seed,
-                                      base_hash=base_hash, cache_dir=cache, on_step=on_tune_step)
-            seconds["tune"], t0 = time.perf_counter() - t0, time.perf_counter()
-            pipe, hashes = edit_pipeline(mode if tuning else "zero-shot", tuned, m.get("model"),
-                                         m.get("device") or "cpu", m.get("dtype") or "fp32")
             def on_invert(_, i, t, kw):
                 if stop.is_set():
                     raise Stopped(first + i + 1, total)
@@ -147,30 +137,26 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
                     f"following the motion plan: step {i + 1 - k} of {again}"
                 emit("step", label, first + k + i + 1, previews(kw["latents"], final=i + 1 == k + again))
 
-            edited = pipe(clip[None], source_prompt, prompt, None, steps, strength, guidance,
-                          torch.Generator().manual_seed(seed), callback_on_step_end=on_sample,
-                          callback_on_inversion_step=on_invert, motion_plan=plan).frames[0]
-            seconds["edit"] = time.perf_counter() - t0
-            return edited, tuned, hashes
+            return edit_clip(clip, source_prompt, prompt, mode, tune_steps if tuning else 0, None, strength, steps,
+                             guidance, None, seed, m.get("model"), studio.outputs.root / "edit-cache", LR,
+                             m.get("device") or "cpu", m.get("dtype") or "fp32", plan, None, studio.base_hash(),
+                             on_tune_step, on_invert, on_sample)
 
-        (edited, tuned, hashes), image = yield from with_progress(work, total, progress, outputs=7, preview=5)
+        (edited, done), image = yield from with_progress(work, total, progress, outputs=7, preview=5)
         rows, summary, ideal, judged = [], "Not judged: the verdict needs a world clip, whose attributes are known.", \
             None, None
         if "world" in what:
             rows, summary, ideal, judged = verdict(studio, what["world"], prompt, edited, clip, fps, moves["motion"])
     tiles = [clip.permute(1, 0, 2, 3), edited] + ([ideal] if ideal is not None else [])
     names = ["input", "edited"] + (["asked (world)"] if ideal is not None else [])
-    size = list(clip.shape[-2:])
+    seconds = {"read": read, **done.pop("seconds")}
     record = {"kind": "edit", **what, "input_hash": tensor_hash(clip), "source_prompt": source_prompt,
-              "prompt": prompt, "negative_prompt": None, "mode": mode if tuning else "zero-shot",
-              "tune_steps": tune_steps if tuning else 0, "tuned": str(tuned) if tuned else None,
-              "tuning_reused": reused["tuning"], "lr": LR,
-              "strength": strength, "steps": steps, "guidance": guidance, "frames": clip.shape[1], "seed": seed,
-              "fps": fps, "motion": moves["motion"], "speed": moves["speed"], "path": moves["path"],
+              "prompt": prompt, "negative_prompt": None, **done, "frames": clip.shape[1], "fps": fps,
+              "motion": moves["motion"], "speed": moves["speed"], "path": moves["path"],
               "motion_plan": moves["motion_plan"], "plan": plan.to_dict() if plan else None,
-              "model": m.get("model"), "size": size, "verdict": judged,
+              "model": m.get("model"), "size": list(clip.shape[-2:]), "verdict": judged,
               "note": "the edit is at the model's resolution (the clip is centre-cropped to a square and resized)",
-              "model_hashes": hashes, "seconds": {k_: round(v, 3) for k_, v in seconds.items()}}
+              "seconds": {k_: round(v, 3) for k_, v in seconds.items()}}
     shown, files, history = save_outputs(studio, "edit", edited, fps, tiles, names, record, history,
                                          extra={"input": clip.permute(1, 0, 2, 3)}, model=record["mode"])
     yield shown, summary, {"headers": HEADERS, "data": rows}, files, record, image, history

@@ -10,18 +10,12 @@ from engine.cascade import steps_by_stage
 
 from .. import cascade
 from ..context import Studio, session_of
+from ..examples import EXAMPLES, words_markdown
 from ..fields import Number, Slider, open_choices
 from ..work import (LIMITS, MOTION_FROM_PROMPT, MOTION_OFF, check_prompt, check_scheduler, check_seed,
                     check_settings, display_copy, generate_one, history_entry, motion_settings, user_errors,
                     with_progress)
 
-EXAMPLES = [
-    "a red circle moving left on a black background",
-    "a big yellow star spinning against a sunset backdrop",
-    "a small cyan triangle bouncing on a checkerboard background",
-    "a purple ring orbiting over an ocean background",
-    "a large green diamond shrinking on a gray background",
-]
 
 
 # what a newcomer should expect of the clips (bench/results/motion.md: the judge finds the prompted motion in 0.92
@@ -31,16 +25,6 @@ EXPECT = ("**What to expect**: 32×32 keyframes of the world's shapes, coloured 
           "(the judge finds the prompted motion in about 9 clips of 10); under *Motion*, *none* shows what the model "
           "does from the words alone, which is rarely the prompted motion. Rotation, growing and shrinking are "
           "followed less surely than sliding, bouncing and orbiting.")
-
-
-def words_markdown() -> str:
-    from engine.world.vocab import BACKGROUND_WORDS, COLOUR_WORDS, MOTION_WORDS, SHAPE_WORDS, SIZE_WORDS
-
-    tables = {"shape": SHAPE_WORDS, "colour": COLOUR_WORDS, "size": SIZE_WORDS, "motion": MOTION_WORDS,
-              "background": BACKGROUND_WORDS}
-    rows = [f"- **{attr}**: " + "; ".join(" / ".join(ws) for ws in t.values()) for attr, t in tables.items()]
-    return ("Synonyms are joined by /; an unknown word is answered with the closest known one. One or two objects "
-            "(join them with *and a*), then *on / against / over a … background*.\n\n" + "\n".join(rows))
 
 
 def cascade_summary(record: dict) -> str:

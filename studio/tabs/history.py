@@ -13,7 +13,10 @@ from ..cascade import STAGE_STEPS
 from ..clip_input import WORLD
 from ..context import Studio
 from ..fields import ERROR_SECONDS
+from ..stages import interp_methods, upscale_modes
 from ..work import LIMITS, motion_inputs
+from . import tune
+from .compare import MODELS
 
 HEADERS = ["#", "time", "kind", "prompt", "model(s)", "seed"]
 RESTORABLE = ("generate", "cascade", "compare", "compare-interpolation", "interpolate", "upscale", "edit", "tune",
@@ -84,9 +87,8 @@ def _clip(record: dict) -> list:
 
 def _trained_methods(studio: Studio, record: dict) -> list[str]:
     """The record's interpolation methods whose models are here (the others left out, with a warning)."""
-    from .interpolate import trained
 
-    here = trained(studio)
+    here = interp_methods(studio)
     methods = [m for m in record.get("methods", []) if m in here]
     if len(methods) < len(record.get("methods", [])):
         gr.Warning("interpolation models not trained here are left out")
@@ -95,14 +97,13 @@ def _trained_methods(studio: Studio, record: dict) -> list[str]:
 
 def _clip_tab(studio: Studio, record: dict) -> dict[str, list]:
     """Interpolate, Upscale or Edit inputs from their sidecar (models not here are left out, with a warning)."""
-    from .upscale import available
 
     kind, clip = record["kind"], _clip(record)
     if kind == "interpolate":
         return {kind: [*clip, _trained_methods(studio, record), record["steps"], record["seed"]]}
     if kind == "upscale":
         mode = record.get("mode")
-        if mode not in available(studio):
+        if mode not in upscale_modes(studio):
             gr.Warning(f"the super-resolution mode {mode!r} has no weights here; the other parameters are restored")
             mode = gr.skip()
         return {kind: [*clip, mode, record["steps"], record["seed"]]}
@@ -114,7 +115,6 @@ def _clip_tab(studio: Studio, record: dict) -> dict[str, list]:
 
 def _tune(record: dict) -> list:
     """The Tune tab's inputs (mode, data, clips, caption, steps, batch size, learning rate, seed) from its sidecar."""
-    from . import tune
 
     uploaded = record.get("data") == "clips"
     if uploaded:
@@ -156,7 +156,6 @@ def restore(studio: Studio, record: dict, owner: str | None = None) -> tuple:
         interp = [METHODS, keyframes_by, _trained_methods(studio, record),
                   min(int(record["interp_steps"]), LIMITS["steps"][1])]
         return _outputs("compare", {"compare": [*common, gr.skip()], "compare_interp": interp})
-    from .compare import MODELS
 
     models = []
     for key in record.get("variants", []):

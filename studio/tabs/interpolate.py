@@ -9,43 +9,33 @@ studio's `interp_dir`); a method whose folder is missing is not offered, and the
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import gradio as gr
 import torch
+
+from engine.registry import INTERP_METHODS, TRAINS
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider, open_choices
 from ..media import Previews
+from ..media import noisy_frames
 from ..scores import HEADERS, best, score_rows, table
+from ..stages import interp_methods, root
 from ..work import check_seed, number, save_outputs, user_errors, with_progress
 
-METHODS = ("group", "masked")
-TRAIN = {"group": "flipbook train-interp --method group --steps 3000 --lr 3e-4",
-         "masked": "flipbook train-interp --method masked --steps 1000 --batch-size 2"}
+METHODS = INTERP_METHODS
 KEYFRAMES = {"size": 32, "fps": 2.0, "frames": 8}  # a world clip: the keyframe model's clips
 MAX_KEYFRAMES, MAX_SIDE, MAX_FPS = 16, 64, 120.0  # an uploaded clip: at most 16 keyframes (61 frames) of 64 pixels
 STEPS, GUIDANCE = 20, 0.25  # DPM-Solver++ steps; FusionFrames' context guidance
 
 
-def interp_root(studio: Studio) -> Path:
-    from engine.models.interpolation import ASSET
-
-    return Path(studio.model.get("interp_dir") or ASSET)
-
-
-def trained(studio: Studio) -> list[str]:
-    """The methods whose model folders are here."""
-    return [m for m in METHODS if (interp_root(studio) / m / "interp.json").is_file()]
-
-
 def models_note(studio: Studio) -> str:
     """What the page says about the models: which are here, and the command that trains each missing one."""
-    missing = [m for m in METHODS if m not in trained(studio)]
+    missing = [m for m in METHODS if m not in interp_methods(studio)]
     if not missing:
         return "Both interpolation models are trained: *group* (FusionFrames) and *masked* (MPL-Video)."
-    commands = "; ".join(f"`{TRAIN[m]}`" for m in missing)
+    commands = "; ".join(f"`{TRAINS['interp/' + m]}`" for m in missing)
     if len(missing) == len(METHODS):
         return f"**No interpolation model is trained yet**, so this tab shows the baselines only. Train them with " \
                f"{commands} (then reload the page)."
@@ -85,23 +75,15 @@ def check_methods(studio: Studio, methods) -> list[str]:
     methods = [methods] if isinstance(methods, str) else methods if methods is not None else []
     if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
         raise ValueError(f"methods must be a list of names from: {', '.join(METHODS)} (or empty, for the baselines)")
-    methods, have = list(dict.fromkeys(methods)), trained(studio)
+    methods, have = list(dict.fromkeys(methods)), interp_methods(studio)
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"unknown interpolation method {m!r}; choose from: {', '.join(METHODS)} (or none, for "
                              "the baselines only)")
         if m not in have:
-            raise ValueError(f"the {m} model is not trained yet: `{TRAIN[m]}` makes it (then reload the page); "
+            raise ValueError(f"the {m} model is not trained yet: `{TRAINS['interp/' + m]}` makes it (then reload the page); "
                              "choose no method for the baselines only")
     return methods
-
-
-def noisy_frames(x: torch.Tensor) -> torch.Tensor:
-    """A pixel pipeline's sample as frames (B, 3, F, H, W): the group model's slots (B, 3·3, G, H, W) unfolded.
-    Latents stay as they are (no preview: they are not pictures)."""
-    from einops import rearrange
-
-    return rearrange(x, "b (m c) g h w -> b c (g m) h w", c=3) if x.shape[1] == 9 else x
 
 
 def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, steps: int, seed: int, emit,
@@ -111,7 +93,7 @@ def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, step
 
     m, start = studio.model, time.perf_counter()
     base = {"model": m["model"]} if m.get("model") else {}  # a latent interpolator needs its base's VAE
-    pipe, hashes = interpolation_pipeline(method, interp_root(studio) / method, "dpm++", m.get("device") or "cpu",
+    pipe, hashes = interpolation_pipeline(method, root(studio, "interp") / method, "dpm++", m.get("device") or "cpu",
                                           m.get("dtype") or "fp32", **base)
     loaded = time.perf_counter()
 
@@ -201,7 +183,7 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
               "guidance": GUIDANCE, "scheduler": "dpm++", "keyframes": keys.shape[0], "frames": n, "fps_in": fps,
               "fps": out_fps, "size": list(keys.shape[-2:]), "ground_truth": truth is not None,
               **{f"{m}_options": results[m][1]["options"] for m in methods if results[m][1]["options"]},
-              "interp": {m: str(interp_root(studio) / m) for m in methods},
+              "interp": {m: str(root(studio, "interp") / m) for m in methods},
               "model_hashes": {m: results[m][1]["hashes"] for m in methods}, "metrics": rows,
               "metrics_note": "PSNR and SSIM on the frames between the keyframes, TCC on the whole clip",
               "seconds": {"read": round(read, 3), **{f"load {m}": round(results[m][1]["load"], 3) for m in methods},
@@ -216,7 +198,7 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
 
 def build(studio: Studio, history: gr.State) -> dict:
     roots = upload_roots(studio)
-    have = trained(studio)
+    have = interp_methods(studio)
     with gr.Tab("Interpolate", id="interpolate", elem_id="tab-interpolate"):
         gr.Markdown(f"Frame interpolation: {KEYFRAMES['frames']} keyframes become {4 * KEYFRAMES['frames'] - 3} "
                     f"frames at 4× the rate (a world clip: {KEYFRAMES['size']}² at {KEYFRAMES['fps']:g} fps → "
@@ -259,7 +241,7 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         def refresh():
             """Models trained since the studio started become choices."""
-            now = trained(studio)
+            now = interp_methods(studio)
             return gr.CheckboxGroup(choices=now, value=now, visible=bool(now)), models_note(studio)
 
         inputs = picker.inputs + [methods, steps, seed]

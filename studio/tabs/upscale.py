@@ -9,51 +9,39 @@ video modes in assets/sr/video-MODE (or under the studio's `sr_dir`); a mode who
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import gradio as gr
 import torch
 
-from engine.registry import upscale_modes_here
+from engine.registry import TRAINS
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider, open_choices
 from ..media import Previews
 from ..scores import HEADERS, best, score_rows, table
+from ..stages import root, upscale_modes
 from ..work import check_seed, number, save_outputs, user_errors, with_progress
 
 MODES = ("zero-shot", "full", "temporal")
-TRAIN_IMAGE = "flipbook train-sr --steps 3000"
 WORLD_CLIP = {"size": 32, "fps": 8.0, "frames": 15}  # two segments of 8 frames sharing one
 MAX_FRAMES, MAX_SIDE = 32, 64  # an uploaded clip: its first 32 frames, scaled down to 64 pixels a side
 STEPS, SEGMENT = 20, 8  # SEGMENT: engine.pipelines.upscale.SEGMENT, repeated to keep this import light
 TILE = 256  # 128² results shown at 2×
 
 
-def sr_root(studio: Studio) -> Path:
-    from engine.models.sr import ASSET
-
-    return Path(studio.model.get("sr_dir") or ASSET)
-
-
-def available(studio: Studio) -> list[str]:
-    """The modes whose weights are here, the best first (none without the image SR model)."""
-    return upscale_modes_here(sr_root(studio))
-
-
 def model_scale(studio: Studio) -> int:
     """The image SR model's factor (4 for the embedded one; 4 when there is none yet)."""
     import json
 
-    record = sr_root(studio) / "image" / "sr.json"
+    record = root(studio, "sr") / "image" / "sr.json"
     return int(json.loads(record.read_text()).get("scale", 4)) if record.is_file() else 4
 
 
 def models_note(studio: Studio) -> str:
-    have = available(studio)
+    have = upscale_modes(studio)
     if not have:
-        return f"**No super-resolution model is here yet**: `{TRAIN_IMAGE}` trains the image model (then reload " \
+        return f"**No super-resolution model is here yet**: `{TRAINS['sr/image']}` trains the image model (then reload " \
                "the page)."
     missing = [m for m in MODES if m not in have]
     if not missing:
@@ -64,9 +52,9 @@ def models_note(studio: Studio) -> str:
 
 
 def check_mode(studio: Studio, mode) -> str:
-    have = available(studio)
+    have = upscale_modes(studio)
     if not have:
-        raise ValueError(f"no super-resolution model is here yet; train one with `{TRAIN_IMAGE}`")
+        raise ValueError(f"no super-resolution model is here yet; train one with `{TRAINS['sr/image']}`")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(have)}")
     if mode not in have:
@@ -100,8 +88,8 @@ def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: i
     """The upscaler on the clip (edge-padded to the UNet's multiple, cropped back): (frames, what to record)."""
     from engine.pipelines.upscale import upscale_frames, upscale_pipeline
 
-    m, root, start = studio.model, sr_root(studio), time.perf_counter()
-    pipe, hashes = upscale_pipeline(mode, root / "image", None if mode == "zero-shot" else root / f"video-{mode}",
+    m, folder, start = studio.model, root(studio, "sr"), time.perf_counter()
+    pipe, hashes = upscale_pipeline(mode, folder / "image", None if mode == "zero-shot" else folder / f"video-{mode}",
                                     "dpm++", m.get("device") or "cpu", m.get("dtype") or "fp32")
     loaded, done = time.perf_counter(), [0]
 
@@ -168,7 +156,7 @@ def upscale(studio: Studio, source, world_prompt, world_seed, upload, mode, step
               "mode": mode, "steps": steps, "seed": seed, "scale": done["scale"], "noise_level": done["noise_level"],
               "segment_frames": SEGMENT, "segments": spans, "guidance": 1.0, "scheduler": "dpm++", "noise_share": 1.0,
               "consistency": 3, "frames": low.shape[0], "fps": fps, "input_size": list(low.shape[-2:]),
-              "size": list(high.shape[-2:]), "ground_truth": truth is not None, "sr": str(sr_root(studio)),
+              "size": list(high.shape[-2:]), "ground_truth": truth is not None, "sr": str(root(studio, "sr")),
               "model_hashes": done["hashes"], "metrics": rows,
               "seconds": {"read": round(read, 3), "load": round(done["load"], 3), "upscale": round(done["seconds"], 3)}}
     shown, files, history = save_outputs(studio, "upscale", high, fps, tiles, names, record, history,
@@ -178,7 +166,7 @@ def upscale(studio: Studio, source, world_prompt, world_seed, upload, mode, step
 
 def build(studio: Studio, history: gr.State) -> dict:
     roots = upload_roots(studio)
-    have, scale = available(studio), model_scale(studio)
+    have, scale = upscale_modes(studio), model_scale(studio)
     high = WORLD_CLIP["size"] * scale
     with gr.Tab("Upscale", id="upscale", elem_id="tab-upscale"):
         gr.Markdown(f"Video super-resolution ×{scale} (a world clip: {WORLD_CLIP['frames']} frames of "
@@ -222,7 +210,7 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         def refresh():
             """Modes tuned since the studio started become choices."""
-            now = available(studio)
+            now = upscale_modes(studio)
             return gr.Radio(choices=now, value=now[0] if now else None), models_note(studio)
 
         inputs = picker.inputs + [mode, steps, seed]

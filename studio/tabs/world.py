@@ -6,10 +6,10 @@ import time
 import gradio as gr
 
 from ..context import Outputs
+from ..examples import EXAMPLES, words_markdown
 from ..fields import ERROR_SECONDS, Number, Slider
 from ..media import enlarge
 from ..work import history_entry
-from .generate import EXAMPLES, words_markdown
 
 
 def render_world(prompt: str, seed: float, size: float, fps: float, frames: float, outputs: Outputs):
