@@ -10,11 +10,10 @@ first frame of each segment after the first is the carried last frame of the one
 back into the segment after every step, noised to the level of the next (diffusers' inpainting way), so the new
 frames are denoised beside it, and it ends exactly as the last segment made it. Memory then grows with F, not
 with the clip (the point of MPL-Video's pixel-then-latent cascade). A strength whose start lies above the
-timesteps the expert was trained on is refused. `translate_file` runs it on a video file and writes a sidecar.
+timesteps the expert was trained on is refused. `engine.translate.translate_file` runs it on a video file.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -30,8 +29,7 @@ from ..models.expert import load_expert, vae_factor
 from ..models.text import encode_prompts
 from ..models.tuned import model_hash
 from ..models.vae import decode_frames, encode_frames
-from ..peak_memory import PeakMemory
-from .load import SCHEDULERS, prompt_for
+from .load import SCHEDULERS
 from .text_to_video import VideoOutput
 from .upscale import SEGMENT, check_segment_frames, segments
 
@@ -222,45 +220,3 @@ def fit_size(h: int, w: int, side: int, multiple: int) -> tuple[int, int]:
     """(height, width) with the long side `side` (the expert's), the aspect kept, each a multiple of `multiple`."""
     k = side / max(h, w)
     return tuple(max(multiple, round(s * k / multiple) * multiple) for s in (h, w))
-
-
-def translate_file(input: str | Path, out: str | Path, prompt: str | None = None, strength: float = STRENGTH,
-                   steps: int = 20, guidance: float = 1.0, seed: int = 0, expert: str | Path | None = None,
-                   decoder: str | None = None, scheduler: str = "dpm++", device: str = "cpu",
-                   dtype: str = "fp32", segment_frames: int = SEGMENT,
-                   callback: Callable | None = None) -> tuple[Path, torch.Tensor, list[str]]:
-    """Translate a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes). `callback`:
-    the pipeline's `callback_on_step_end`, after every step of every segment."""
-    from ..io import read_video, write_video
-    from ..sidecar import read_sidecar, write_sidecar
-    from ..validate import check_output, check_prompt, check_seed
-
-    out, seed = check_output(out), check_seed(seed)
-    seconds, start = {}, time.perf_counter()
-    video, fps = read_video(input)
-    if prompt is None:  # a clip from `flipbook render`, `generate` or `upscale` says what it shows
-        prompt = ((read_sidecar(input) if Path(input).with_suffix(".json").is_file() else None) or {}).get("prompt") or ""
-    prompt = check_prompt(prompt, empty_ok=True)
-    with PeakMemory() as load_peak:
-        pipe, hashes = translation_pipeline(expert, decoder, scheduler, device, dtype)
-    prompt = prompt_for(pipe.tokenizer, prompt)
-    seconds["load"] = time.perf_counter() - start
-    h, w = video.shape[-2:]
-    size = fit_size(h, w, pipe.config.sample_size, pipe.multiple)
-    notes = [] if size == (h, w) else [f"resized {w}×{h} to {size[1]}×{size[0]} (bilinear), the expert's resolution"]
-    start = time.perf_counter()
-    with PeakMemory() as peak:
-        frames = pipe(video[None], prompt, strength, steps, guidance, *size,
-                      generator=torch.Generator().manual_seed(seed), segment_frames=segment_frames,
-                      callback_on_step_end=callback).frames[0]
-    seconds["translate"] = time.perf_counter() - start
-    write_video(out, frames, fps)
-    write_sidecar(out, {"kind": "translate", "input": str(input), "input_size": [h, w], "frames": int(video.shape[0]),
-                        "fps": fps, "prompt": prompt, "strength": strength, "steps": steps, "guidance": guidance,
-                        "seed": seed, "scheduler": scheduler, "expert": str(expert) if expert else None,
-                        "max_timestep": pipe.config.max_timestep, "decoder": pipe.decoder_name,
-                        "size": list(size), "segment_frames": segment_frames,
-                        "segments": segments(video.shape[0], segment_frames), "preprocess": notes, "dtype": dtype, "device": str(device),
-                        "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in seconds.items()},
-                        "peak_mb": {"load": round(load_peak.mb, 1), "translate": round(peak.mb, 1)}})
-    return out, frames, notes

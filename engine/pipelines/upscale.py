@@ -4,15 +4,11 @@ A clip too long to denoise at once is split into segments of F frames that overl
 frame of a segment is carried into the next, where it fills the condition channels of that segment's first frame
 in place of the bilinear-upsampled low-resolution frame, and is kept as it was (MPL-Video §3.5; 29 frames make
 four segments of 8). `upscale_frames` runs it on frames of any size: frames larger than the model's budget are
-scaled down first, odd sizes are padded and cropped back; `upscale_file` runs that on a video file, and its sidecar
-says what was done.
+scaled down first, odd sizes are padded and cropped back (`engine.upscale.upscale_file` runs that on a video file).
 """
 from __future__ import annotations
 
 import math
-import resource
-import time
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -225,44 +221,3 @@ def upscale_frames(pipe: VideoUpscalePipeline, video: torch.Tensor, scale: int |
         frames = F.interpolate(frames, size=(h * scale, w * scale), mode="area")
         notes.append(f"upscaled ×{model_scale} and scaled down to ×{scale} (area)")
     return frames, notes
-
-
-def upscale_file(input: str | Path, out: str | Path, scale: int | None = None, mode: str = "zero-shot",
-                 steps: int = 20, prompt: str | None = None, noise_level: int | None = None, segment_frames: int = SEGMENT,
-                 seed: int = 0, max_side: int = 64, guidance: float = 1.0, model=None, tuned=None,
-                 scheduler: str = "dpm++", device: str = "cpu", dtype: str = "fp32", noise_share: float = 1.0,
-                 consistency: int = 3, callback: Callable | None = None) -> tuple[Path, torch.Tensor, list[str]]:
-    """Upscale a video file into `out` (.mp4 or .gif) with a sidecar; returns (path, frames, notes). `callback`:
-    the pipeline's `callback_on_step_end`, after every step of every segment."""
-    from ..io import read_video, write_video
-    from ..sidecar import read_sidecar, write_sidecar
-
-    out = Path(out)
-    if out.suffix.lower() not in (".mp4", ".gif"):
-        raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
-    if not out.parent.exists():
-        raise FileNotFoundError(f"the folder {out.parent} does not exist")
-    if max_side < 1:
-        raise ValueError(f"--max-side must be ≥ 1, got {max_side}")
-    start = time.perf_counter()
-    video, fps = read_video(input)
-    pipe, hashes = upscale_pipeline(mode, model, tuned, scheduler, device, dtype)
-    if prompt is None:  # a clip from `flipbook render` or `generate` says what it shows
-        prompt = ((read_sidecar(input) if Path(input).with_suffix(".json").is_file() else None) or {}).get("prompt") or ""
-    h0, w0 = video.shape[-2:]
-    frames, notes = upscale_frames(pipe, video, scale, prompt, steps, guidance, noise_level, segment_frames,
-                                   torch.Generator().manual_seed(int(seed)), max_side, noise_share, consistency,
-                                   callback)
-    scale, model_scale = scale or pipe.config.scale, pipe.config.scale
-    write_video(out, frames, fps)
-    write_sidecar(out, {"kind": "upscale", "input": str(input), "input_size": [h0, w0], "frames": int(video.shape[0]),
-                        "fps": fps, "prompt": prompt, "scale": scale, "model_scale": model_scale, "mode": mode,
-                        "steps": steps, "noise_level": pipe.config.noise_level if noise_level is None else noise_level,
-                        "segment_frames": segment_frames, "segments": segments(video.shape[0], segment_frames),
-                        "guidance": guidance, "seed": int(seed), "scheduler": scheduler, "max_side": max_side,
-                        "noise_share": noise_share, "consistency": consistency,
-                        "model": str(model) if model else None, "tuned": str(tuned) if tuned else None,
-                        "preprocess": notes, "size": list(frames.shape[-2:]), "model_hashes": hashes,
-                        "seconds": round(time.perf_counter() - start, 3),
-                        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
-    return out, frames, notes

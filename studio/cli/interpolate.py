@@ -89,7 +89,7 @@ def interpolate(args) -> int:
     if args.guidance != args.guidance or not 0 <= args.guidance <= 10:
         raise ValueError(f"--guidance must be between 0 and 10 (FusionFrames uses 0.25), got {args.guidance}")
     use_threads()
-    from engine.pipelines.interpolate import interpolate_file
+    from engine.interpolate import interpolate_file
 
     progress = StageProgress({"interpolate": args.steps})
     path, _ = interpolate_file(args.input, args.out, method=args.method, folder=args.interp, steps=args.steps,

@@ -141,7 +141,7 @@ def translate(args) -> int:
     --strength part of the schedule, denoised with the same prompt and decoded (a temporal decoder if one was
     trained, else the image decoder)."""
     use_threads()
-    from engine.pipelines.translate import translate_file
+    from engine.translate import translate_file
 
     progress = StageProgress({"translate": None})  # the last --strength of the steps, in every segment
     path, _, notes = translate_file(args.input, args.out, args.prompt, args.strength, args.steps, args.guidance,

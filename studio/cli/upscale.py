@@ -143,7 +143,7 @@ def upscale(args) -> int:
     padded; the sidecar records what was done. The clip runs in segments of --segment-frames frames, each
     carrying the last upscaled frame of the one before."""
     use_threads()
-    from engine.pipelines.upscale import upscale_file
+    from engine.upscale import upscale_file
 
     mode = args.mode
     record = Path(args.tuned or "") / "mode.json"
