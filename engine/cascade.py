@@ -67,6 +67,51 @@ def steps_by_stage(depth: str, frames: int, steps: int, stage_steps: int, streng
     return {stage: plan[stage] for stage in STAGES[:STAGES.index(depth) + 1]}
 
 
+def _runners(s: dict, prompt: str, plan, step: dict) -> dict[str, Callable]:
+    """Each stage as a function of its pipeline (and the clip before it), with run_cascade's settings `s`, the
+    prompt as the tokenizer knows it, the motion plan and the step callback."""
+    generator = lambda: torch.Generator().manual_seed(s["seed"])  # noqa: E731 - each stage starts from the seed
+
+    def keyframes(pipe):
+        return pipe(prompt, negative_prompt=s["negative_prompt"], num_frames=s["frames"],
+                    num_inference_steps=s["steps"], guidance_scale=s["guidance"], generator=generator(), motion_plan=plan,
+                    motion_method=s["motion_method"], motion_strength=s["motion_strength"],
+                    cross_frame=bool(s["cross_frame"]), **step).frames
+
+    def interpolate(pipe, clip):
+        options = {"skip": skip_for_fps(s["fps"])} if isinstance(pipe, GroupInterpolationPipeline) else {}
+        return pipe(clip, num_inference_steps=s["stage_steps"], guidance_scale=INTERP_GUIDANCE, generator=generator(),
+                    **options, **step).frames
+
+    def upscale(pipe, clip):
+        return pipe(clip, prompt, num_inference_steps=s["stage_steps"], generator=generator(), **step).frames
+
+    def translate(pipe, clip):
+        size = fit_size(*clip.shape[-2:], pipe.config.sample_size, pipe.multiple)
+        return pipe(clip, prompt, s["strength"], s["stage_steps"], 1.0, *size, generator=generator(),
+                    decode_chunk_size=1, **step).frames  # the image decoder decodes each frame alone: the least memory
+
+    return {"keyframes": keyframes, "interpolate": interpolate, "upscale": upscale, "translate": translate}
+
+
+def _run_stages(pipes: dict, runners: dict, fps: float, on_stage, keep: Path | None, depth: str):
+    """Run the stages in order: (the last clip (B, F, 3, H, W), its frame rate, each stage's record). `keep`: also
+    write each stage before `depth` beside it (KEEP-STAGE.mp4)."""
+    clip, rate, stages = None, fps, []
+    for stage, (pipe, _) in pipes.items():
+        if on_stage is not None:
+            on_stage(stage)
+        start = time.perf_counter()
+        with PeakMemory() as probe:
+            clip = runners[stage](pipe) if clip is None else runners[stage](pipe, clip)
+        rate = rate * 4 if stage == "interpolate" else rate
+        stages.append({"stage": stage, "seconds": round(time.perf_counter() - start, 3), "peak_mb": round(probe.mb, 1),
+                       "frames": int(clip.shape[1]), "size": list(clip.shape[-2:]), "fps": rate})
+        if keep is not None and stage != depth:
+            write_video(keep.with_name(f"{keep.stem}-{stage}{keep.suffix}"), clip[0], rate)
+    return clip, rate, stages
+
+
 def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: int = 0, frames: int = 8,
                 steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str | None = None,
                 fps: float = 2.0, model: str | None = None, tuned: str | None = None,
@@ -108,41 +153,10 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
                             decoder, device, dtype)
     timings["load"], peaks["load"] = time.perf_counter() - start, probe.mb
     prompt = prompt_for(pipes["keyframes"][0].tokenizer, prompt)
-    generator = lambda: torch.Generator().manual_seed(seed)
-    step = {"callback_on_step_end": callback_on_step_end}
+    runners = _runners(settings, prompt, plan, {"callback_on_step_end": callback_on_step_end})
 
     # 3. the stages, each on the last one's clip (B, F, 3, H, W) in [0, 1]
-    def keyframes(pipe):
-        return pipe(prompt, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
-                    guidance_scale=guidance, generator=generator(), motion_plan=plan, motion_method=motion_method,
-                    motion_strength=motion_strength, cross_frame=bool(cross_frame), **step).frames
-
-    def interpolate(pipe, clip):
-        options = {"skip": skip_for_fps(fps)} if isinstance(pipe, GroupInterpolationPipeline) else {}
-        return pipe(clip, num_inference_steps=stage_steps, guidance_scale=INTERP_GUIDANCE, generator=generator(),
-                    **options, **step).frames
-
-    def upscale(pipe, clip):
-        return pipe(clip, prompt, num_inference_steps=stage_steps, generator=generator(), **step).frames
-
-    def translate(pipe, clip):
-        size = fit_size(*clip.shape[-2:], pipe.config.sample_size, pipe.multiple)
-        return pipe(clip, prompt, strength, stage_steps, 1.0, *size, generator=generator(), decode_chunk_size=1,
-                    **step).frames  # the image decoder decodes each frame alone: one at a time holds the least
-
-    run = {"keyframes": keyframes, "interpolate": interpolate, "upscale": upscale, "translate": translate}
-    clip, rate, stages = None, fps, []
-    for stage, (pipe, _) in pipes.items():
-        if on_stage is not None:
-            on_stage(stage)
-        start = time.perf_counter()
-        with PeakMemory() as probe:
-            clip = run[stage](pipe) if clip is None else run[stage](pipe, clip)
-        rate = rate * 4 if stage == "interpolate" else rate
-        stages.append({"stage": stage, "seconds": round(time.perf_counter() - start, 3), "peak_mb": round(probe.mb, 1),
-                       "frames": int(clip.shape[1]), "size": list(clip.shape[-2:]), "fps": rate})
-        if keep_stages and stage != depth:
-            write_video(out.with_name(f"{out.stem}-{stage}{out.suffix}"), clip[0], rate)
+    clip, rate, stages = _run_stages(pipes, runners, fps, on_stage, out if keep_stages else None, depth)
 
     # 4. the clip and its sidecar
     write_video(out, clip[0], rate)

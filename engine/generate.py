@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -63,6 +64,29 @@ def pyramid_run(pyramid: int, mode: str | None, tuned: str | None, model: str | 
     return stages, str(tuned), own
 
 
+def _cached_pipeline(cache: dict | None, mode, scheduler, model, tuned, device, dtype, memory):
+    """keyframe_pipeline's (pipe, hashes), from `cache` (a dict the caller keeps) when it holds them."""
+    key = (mode, scheduler, model, tuned, dtype, device, memory)
+    if cache is None or key not in cache:
+        built = keyframe_pipeline(mode, scheduler, model, tuned, device, dtype, memory)
+        if cache is None:
+            return built
+        cache[key] = built
+    return cache[key]
+
+
+@contextmanager
+def _dtype_errors(dtype: str, device: str):
+    """An operation a half-precision dtype cannot run on this device becomes a message that says what to use."""
+    try:
+        yield
+    except (RuntimeError, NotImplementedError) as e:
+        if "not implemented for" in str(e) and ("Half" in str(e) or "BFloat16" in str(e)):
+            raise ValueError(f"this model has an operation {dtype} cannot run on {device} ({str(e).splitlines()[0]}); "
+                             "use --dtype fp32, or bf16 on a CPU") from None
+        raise
+
+
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
                    steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str | None = None,
                    fps: float = 2.0, model: str | None = None, tuned: str | None = None, pyramid: int | None = None,
@@ -93,29 +117,16 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)
     memory = MemoryOptions(**memory) if isinstance(memory, dict) else (memory or MemoryOptions())
     dtype, device = dtype or "fp32", device or "cpu"
-    timings = {}
     start = time.perf_counter()
-    key = (mode, scheduler, model, tuned, dtype, device, memory)
-    if pipe_cache is not None and key in pipe_cache:
-        pipe, hashes = pipe_cache[key]
-    else:
-        pipe, hashes = keyframe_pipeline(mode, scheduler, model, tuned, device, dtype, memory)
-        if pipe_cache is not None:
-            pipe_cache[key] = (pipe, hashes)
-    timings["load"] = time.perf_counter() - start
-    worded = prompt_for(pipe.tokenizer, prompt)
-    start = time.perf_counter()
-    generator = torch.Generator().manual_seed(int(seed))
-    try:
+    pipe, hashes = _cached_pipeline(pipe_cache, mode, scheduler, model, tuned, device, dtype, memory)
+    timings = {"load": time.perf_counter() - start}
+    worded, start = prompt_for(pipe.tokenizer, prompt), time.perf_counter()
+    with _dtype_errors(dtype, device):
         video = pipe(worded, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
-                     guidance_scale=guidance, generator=generator, callback_on_step_end=callback, pyramid=pyramid,
-                     renoise=renoise, motion_plan=plan, motion_method=motion_method,
-                     motion_strength=motion_strength, cross_frame=bool(cross_frame)).frames[0]
-    except (RuntimeError, NotImplementedError) as e:
-        if "not implemented for" in str(e) and ("Half" in str(e) or "BFloat16" in str(e)):
-            raise ValueError(f"this model has an operation {dtype} cannot run on {device} ({str(e).splitlines()[0]}); "
-                             "use --dtype fp32, or bf16 on a CPU") from None
-        raise
+                     guidance_scale=guidance, generator=torch.Generator().manual_seed(int(seed)),
+                     callback_on_step_end=callback, pyramid=pyramid, renoise=renoise, motion_plan=plan,
+                     motion_method=motion_method, motion_strength=motion_strength,
+                     cross_frame=bool(cross_frame)).frames[0]
     timings["keyframes"] = time.perf_counter() - start
     start = time.perf_counter()
     write_video(out, video, fps)

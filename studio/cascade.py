@@ -108,8 +108,8 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
         emit("step", desc, done[0], preview(noisy_frames(kw.get("frames", kw["latents"])), final=final))
 
     try:
-        path, video, _ = run_cascade(studio.outputs.new("cascade", model=variant.short), prompt, depth=depth, seed=seed, frames=frames,
-                                     steps=steps, guidance=guidance, mode=variant.mode, tuned=variant.tuned,
+        path, video, _ = run_cascade(studio.outputs.new("cascade", model=variant.short), prompt, depth=depth, seed=seed,
+                                     frames=frames, steps=steps, guidance=guidance, mode=variant.mode, tuned=variant.tuned,
                                      scheduler=scheduler, fps=variant.fps, negative_prompt=negative or None,
                                      stage_steps=stage_steps, on_stage=on_stage, callback_on_step_end=on_step,
                                      **stage_models(studio), **(motion or {}))

@@ -15,7 +15,8 @@ def _checked(component, payload):
     name = component.label.split(' (')[0].lower()
     number = isinstance(payload, (int, float)) and not isinstance(payload, bool)
     if payload is not None and (not number or payload != payload):  # not a number, or NaN
-        raise gr.Error(f"{name} must be a number, got {str(payload)[:40]!r}", duration=ERROR_SECONDS, print_exception=False)
+        raise gr.Error(f"{name} must be a number, got {str(payload)[:40]!r}", duration=ERROR_SECONDS,
+                       print_exception=False)
     if payload is not None and ((lo is not None and payload < lo) or (hi is not None and payload > hi)):
         span = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else \
             f"at least {lo:g}" if lo is not None else f"at most {hi:g}"

@@ -33,7 +33,8 @@ def user_errors():
     try:
         yield
     except Stopped as e:
-        raise gr.Error(str(e).capitalize() + ".", title="Stopped", duration=ERROR_SECONDS, print_exception=False) from None
+        raise gr.Error(str(e).capitalize() + ".", title="Stopped", duration=ERROR_SECONDS,
+                       print_exception=False) from None
     except (SpecError, UnknownWordsError, VideoReadError, ValueError, TypeError, FileNotFoundError) as e:
         raise gr.Error(str(e), duration=ERROR_SECONDS, print_exception=False) from None
 

@@ -29,9 +29,11 @@ def add_commands(sub):
     ed.add_argument("--guidance", type=finite_float, default=None,
                     help="classifier-free guidance of the edited prompt (default %.1f)" % edit_settings.GUIDANCE)
     ed.add_argument("--frames", type=positive_int, default=8, help="frames taken evenly from the clip")
-    ed.add_argument("--fps", type=positive_float, default=None, help="frame rate of the written file (default: the input's)")
+    ed.add_argument("--fps", type=positive_float, default=None,
+                    help="frame rate of the written file (default: the input's)")
     add_seed(ed)
-    ed.add_argument("--lr", type=positive_float, default=None, help="one-shot tuning learning rate (default: the mode's)")
+    ed.add_argument("--lr", type=positive_float, default=None,
+                    help="one-shot tuning learning rate (default: the mode's)")
     ed.add_argument("--cache-dir", default=None, help="where tuned weights and inverted latents are cached "
                                                      "(default $FLIPBOOK_CACHE or ~/.cache/flipbook)")
     add_motion(ed, **EDIT_MOTION)
