@@ -1,5 +1,7 @@
-"""Which models Flipbook has and which is best: the names of the tuning modes and the best-first orders that
-the CLI, the studio and the cascade ask (light: no torch, so `flipbook --help` can list them).
+"""Which models Flipbook has and which is best: where the embedded models live (`ASSETS`: every model module's
+folder is under it), the names of the tuning modes, the best-first orders, the models trained under a folder and
+the command that trains each, which the CLI, the studio and the cascade ask (light: no torch, so
+`flipbook --help` can list them).
 
 The orders are measured: keyframe modes by `bench/compare_modes.py` and `bench/motion_bench.py` (the embedded
 `ff-conv1d-attn1d-blocks` first), upscaling modes by `bench/sr_bench.py` (zero-shot has the best PSNR, 39.38 dB

@@ -16,9 +16,10 @@ from diffusers.configuration_utils import register_to_config
 from einops import rearrange
 from torch import nn
 
+from ..registry import ASSETS
 from ..world.vocab import ATTRIBUTES
 
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "judge"
+ASSET = ASSETS / "judge"
 
 
 def _conv2d(cin, cout, stride=1):

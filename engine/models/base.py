@@ -17,7 +17,9 @@ import torch
 from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from transformers import AutoTokenizer, CLIPTextModel
 
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "base"
+from ..registry import ASSETS
+
+ASSET = ASSETS / "base"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 TEXT_ENCODERS = ("CLIPTextModel", "CLIPTextModelWithProjection", "T5EncoderModel", "UMT5EncoderModel")
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")

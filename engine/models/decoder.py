@@ -29,12 +29,12 @@ from diffusers.models.resnet import ResnetBlock2D
 from einops import rearrange
 from torch import nn
 
-from ..registry import decoders_here
+from ..registry import ASSETS, decoders_here
 from .base import resolve_device, resolve_dtype
 from .temporal import FrameContext, TemporalAttention, TemporalConv
 from .tuned import model_hash
 
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "decoder"
+ASSET = ASSETS / "decoder"
 RECORD = "decoder.json"
 VARIANTS = {"conv1d": (False, False), "conv3d": (True, False), "conv1d-attn": (False, True), "conv3d-attn": (True, True)}
 

@@ -21,11 +21,12 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
+from ..registry import ASSETS
 from .base import Base, _load, load_base, resolve_device, resolve_dtype
 from .inflate import VideoUNet
 from .tuned import load_tuned, model_hash
 
-ROOT = Path(__file__).resolve().parents[2] / "assets"
+ROOT = ASSETS
 VAE_ASSET, EXPERT_ASSET = ROOT / "vae", ROOT / "expert"
 VAE_CHANNELS, EXPERT_CHANNELS = (16, 32, 64), (32, 64, 64)
 VAE_RECORD, EXPERT_RECORD = "vae.json", "expert.json"

@@ -46,6 +46,7 @@ from einops import rearrange
 from torch import nn
 
 from ..files import atomic_folder, readable
+from ..registry import ASSETS
 from ..tuning import apply_mode
 from .inflate import inflate
 from .temporal import TemporalModule, _zero
@@ -54,7 +55,7 @@ from .text import encode_prompts
 FACTOR = 4           # output frames per keyframe gap: T keyframes → 4T − 3 frames
 MIDDLE = FACTOR - 1  # frames the group model predicts between two keyframes
 SKIP_SCALE = 100.0   # skip-frame values 1, 2, … are spread like timesteps before their sinusoidal embedding
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "interp"
+ASSET = ASSETS / "interp"
 KEYFRAME_MODE = "ff-conv1d-attn1d-blocks"  # the embedded keyframe model's mode: the masked model starts from it
 
 

@@ -38,11 +38,12 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from einops import rearrange
 from transformers import AutoTokenizer
 
+from ..registry import ASSETS
 from .base import HUB_ID, _load, _text_encoder_class, resolve_device, resolve_dtype
 from .inflate import VideoUNet
 from .tuned import load_tuned, model_hash
 
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "sr"
+ASSET = ASSETS / "sr"
 SR_CHANNELS = (16, 32, 64, 96)
 RECORD = "sr.json"
 VIDEO_MODES = ("zero-shot", "full", "temporal")

@@ -15,12 +15,13 @@ import torch
 from safetensors.torch import save_file
 
 from ..files import atomic_folder
+from ..registry import ASSETS
 from ..tuning import apply_mode
 from ..validate import read_safetensors
 from .inflate import VideoUNet, inflate
 
 REPO = Path(__file__).resolve().parents[2]
-ASSET = REPO / "assets" / "modes"
+ASSET = ASSETS / "modes"
 
 
 def recorded_path(path: str | Path) -> str:
