@@ -1,4 +1,5 @@
-"""`flipbook edit`: one-shot video editing by prompt (engine.edit)."""
+"""`flipbook edit`: one-shot video editing by prompt (engine.edit).
+(Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
 from engine import edit_settings

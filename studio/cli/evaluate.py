@@ -1,5 +1,6 @@
 """`flipbook eval`, `train-judge` and `judge-report`: scoring clips with the judge (engine.evaluate,
-engine.metrics.judge, engine.training.judge)."""
+engine.metrics.judge, engine.training.judge).
+(Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
 from pathlib import Path

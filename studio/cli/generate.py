@@ -1,6 +1,7 @@
 """`flipbook generate` (and `generate --cascade`), `train-base`, `train-mode` and `train-pyramid`: text to video
 (engine.generate, engine.cascade) and the training of its keyframe models (engine.training.base, .video,
-.pyramid)."""
+.pyramid).
+(Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """`flipbook interpolate` and `train-interp`: frame interpolation, T → 4T−3 frames (engine.pipelines.interpolate,
-engine.training.interpolation)."""
+engine.training.interpolation).
+(Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
 from pathlib import Path

@@ -80,7 +80,7 @@ def channels(text: str) -> tuple[int, ...]:
 
 def use_threads():
     """At most 8 threads for torch (more only adds overhead on these models)."""
-    import torch  # heavy: loaded only when a command runs, so --help and refused arguments answer at once
+    import torch  # loaded only when a command runs
 
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
 

@@ -1,6 +1,7 @@
 """`flipbook translate`, `train-vae`, `train-expert` and `train-decoder`: the latent end of the cascade
 (MPL-Video §3.6's expert translation, FusionFrames' temporal video decoder; engine.pipelines.translate,
-engine.training.expert, engine.training.decoder)."""
+engine.training.expert, engine.training.decoder).
+(Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
 from pathlib import Path

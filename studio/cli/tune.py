@@ -1,4 +1,5 @@
-"""`flipbook tune`: a quick fine-tune of a mode on the user's own clips (engine.finetune)."""
+"""`flipbook tune`: a quick fine-tune of a mode on the user's own clips (engine.finetune).
+(Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
 from engine.registry import KEYFRAME_MODES

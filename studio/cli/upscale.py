@@ -1,5 +1,6 @@
 """`flipbook upscale`, `train-sr` and `train-sr-video`: pixel super-resolution (engine.pipelines.upscale,
-engine.training.sr)."""
+engine.training.sr).
+(Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
 import json

@@ -1,7 +1,7 @@
 """`flipbook render` and `words`: the procedurally rendered world (engine.world) on the command line.
 
-Engine imports are inside the handlers (here and in every command module): they load torch, which `--help` and
-a refused argument do not need."""
+Engine imports are inside the handlers (here and in every command module): they load diffusers and the models,
+which `--help` and a refused argument do not need."""
 from __future__ import annotations
 
 import time
