@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+import torch
+
 from engine import edit_settings
 from engine.validate import check_seed
 from engine.world.vocab import CAMERA_MOVES, MOTIONS
@@ -80,8 +82,6 @@ def channels(text: str) -> tuple[int, ...]:
 
 def use_threads():
     """At most 8 threads for torch (more only adds overhead on these models)."""
-    import torch  # loaded only when a command runs
-
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
 
 
