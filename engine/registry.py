@@ -20,6 +20,8 @@ KEYFRAME_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-att
 # the embedded pyramid-trained keyframe folders under assets/modes, the best first (bench/results/pyramid.md and
 # motion_pyramid.md: the DDIM-form pyramid samples with the base's own diffusion and keeps motion with plans)
 PYRAMID_FOLDERS = ("pyramid-ddim", "pyramid-flow")
+# the record each trained folder holds beside its weights (what says "trained here")
+INTERP_RECORD, DECODER_RECORD, EXPERT_RECORD = "interp.json", "decoder.json", "expert.json"
 INTERP_METHODS = ("group", "masked")  # the interpolation models, the default (FusionFrames' group) first
 # the command that trains each model a stage needs (scripts/build_assets.sh has the embedded assets' exact recipes)
 TRAINS = {
@@ -47,13 +49,13 @@ def embedded_pyramid() -> Path | None:
 def interp_methods_here(root: str | Path | None = None) -> list[str]:
     """The interpolation methods whose models are under `root` (default assets/interp), the default first."""
     root = Path(root or ASSETS / "interp")
-    return [m for m in INTERP_METHODS if (root / m / "interp.json").is_file()]
+    return [m for m in INTERP_METHODS if (root / m / INTERP_RECORD).is_file()]
 
 
 def decoders_here(root: str | Path | None = None) -> list[str]:
     """The temporal decoder variants under `root` (default assets/decoder), the best first."""
     root = Path(root or ASSETS / "decoder")
-    return [v for v in DECODER_ORDER if (root / v / "decoder.json").is_file()]
+    return [v for v in DECODER_ORDER if (root / v / DECODER_RECORD).is_file()]
 
 
 def upscale_modes_here(root: str | Path | None = None) -> list[str]:

@@ -72,6 +72,7 @@ class Recent(OrderedDict):
 
     def __setitem__(self, key, value):
         super().__setitem__(key, value)
+        self.move_to_end(key)  # a value set anew is the most recently used
         while len(self) > self.limit:
             self.popitem(last=False)
 

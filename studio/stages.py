@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.registry import ASSETS, decoders_here, interp_methods_here, upscale_modes_here
+from engine.registry import ASSETS, EXPERT_RECORD, decoders_here, interp_methods_here, upscale_modes_here
 
 from .context import Studio
 
@@ -33,4 +33,4 @@ def decoders(studio: Studio) -> list[str]:
 
 
 def has_expert(studio: Studio) -> bool:
-    return (root(studio, "expert") / EXPERT / "expert.json").is_file()
+    return (root(studio, "expert") / EXPERT / EXPERT_RECORD).is_file()

@@ -29,13 +29,13 @@ from diffusers.models.resnet import ResnetBlock2D
 from einops import rearrange
 from torch import nn
 
-from ..registry import ASSETS, decoders_here
+from ..registry import ASSETS, DECODER_RECORD, decoders_here
 from .base import resolve_device, resolve_dtype
 from .temporal import FrameContext, TemporalAttention, TemporalConv
 from .tuned import model_hash
 
 ASSET = ASSETS / "decoder"
-RECORD = "decoder.json"
+RECORD = DECODER_RECORD
 VARIANTS = {"conv1d": (False, False), "conv3d": (True, False), "conv1d-attn": (False, True), "conv3d-attn": (True, True)}
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
-from ..registry import ASSETS
+from ..registry import ASSETS, EXPERT_RECORD
 from .base import Base, _load, load_base, resolve_device, resolve_dtype
 from .inflate import VideoUNet
 from .tuned import load_tuned, model_hash
@@ -29,7 +29,7 @@ from .tuned import load_tuned, model_hash
 ROOT = ASSETS
 VAE_ASSET, EXPERT_ASSET = ROOT / "vae", ROOT / "expert"
 VAE_CHANNELS, EXPERT_CHANNELS = (16, 32, 64), (32, 64, 64)
-VAE_RECORD, EXPERT_RECORD = "vae.json", "expert.json"
+VAE_RECORD = "vae.json"
 TIMESTEPS = 1000
 
 

@@ -46,7 +46,7 @@ from einops import rearrange
 from torch import nn
 
 from ..files import atomic_folder, readable
-from ..registry import ASSETS
+from ..registry import ASSETS, INTERP_RECORD
 from ..tuning import apply_mode
 from .inflate import inflate
 from .temporal import TemporalModule, _zero
@@ -287,7 +287,7 @@ def save_interpolator(model: _Interpolator, scheduler_config: dict, out: str | P
             model.to(dtype)
             diffusers_logging.set_verbosity(verbosity)
         DDIMScheduler.from_config(scheduler_config).save_pretrained(tmp / "scheduler")
-        (tmp / "interp.json").write_text(json.dumps({"method": method, **(record or {})}, indent=1))
+        (tmp / INTERP_RECORD).write_text(json.dumps({"method": method, **(record or {})}, indent=1))
         for extra in extras:
             if Path(extra).is_file():
                 shutil.copy2(extra, tmp / Path(extra).name)
@@ -295,7 +295,7 @@ def save_interpolator(model: _Interpolator, scheduler_config: dict, out: str | P
 
 
 def interp_record(folder: str | Path) -> dict:
-    path = Path(folder) / "interp.json"
+    path = Path(folder) / INTERP_RECORD
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not an interpolation model (no interp.json); train one with "
                                 "`flipbook train-interp --method group` (or masked)")

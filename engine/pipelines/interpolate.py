@@ -33,6 +33,7 @@ from ..models.interpolation import (ASSET, FACTOR, MIDDLE, blend_clip, blend_mid
                                     keyframe_pairs, load_interpolator, noise_augment, output_frames)
 from ..models.tuned import model_hash
 from ..models.vae import decode_frames, encode_frames
+from ..registry import INTERP_RECORD
 from .load import SCHEDULERS
 
 MAX_SKIP = 6  # the largest skip-frame value the group model trains on (engine/training/interpolation.py)
@@ -262,7 +263,7 @@ def interpolation_pipeline(method: str | None = None, folder: str | Path | None 
     if scheduler not in ("dpm++", "ddim"):
         raise ValueError(f"unknown scheduler {scheduler!r}; choose dpm++ or ddim")
     folder = Path(folder) if folder else ASSET / (method or "group")
-    if not (folder / "interp.json").is_file():
+    if not (folder / INTERP_RECORD).is_file():
         raise FileNotFoundError(f"no interpolation model at {folder}; train one with `flipbook train-interp --method "
                                 f"{method or 'group'}` (or pass --interp FOLDER)")
     device, dtype = resolve_device(device), resolve_dtype(dtype)

@@ -20,11 +20,13 @@ TRAINING_HEADING = "training (rebuild an embedded model, or train one on your ow
 
 
 class _Formatter(HelpFormatter):
-    """The top-level help: a heading between the everyday commands and the trainers."""
+    """The top-level help: a heading before the first trainer (`first_trainer`, set by build_parser)."""
+
+    first_trainer = None
 
     def _format_action(self, action):
         text = super()._format_action(action)
-        if getattr(action, "dest", None) == "train-base":
+        if self.first_trainer is not None and getattr(action, "dest", None) == self.first_trainer:
             return "\n" + " " * max(self._current_indent - 2, 0) + TRAINING_HEADING + "\n" + text
         return text
 
@@ -44,8 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     for group in EVERYDAY:
         group.add_commands(sub)
+    everyday = len(sub.choices)
     for group in TRAINERS:
         group.add_trainers(sub)
+    first = list(sub.choices)[everyday]
+    p.formatter_class = type("Formatter", (_Formatter,), {"first_trainer": first})
     return p
 
 

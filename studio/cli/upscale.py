@@ -3,9 +3,6 @@ engine.training.sr).
 (Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from engine.registry import UPSCALE_MODES, default_upscale_mode
 
 from .options import (HelpFormatter, add_device, add_model, add_out, add_seed, channels, finite_float,
@@ -146,11 +143,9 @@ def upscale(args) -> int:
     use_threads()
     from engine.upscale import upscale_file
 
-    mode = args.mode
-    record = Path(args.tuned or "") / "mode.json"
-    if mode is None:
-        mode = json.loads(record.read_text()).get("mode") if args.tuned and record.is_file() \
-            else default_upscale_mode(args.model)
+    from engine.models.tuned import tuned_record
+
+    mode = args.mode or tuned_record(args.tuned).get("mode") or default_upscale_mode(args.model)
     progress = StageProgress({"upscale": None})  # steps a segment × segments: known once the clip is read
     path, _, notes = upscale_file(args.input, args.out, args.scale, mode, args.steps, args.prompt, args.noise_level,
                                   args.segment_frames, args.seed, args.max_side, args.guidance, args.model, args.tuned,
