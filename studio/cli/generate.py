@@ -180,10 +180,8 @@ def generate_cascade(args) -> int:
     else:
         if not args.prompt:
             raise ValueError("give --prompt (or --from a sidecar)")
-        keys = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps", "model",
-                "tuned", "device", "dtype", "motion", "speed", "path", "motion_plan", "motion_method",
-                "motion_strength", "cross_frame")
-        settings = {k: getattr(args, k) for k in keys}
+        keyframes = [k for k in GENERATE_KEYS if k not in ("pyramid", "renoise", "memory", "plan")]  # the cascade's own
+        settings = {k: getattr(args, k) for k in keyframes}
         settings.update({k: getattr(args, k) for k in CASCADE_KEYS if k != "cascade_depth"})
         settings["depth"] = args.cascade_depth
         settings["sr_mode"] = args.sr_mode or default_upscale_mode(args.sr)
