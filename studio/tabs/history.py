@@ -1,5 +1,5 @@
-"""History: this session's outputs, each downloadable with its JSON sidecar; a sidecar (from the list or
-uploaded) restores its parameters in Generate (a cascade's with its depth), Compare (models or interpolation
+"""History: this browser's outputs (kept across reloads), each downloadable with its JSON sidecar; a sidecar (from
+the list or uploaded) restores its parameters in Generate (a cascade's with its depth), Compare (models or interpolation
 methods), Interpolate, Upscale, Edit, Tune or World. A world clip comes back by its prompt and seed; uploaded
 clips must be uploaded again (the sidecar names them)."""
 from __future__ import annotations
@@ -174,8 +174,9 @@ def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, li
     for name, n in SECTIONS:
         assert len(inputs[name]) == n, f"History restores {n} {name} inputs; the tab has {len(inputs[name])}"
     with gr.Tab("History", id="history", elem_id="tab-history"):
-        gr.Markdown("This session's outputs. Download any of them with its JSON sidecar; restore a sidecar's "
-                    "parameters from the list, or upload one saved earlier.")
+        gr.Markdown("This browser's outputs from every tab, kept across reloads of the page while the studio runs. "
+                    "Download any of them with its JSON sidecar; restore a sidecar's parameters from the list, or "
+                    "upload one saved earlier.")
         listing = gr.Dataframe(headers=HEADERS, label="Outputs", interactive=False, wrap=True,
                                column_widths=["5%", "10%", "10%", "37%", "30%", "8%"])
         with gr.Row():
@@ -186,7 +187,7 @@ def build(studio: Studio, history: gr.State, tabs: gr.Tabs, inputs: dict[str, li
             with gr.Column(scale=1):
                 shown = gr.Video(label="Chosen output", autoplay=True, loop=True, height=240, interactive=False)
                 files = gr.File(label="Its files", file_count="multiple", interactive=False)
-        everything = gr.File(label="Every file of this session", file_count="multiple", interactive=False)
+        everything = gr.File(label="Every file of this browser's outputs", file_count="multiple", interactive=False)
         kind = gr.State()
 
         def refresh(history):
