@@ -66,7 +66,8 @@ def model_region(pixels: torch.Tensor, first: torch.Tensor, encode: Callable) ->
     return Region(mask, region.centre / s, encode(region.background).to(first.dtype))
 
 
-def _maps(plans: list[MotionPlan | None], region: Region, size: tuple[int, int], frames: int, fit: bool = True):
+def _maps(plans: list[MotionPlan | None], region: Region, size: tuple[int, int], frames: int, fit: bool = True,
+          move_first: bool = True):
     """Every clip's object and camera maps (B, F, 3, 3) along its plan (None: still)."""
     objs, cams = [], []
     for i, plan in enumerate(plans):
@@ -74,18 +75,20 @@ def _maps(plans: list[MotionPlan | None], region: Region, size: tuple[int, int],
         if plan.frames != frames:
             raise ValueError(f"the motion plan has {plan.frames} frames, the clip {frames}")
         one = Region(region.mask[i:i + 1], region.centre[i:i + 1], region.background[i:i + 1])
-        o, c = plan_maps(plan, one, size, fit)
+        o, c = plan_maps(plan, one, size, fit, move_first)
         objs.append(o)
         cams.append(c)
     return torch.cat(objs), torch.cat(cams)
 
 
 def planned_start(first: torch.Tensor, pixels: torch.Tensor, encode: Callable, plans: list[MotionPlan | None],
-                  fine: torch.Tensor, frames: int, generator: torch.Generator | None = None) -> PlannedStart:
+                  fine: torch.Tensor, frames: int, generator: torch.Generator | None = None,
+                  move_first: bool = True) -> PlannedStart:
     """From denoised frame 0 (model space, (B, C, h, w)), its pixels and the way pixels go to model space,
-    the clip along each clip's plan."""
+    the clip along each clip's plan. `move_first=False`: frame 0 stays as it is (image-to-video), else its object
+    may be moved to the plan's anchor or to where the whole plan fits in the frame."""
     region = model_region(pixels.float(), first.float(), encode)
-    obj, cam = _maps(plans, region, first.shape[-2:], frames)
+    obj, cam = _maps(plans, region, first.shape[-2:], frames, move_first=move_first)
     b, c, h, w = first.shape
     noise = warp_noise((b, c, frames, h, w), region, obj, cam, generator, r=fine.shape[-1] // w, fine=fine)
     clean = warp_image(first.float(), region, obj, cam)

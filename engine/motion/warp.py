@@ -38,9 +38,10 @@ def _similarity(centre: torch.Tensor, shift: torch.Tensor, angle: float, scale: 
     return m
 
 
-def plan_maps(plan: MotionPlan, region: Region, size: tuple[int, int], fit: bool = True):
+def plan_maps(plan: MotionPlan, region: Region, size: tuple[int, int], fit: bool = True, move_first: bool = True):
     """Per clip and keyframe, the object's and the camera's maps, each (B, F, 3, 3). The object starts at
-    the plan's anchor, if any; else where it is, moved as little as needed (`fit`) to stay in the frame."""
+    the plan's anchor, if any; else where it is, moved as little as needed (`fit`) to stay in the frame.
+    `move_first=False`: it starts where it is, whatever the anchor (a given first frame is kept as given)."""
     h, w = size
     px = torch.tensor([w, h], dtype=torch.float32)
     b = len(region.centre)
@@ -48,7 +49,9 @@ def plan_maps(plan: MotionPlan, region: Region, size: tuple[int, int], fit: bool
                        for s, a, z in zip(plan.shift, plan.angle, plan.scale)], 1)  # b f 3 3
     cam = torch.stack([_similarity(px.expand(b, 2) / 2, torch.tensor(c[:2]) * px, 0.0, c[2])
                        for c in plan.camera], 1)
-    if plan.anchor is not None:
+    if not move_first:
+        offset = torch.zeros(b, 2)
+    elif plan.anchor is not None:
         offset = torch.tensor(plan.anchor) * px - region.centre
     elif fit:
         offset = _fit_offset(obj, bounding_box(region.mask), size)
