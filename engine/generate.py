@@ -7,11 +7,13 @@ from pathlib import Path
 
 import torch
 
-from .io import write_video
+from .diffusion.windows import DEFAULT_OVERLAP, context_windows
+from .io import file_hash, read_image, write_video
 from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
 from .models.tuned import tuned_record
 from .pipelines.load import available_modes, keyframe_pipeline, prompt_for
 from .pipelines.memory import MemoryOptions
+from .pipelines.text_to_video import MAX_FRAMES, TRAINED_FRAMES
 from .registry import KEYFRAME_ORDER, best_of, embedded_pyramid
 from .sidecar import write_sidecar
 from .validate import check_number, check_output, check_prompt, check_seed
@@ -75,6 +77,37 @@ def _cached_pipeline(cache: dict | None, mode, scheduler, model, tuned, device, 
     return cache[key]
 
 
+def long_settings(frames: int, window: int | None, overlap: int | None, method: str | None) -> dict:
+    """How a clip is sampled: `window` None takes the models' trained length when the clip is longer (0: every
+    frame in one pass, as clips of up to 64 frames were made before context windows)."""
+    window = TRAINED_FRAMES if window is None and frames > TRAINED_FRAMES else (window or 0)
+    window = check_number(window, "context window", 0, 64, whole=True)
+    overlap = DEFAULT_OVERLAP if overlap is None else overlap
+    if window:  # one pass (0) has no windows to overlap
+        overlap = check_number(overlap, "context overlap", 0, window - 1, whole=True)
+    return {"context_window": window, "context_overlap": overlap, "long_method": method or "windows"}
+
+
+def keyframe_steps(frames: int, steps: int, context_window: int | None = None, context_overlap: int | None = None,
+                   long_method: str | None = None) -> int:
+    """The denoising steps a generation reports (its progress total): `steps`, once per window when windows are
+    made one after another."""
+    long = long_settings(frames, context_window, context_overlap, long_method)
+    if long["long_method"] == "windows" or not long["context_window"]:
+        return steps
+    return steps * len(context_windows(frames, long["context_window"], long["context_overlap"]))
+
+
+def first_frame(image: str | Path | None, image_sha256: str | None, height: int, width: int) -> torch.Tensor | None:
+    """The given first frame at the clip's size, checked to be the file a sidecar recorded (when it names one)."""
+    if image is None:
+        return None
+    if image_sha256 and Path(image).is_file() and file_hash(image) != image_sha256:
+        raise ValueError(f"{image} has changed since the sidecar was written (its sha256 differs): give the "
+                         "original first frame with --image")
+    return read_image(image, height, width)
+
+
 @contextmanager
 def _dtype_errors(dtype: str, device: str):
     """An operation a half-precision dtype cannot run on this device becomes a message that says what to use."""
@@ -94,7 +127,9 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                    device: str = "cpu", memory: MemoryOptions | dict | None = None, motion: str | None = None,
                    speed: float = 1.0, path: str | list | None = None, motion_plan: bool = True,
                    motion_method: str | None = None, motion_strength: float | None = None,
-                   plan: dict | None = None, cross_frame: bool = False) -> tuple[Path, torch.Tensor]:
+                   plan: dict | None = None, cross_frame: bool = False, image: str | Path | None = None,
+                   image_sha256: str | None = None, context_window: int | None = None,
+                   context_overlap: int | None = None, long_method: str | None = None) -> tuple[Path, torch.Tensor]:
     """Write the video and its sidecar; return the path and the frames (F, 3, H, W) in [0, 1].
 
     `model`: a diffusers-format folder or hub id (default: the embedded base); `scheduler`: dpm++, ddim or flow
@@ -103,12 +138,20 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     `memory`: MemoryOptions (or their dict) for real checkpoints. Motion (engine.motion, `motion_plan_for`):
     `motion` (a world motion or a camera move), `speed`, `path` ('x,y x,y …' or points), `motion_plan=False`
     to ignore the prompt's motion words, `motion_method` and `motion_strength` (the pipeline's), `plan` (a
-    recorded plan's dict, which wins), `cross_frame` (every frame attends to frame 0: Text2Video-Zero)."""
+    recorded plan's dict, which wins), `cross_frame` (every frame attends to frame 0: Text2Video-Zero).
+    Long clips and image-to-video (engine.diffusion.windows): `image` (a png or jpg, cropped and resized to the
+    clip: frame 0 as given; `image_sha256` checks it is the one a sidecar recorded), `context_window` (frames
+    the model sees at once; default the trained 8 when the clip is longer; 0: all at once), `context_overlap`
+    and `long_method` (windows, autoregressive or chunks)."""
     out = check_output(out)
     prompt = check_prompt(prompt)
     negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
     seed, fps = check_seed(seed), check_number(fps, "fps", 0.1, 120)
-    frames, steps = check_number(frames, "frames", 1, 64, whole=True), check_number(steps, "steps", 1, 1000, whole=True)
+    frames = check_number(frames, "frames", 1, MAX_FRAMES, whole=True)
+    steps = check_number(steps, "steps", 1, 1000, whole=True)
+    if pyramid is not None and context_window is None:
+        context_window = 0  # the pyramid samples all its frames at once
+    long = long_settings(frames, context_window, context_overlap, long_method)
     guidance = check_number(guidance, "guidance", 0, 50)
     if pyramid is not None:
         pyramid, tuned, scheduler = pyramid_run(pyramid, mode, tuned, model, scheduler, frames, steps)
@@ -120,13 +163,16 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     start = time.perf_counter()
     pipe, hashes = _cached_pipeline(pipe_cache, mode, scheduler, model, tuned, device, dtype, memory)
     timings = {"load": time.perf_counter() - start}
+    size = pipe.unet.config.sample_size * pipe.vae_scale_factor
+    given = first_frame(image, image_sha256, size, size)
     worded, start = prompt_for(pipe.tokenizer, prompt), time.perf_counter()
     with _dtype_errors(dtype, device):
         video = pipe(worded, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
                      guidance_scale=guidance, generator=torch.Generator().manual_seed(int(seed)),
                      callback_on_step_end=callback, pyramid=pyramid, renoise=renoise, motion_plan=plan,
-                     motion_method=motion_method, motion_strength=motion_strength,
-                     cross_frame=bool(cross_frame)).frames[0]
+                     motion_method=motion_method, motion_strength=motion_strength, cross_frame=bool(cross_frame),
+                     image=given, context_window=long["context_window"] or None,
+                     context_overlap=long["context_overlap"], long_method=long["long_method"]).frames[0]
     timings["keyframes"] = time.perf_counter() - start
     start = time.perf_counter()
     write_video(out, video, fps)
@@ -137,7 +183,9 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                         "dtype": dtype, "device": device, "memory": memory.to_dict(), "motion": motion,
                         "speed": speed, "path": path, "motion_plan": motion_plan, "motion_method": motion_method,
                         "motion_strength": motion_strength, "plan": plan.to_dict() if plan else None,
-                        "cross_frame": bool(cross_frame),
+                        "cross_frame": bool(cross_frame), **long,
+                        "image": str(image) if image is not None else None,
+                        "image_sha256": file_hash(image) if image is not None else None,
                         "size": list(video.shape[-2:]),
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
     return out, video

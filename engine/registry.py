@@ -22,6 +22,10 @@ KEYFRAME_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-att
 PYRAMID_FOLDERS = ("pyramid-ddim", "pyramid-flow")
 # the record each trained folder holds beside its weights (what says "trained here")
 INTERP_RECORD, DECODER_RECORD, EXPERT_RECORD = "interp.json", "decoder.json", "expert.json"
+# how a clip longer than the model's window is made (engine.diffusion.windows), the default first, and the frames
+# two windows in a row share by default
+LONG_METHODS = ("windows", "autoregressive", "chunks")
+DEFAULT_OVERLAP = 4
 INTERP_METHODS = ("group", "masked")  # the interpolation models, the default (FusionFrames' group) first
 # the command that trains each model a stage needs (scripts/build_assets.sh has the embedded assets' exact recipes)
 TRAINS = {

@@ -3,6 +3,7 @@ and one generation (with its checks, files and sidecar) that the Generate and Co
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import random
 import threading
@@ -19,7 +20,8 @@ from .context import Stopped, Studio, Variant
 from .fields import ERROR_SECONDS
 from .media import Previews, enlarge
 
-LIMITS = {"frames": (2, 16), "steps": (1, 100), "guidance": (0.0, 20.0)}
+# Generate makes long clips in context windows (its "long frames"); Compare runs several models, so fewer frames
+LIMITS = {"frames": (2, 16), "long frames": (2, 128), "steps": (1, 100), "guidance": (0.0, 20.0), "fps": (1, 32)}
 
 
 @contextlib.contextmanager
@@ -67,8 +69,8 @@ def check_seed(seed) -> int:
     return number(seed, "seed", int, 0, 2**63 - 1)
 
 
-def check_settings(frames, steps, guidance) -> tuple[int, int, float]:
-    return (number(frames, "frames", int, *LIMITS["frames"]), number(steps, "steps", int, *LIMITS["steps"]),
+def check_settings(frames, steps, guidance, frames_limit: str = "frames") -> tuple[int, int, float]:
+    return (number(frames, "frames", int, *LIMITS[frames_limit]), number(steps, "steps", int, *LIMITS["steps"]),
             number(guidance, "guidance", float, *LIMITS["guidance"]))
 
 
@@ -121,30 +123,39 @@ def in_background(work: Callable, *args):
 
 def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | None, seed: int, frames: int,
                  steps: int, guidance: float, scheduler: str, emit=None, stop: threading.Event | None = None,
-                 kind: str = "generate", motion: dict | None = None) -> tuple[Path, torch.Tensor, dict]:
+                 kind: str = "generate", motion: dict | None = None,
+                 long: dict | None = None) -> tuple[Path, torch.Tensor, dict]:
     """One clip with `variant`: (its mp4, frames (F, 3, H, W), its sidecar record). `emit("step", i, total, preview)`
-    after each denoising step; `stop` set → Stopped. `motion`: generate_video's motion arguments (motion_settings)."""
-    from engine.generate import generate_video
+    after each denoising step (every window's, for windows made one after another); `stop` set → Stopped.
+    `motion`: generate_video's motion arguments (motion_settings); `long`: its long-clip and first-frame ones and
+    the frame rate (long_settings)."""
+    from engine.generate import generate_video, keyframe_steps
     from engine.sidecar import read_sidecar
 
     check_pyramid(variant, frames, steps)
     scheduler = check_scheduler(variant, scheduler)
+    long = dict(long or {})
+    fps = long.pop("fps", None) or variant.fps
+    total = keyframe_steps(frames, steps, long.get("context_window"), long.get("context_overlap"),
+                           long.get("long_method"))
     preview = Previews(studio.outputs.new(f"{kind}-preview", ".png"))  # one file a run, rewritten whole
+    done = itertools.count(1)
 
     def callback(pipe, i, t, kw):
+        step = next(done)
         if stop is not None and stop.is_set():
-            raise Stopped(i + 1, steps)
+            raise Stopped(step, total)
         if emit is not None:
-            emit("step", i + 1, steps, preview(kw["latents"], final=i + 1 == steps))
+            emit("step", step, total, preview(kw["latents"], final=step == total))
 
     m = studio.model
     native = studio.outputs.new(kind, model=variant.short + ("-pyramid" if variant.pyramid else ""))
     with studio.lock:
         _, video = generate_video(native, prompt, negative or None, seed, frames, steps, guidance, variant.mode,
-                                  scheduler, fps=variant.fps, callback=callback, pipe_cache=studio.cache,
+                                  scheduler, fps=fps, callback=callback, pipe_cache=studio.cache,
                                   model=m.get("model"), tuned=variant.tuned,
                                   pyramid=variant.stages if variant.pyramid else None, dtype=m.get("dtype"),
-                                  device=m.get("device"), memory=m.get("memory"), **(motion or {}))
+                                  device=m.get("device"), memory=m.get("memory"), **(motion or {}), **long)
     return native, video, read_sidecar(native)
 
 
@@ -170,6 +181,18 @@ def motion_settings(motion=MOTION_FROM_PROMPT, speed=1.0, path="", method="frame
     explicit = motion not in (MOTION_FROM_PROMPT, MOTION_OFF)
     return {"motion": motion if explicit else None, "speed": speed, "path": (path or "").strip() or None,
             "motion_plan": motion != MOTION_OFF, "motion_method": method or "frame", "cross_frame": bool(cross_frame)}
+
+
+def long_settings(image=None, method="windows", overlap=4, fps=2.0) -> dict:
+    """The Long clips controls as generate_video's arguments (and the frame rate): the first frame is the upload's
+    private temporary file."""
+    from engine.registry import LONG_METHODS
+
+    if (method or "windows") not in LONG_METHODS:
+        raise ValueError(f"unknown long-clip method {method!r}; choose one of: {', '.join(LONG_METHODS)}")
+    return {"image": image or None, "long_method": method or "windows",
+            "context_overlap": number(overlap, "window overlap", int, 0, 7),
+            "fps": number(fps, "frame rate", float, *LIMITS["fps"])}
 
 
 def motion_inputs(record: dict) -> list:

@@ -2,6 +2,8 @@
 `image`): windows that cover a clip and fuse exactly, FreeNoise's rescheduled noise, the UNet never seeing more than
 a window, carried frames kept as made, and a given first frame kept as given, on the embedded model and on tiny
 SD-style and IF-style folders."""
+import json
+
 import pytest
 import torch
 
@@ -149,3 +151,52 @@ def test_a_bad_first_frame_says_what_to_fix(folders, image, says):
 def test_bad_long_settings_say_what_to_fix(folders, kwargs, says):
     with pytest.raises(ValueError, match=says):
         _pipe("if", folders)("a red circle", num_inference_steps=1, **kwargs)
+
+
+# -- the command line ----------------------------------------------------------------------------------------------
+
+def _still(path, size=40):
+    import imageio.v2 as iio
+    frame = render(prompt_to_spec("a red square on a gray background", seed=1), size=size, fps=2.0, frames=1)[0]
+    iio.imwrite(path, (frame.permute(1, 2, 0) * 255).round().byte().numpy())
+    return path
+
+
+@pytest.mark.parametrize("kind", ["sd", "if"])
+@pytest.mark.parametrize("method", ["windows", "autoregressive"])
+def test_a_long_clip_from_an_image_replays_from_its_sidecar(folders, tmp_path, kind, method):
+    from engine.io import read_image, read_video
+    from studio.cli import main
+
+    still, out = _still(tmp_path / "still.png"), tmp_path / "long.mp4"
+    args = ["generate", "--model", str(folders[kind]), "--prompt", "a red square moving right on a gray background",
+            "--frames", "12", "--steps", "2", "--image", str(still), "--long-method", method]
+    assert main(args + ["--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert (record["context_window"], record["context_overlap"], record["long_method"]) == (8, 4, method)
+    assert record["image"] == str(still) and len(record["image_sha256"]) == 64
+    video = read_video(out)[0]
+    size = video.shape[-1]
+    assert video.shape[0] == 12
+    assert (video[0] - read_image(still, size, size)).abs().mean() < 0.02  # frame 0 as given, through H.264
+    assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(tmp_path / "again.mp4")]) == 0
+    assert torch.equal(video, read_video(tmp_path / "again.mp4")[0])
+    _still(still, size=48)  # another picture under the same name: the replay refuses it
+    assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(tmp_path / "third.mp4")]) == 2
+
+
+@pytest.mark.parametrize("args, says", [(["--image", "missing.png"], "no image at"),
+                                        (["--image", "notes.txt"], "not an image file name"),
+                                        (["--frames", "300"], "frames"),
+                                        (["--frames", "20", "--context-window", "8", "--context-overlap", "8"],
+                                         "context overlap"),
+                                        (["--frames", "80", "--context-window", "0"], "context window")])
+def test_bad_long_clip_options_say_what_to_fix(folders, tmp_path, capsys, args, says):
+    from studio.cli import main
+
+    (tmp_path / "notes.txt").write_text("not a picture")
+    args = [str(tmp_path / a) if a.endswith((".png", ".txt")) else a for a in args]
+    code = main(["generate", "--model", str(folders["if"]), "--prompt", "a red circle on a black background",
+                 "--steps", "1", "--out", str(tmp_path / "x.mp4")] + args)
+    assert code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "x.mp4").exists()

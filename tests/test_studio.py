@@ -88,7 +88,7 @@ def test_generate_answers_bad_input_with_what_to_fix(client, tmp_path):
     assert "did you mean 'circle'" in error("a red circel", "", 0, 4, 2, 4.0, "ddim", "zero-shot", False)
     assert "the prompt is empty" in error("   ", "", 0, 4, 2, 4.0, "ddim", "zero-shot", False)
     assert "steps must be between 1 and 100" in error(PROMPT, "", 0, 4, 0, 4.0, "ddim", "zero-shot", False)
-    assert "frames must be between 2 and 16" in error(PROMPT, "", 0, 99, 2, 4.0, "ddim", "zero-shot", False)
+    assert "frames must be between 2 and 128" in error(PROMPT, "", 0, 300, 2, 4.0, "ddim", "zero-shot", False)
     assert "seed must be at least -1" in error(PROMPT, "", -5, 4, 2, 4.0, "ddim", "zero-shot", False)
     assert "no tuned model 'lora'" in error(PROMPT, "", 0, 4, 2, 4.0, "ddim", "lora", False)
     assert "not trained for the temporal pyramid" in error(PROMPT, "", 0, 4, 2, 4.0, "ddim", "zero-shot", True)
@@ -96,6 +96,32 @@ def test_generate_answers_bad_input_with_what_to_fix(client, tmp_path):
     (tmp_path / "elsewhere" / "mode.json").write_text('{"mode": "temporal"}')
     assert "outside this studio's folders" in error(PROMPT, "", 0, 4, 2, 4.0, "ddim", str(tmp_path / "elsewhere"), False)
     assert client.predict(PROMPT, "", -1, 2, 1, 4.0, "ddim", "zero-shot", False, api_name="/generate")[2]["seed"] >= 0
+
+
+def test_a_long_clip_from_an_uploaded_first_frame(client, tmp_path):
+    """Generate's Long clips controls: a first frame uploaded, 12 frames in windows made one after another, at
+    6 fps; the sidecar records them and restores all but the upload (a warning asks for it again)."""
+    import imageio.v2 as iio
+    from gradio_client import handle_file
+
+    from engine.world import prompt_to_spec, render
+
+    still = tmp_path / "still.png"
+    frame = render(prompt_to_spec("a red square on a gray background", seed=2), size=64, fps=2.0, frames=1)[0]
+    iio.imwrite(still, (frame.permute(1, 2, 0) * 255).round().byte().numpy())
+    motion = ["as the prompt says", 1.0, "", "frame", False]
+    video, files, record, _ = client.predict("a red square moving right on a gray background", "", 1, 12, 3, 4.0,
+                                             "dpm++", "zero-shot", False, "keyframes", 20, *motion,
+                                             handle_file(str(still)), "autoregressive", 3, 6, api_name="/generate")
+    assert record["frames"] == 12 and record["fps"] == 6 and record["image"] and len(record["image_sha256"]) == 64
+    assert (record["context_window"], record["context_overlap"], record["long_method"]) == (8, 3, "autoregressive")
+    sidecar = next(f for f in files if f.endswith(".json"))
+    restored = client.predict(handle_file(sidecar), api_name="/restore")
+    assert restored[3] == 12 and list(restored[-4:]) == [None, "autoregressive", 3, 6.0]
+    with pytest.raises(Exception, match="for keyframes alone"):
+        client.predict("a red square moving right on a gray background", "", 1, 8, 3, 4.0, "dpm++", "zero-shot",
+                       False, "interpolate", 2, *motion, handle_file(str(still)), "windows", 4, 2,
+                       api_name="/generate")
 
 
 def test_stop_ends_a_generation_with_a_message(client):
@@ -172,10 +198,10 @@ def test_a_sidecar_restores_its_parameters(client, tuned, tmp_path):
     from engine.sidecar import sidecar_path
 
     restored = client.predict(handle_file(str(sidecar_path(tuned))), api_name="/restore")  # the tune's own
-    assert restored[-22:-14] == ("temporal", WORLD, {"__type__": "update"}, {"__type__": "update"}, 2, 1, 5e-4, 0)
+    assert restored[-26:-18] == ("temporal", WORLD, {"__type__": "update"}, {"__type__": "update"}, 2, 1, 5e-4, 0)
     world = client.predict("a big yellow star spinning against a sunset backdrop", 1, 32, 4, 6, api_name="/render")[1]
     restored = client.predict(handle_file(world[1]), api_name="/restore")  # a World render's sidecar
-    assert restored[-14:-9] == ("a big yellow star spinning against a sunset backdrop", 1, 32, 4.0, 6)
+    assert restored[-18:-13] == ("a big yellow star spinning against a sunset backdrop", 1, 32, 4.0, 6)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"kind": "upscale-bench", "prompt": PROMPT}))
     with pytest.raises(Exception, match="Tune and World sidecars can be restored"):
@@ -196,16 +222,17 @@ def test_history_lists_outputs_and_restores(tmp_path):
     assert len(history[0]["files"]) == 2 and Path(history[0]["shown"]).is_file()
     kind, *values = restore(studio, history[0]["record"])
     assert kind == "generate" and values[:9] == [PROMPT, "", 2, 4, 2, 4.0, "ddim", "zero-shot", False]
-    assert values[-9:-3] == ["as the prompt says", 1.0, "", "frame", False, gr.skip()]  # the motion plan came from the prompt
+    assert values[-13:-7] == ["as the prompt says", 1.0, "", "frame", False, gr.skip()]  # the motion plan came from the prompt
+    assert values[-4:] == [None, "windows", 4, 2.0]  # Long clips: no first frame, the default method, 2 fps
     assert history[0]["record"]["plan"]["source"].startswith("prompt:")
     *_, last = generate(studio, PROMPT, "", 2, 4, 2, 4.0, "ddim", "zero-shot", False, history, motion=(
         "pan-left", 2.0, "", "noise", True))
     record = last[-1][-1]["record"]
     assert record["plan"]["source"] == "camera:pan-left" and record["motion_method"] == "noise" and record["cross_frame"]
-    assert restore(studio, record)[-9:-3] == ("pan-left", 2.0, "", "noise", True, gr.skip())
+    assert restore(studio, record)[-13:-7] == ("pan-left", 2.0, "", "noise", True, gr.skip())
     old = {k: v for k, v in record.items() if k not in ("motion", "speed", "motion_plan", "motion_method", "plan",
                                                          "cross_frame")}
-    assert restore(studio, old)[-9:-3][0] == "none (the words alone)"  # sidecars before plans sampled without one
+    assert restore(studio, old)[-13:-7][0] == "none (the words alone)"  # sidecars before plans sampled without one
     # an uploaded clip's sidecar: its settings come back, the clip must be uploaded again; untrained models drop out
     studio = Studio(Outputs(tmp_path), {"interp_dir": str(tmp_path / "none")})
     kind, *values = restore(studio, {"kind": "interpolate", "input": "mine.mp4", "methods": ["group"], "steps": 7,
@@ -213,7 +240,7 @@ def test_history_lists_outputs_and_restores(tmp_path):
     assert kind == "interpolate" and values[19:26] == [gr.skip()] * 4 + [[], 7, 3] and values[:19] == [gr.skip()] * 19
     kind, *values = restore(studio, {"kind": "tune", "mode": "temporal", "data": "clips", "caption": "a red circle",
                                      "clip_files": ["a.mp4"], "steps": 9, "batch_size": 2, "lr": 1e-3, "seed": 4})
-    assert kind == "tune" and values[-22:-14] == ["temporal", "my clips, one caption", gr.skip(), "a red circle", 9,
+    assert kind == "tune" and values[-26:-18] == ["temporal", "my clips, one caption", gr.skip(), "a red circle", 9,
                                                  2, 1e-3, 4]
 
 

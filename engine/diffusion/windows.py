@@ -20,11 +20,7 @@ from typing import Callable
 
 import torch
 
-DEFAULT_OVERLAP = 4
-# How a clip longer than the model's window is made: context windows fused at every step (FreeNoise), windows made
-# one after another, each starting from the last frames of the one before (autoregressive), or independent chunks
-# (the baseline both must beat).
-LONG_METHODS = ("windows", "autoregressive", "chunks")
+from ..registry import DEFAULT_OVERLAP, LONG_METHODS  # noqa: F401 (the methods: windows, autoregressive, chunks)
 
 
 def check_windows(window: int, overlap: int):
@@ -50,9 +46,8 @@ def fusion_weights(window: int) -> torch.Tensor:
     return torch.minimum(i + 1, window - i)
 
 
-def windowed(predict: Callable, window: int, overlap: int, on_window: Callable | None = None) -> Callable:
-    """`predict(x, t)` for clips (B, C, F, h, w) of any length, made from one that sees `window` frames at a time.
-    `on_window(k, count)` is told before each window (the studio's and CLI's progress)."""
+def windowed(predict: Callable, window: int, overlap: int) -> Callable:
+    """`predict(x, t)` for clips (B, C, F, h, w) of any length, made from one that sees `window` frames at a time."""
     check_windows(window, overlap)
 
     def fused(x: torch.Tensor, t) -> torch.Tensor:
@@ -62,9 +57,7 @@ def windowed(predict: Callable, window: int, overlap: int, on_window: Callable |
         total = torch.zeros_like(x)
         weight = torch.zeros(x.shape[2], dtype=x.dtype, device=x.device)
         w = fusion_weights(window).to(x.device, x.dtype)
-        for k, span in enumerate(spans):
-            if on_window is not None:
-                on_window(k, len(spans))
+        for span in spans:
             frames = slice(span.start, span.stop)
             total[:, :, frames] += predict(x[:, :, frames], t) * w.view(1, 1, -1, 1, 1)
             weight[frames] += w

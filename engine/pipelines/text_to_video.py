@@ -19,8 +19,8 @@ from diffusers.utils import BaseOutput
 
 from ..diffusion.noise import frame_noise
 from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample
-from ..diffusion.windows import (DEFAULT_OVERLAP, LONG_METHODS, check_windows, context_windows, rescheduled_noise,
-                                 windowed)
+from ..diffusion.windows import check_windows, context_windows, rescheduled_noise, windowed
+from ..registry import DEFAULT_OVERLAP, LONG_METHODS
 from ..motion import (DEFAULT_METHOD, DEFAULT_STRENGTH, MotionPlan, check_method, first_frame_noise, planned_start,
                       resume_index)
 from ..models.attention import cross_frame_attention
@@ -331,7 +331,7 @@ class TextToVideoPipeline(DiffusionPipeline):
             carry = overlap if long_method == "autoregressive" else 0
             return self.extend(shape, predict, start, num_inference_steps, window, carry, callback, generator, first)
         if window is not None and shape[2] > window:
-            predict = windowed(predict, window, overlap, lambda k, n: setattr(self, "window", (k, n)))
+            predict = windowed(predict, window, overlap)
         latents, begin, noise = start(slice(None))
         if first is not None:
             callback = self.keeper(first[:, :, None], noise[:, :, :1], callback)

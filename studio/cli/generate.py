@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.registry import KEYFRAME_MODES, UPSCALE_MODES
+from engine.registry import DEFAULT_OVERLAP, KEYFRAME_MODES, LONG_METHODS, UPSCALE_MODES
 
 from .options import (HelpFormatter, add_model, add_motion, add_out, add_seed, add_training, finite_float,
                       memory_options, positive_float, positive_int, use_threads)
@@ -14,10 +14,11 @@ from .progress import StageProgress
 
 GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidance", "mode", "scheduler", "fps",
                  "model", "tuned", "pyramid", "renoise", "dtype", "device", "memory", "motion", "speed", "path",
-                 "motion_plan", "motion_method", "motion_strength", "plan", "cross_frame")
-# keys older sidecars lack (they sampled without a motion plan, and replay so)
+                 "motion_plan", "motion_method", "motion_strength", "plan", "cross_frame", "image", "image_sha256",
+                 "context_window", "context_overlap", "long_method")
+# keys older sidecars lack (they sampled without a motion plan, all frames in one pass, and replay so)
 SIDECAR_DEFAULTS = {"renoise": True, "dtype": "fp32", "device": "cpu", "speed": 1.0, "motion_plan": False,
-                    "cross_frame": False}
+                    "cross_frame": False, "context_window": 0}
 CASCADE_KEYS = ("cascade_depth", "stage_steps", "interp", "interp_method", "sr", "sr_mode", "sr_tuned", "expert",
                 "decoder", "strength", "keep_stages")
 TRAINABLE = ", ".join(m for m in KEYFRAME_MODES if m != "zero-shot")
@@ -30,7 +31,8 @@ def add_commands(sub):
                                     "lists the words); required unless --from")
     g.add_argument("--negative-prompt", default=None, help="what the clip should not show")
     add_seed(g)
-    g.add_argument("--frames", type=positive_int, default=8, help="keyframes to generate (the models train on 8)")
+    g.add_argument("--frames", type=positive_int, default=8,
+                   help="keyframes to generate, up to 256 (the models train on 8; longer clips go in context windows)")
     g.add_argument("--steps", type=positive_int, default=25, help="sampling steps")
     g.add_argument("--guidance", type=finite_float, default=4.0, help="classifier-free guidance scale (1: none)")
     g.add_argument("--mode", default=None, metavar="MODE",
@@ -44,6 +46,7 @@ def add_commands(sub):
                    help="with --pyramid: upsample between stages without renoising (the ablation)")
     g.add_argument("--fps", type=positive_float, default=2.0, help="frame rate of the written file")
     add_motion(g)
+    _long_options(g)
     add_model(g)
     g.add_argument("--tuned", default=None, help="a tuned-mode folder (default: assets/modes/MODE; with --model, "
                                                   "one trained on that model)")
@@ -51,6 +54,22 @@ def add_commands(sub):
     add_out(g)
     _cascade_options(g)
     g.set_defaults(run=generate)
+
+
+def _long_options(g):
+    """Long clips and image-to-video (engine.diffusion.windows)."""
+    w = g.add_argument_group("long clips and image-to-video")
+    w.add_argument("--image", default=None, metavar="FIRST.png",
+                   help="start the clip from this picture (png or jpg; cropped and resized to the clip): frame 0 as "
+                        "given, the rest moves as the prompt or --motion says")
+    w.add_argument("--context-window", type=int, default=None, metavar="N",
+                   help="frames the model sees at once (default: 8, what it was trained on, when --frames is more; "
+                        "0: every frame at once, up to 64)")
+    w.add_argument("--context-overlap", type=int, default=DEFAULT_OVERLAP, metavar="N",
+                   help="frames two windows in a row share")
+    w.add_argument("--long-method", default="windows", choices=LONG_METHODS,
+                   help="windows: overlapping windows fused at every step (FreeNoise); autoregressive: each window "
+                        "starts from the last frames of the one before; chunks: independent windows (the baseline)")
 
 
 def _cascade_options(g):
@@ -139,7 +158,7 @@ def _train_pyramid_parser(sub):
 
 def generate(args) -> int:
     use_threads()
-    from engine.generate import generate_video
+    from engine.generate import generate_video, keyframe_steps
     from engine.sidecar import read_sidecar
 
     replays_cascade = args.from_json and (read_sidecar(args.from_json) or {}).get("kind") == "cascade"
@@ -159,7 +178,8 @@ def generate(args) -> int:
             params["scheduler"] = None
     if not params["prompt"]:
         raise ValueError("give --prompt (or --from a sidecar)")
-    progress = StageProgress({"keyframes": params["steps"]})
+    progress = StageProgress({"keyframes": keyframe_steps(params["frames"], params["steps"], params["context_window"],
+                                                          params["context_overlap"], params["long_method"])})
     path, _ = generate_video(out=args.out, callback=progress.step, **params)
     progress.close()
     print(path)

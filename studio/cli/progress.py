@@ -34,9 +34,12 @@ class StageProgress:
         self.done += 1
         if self.live:
             total, spent = self.steps.get(self.name), time.perf_counter() - self.start
+            window = getattr(args[0], "window", None) if args else None  # a long clip made window by window
             said = f"step {self.done}, {spent:.0f} s" if total is None else (
                 f"step {self.done} of {total}, {spent:.0f} s, about {spent / self.done * max(total - self.done, 0):.0f} "
                 "s left")
+            if isinstance(window, tuple) and window[1] > 1:
+                said = f"window {window[0] + 1} of {window[1]}, {said}"
             print(f"\r{self._label()}: {said}  ", end="", file=self.stream, flush=True)
         return args[3] if len(args) > 3 else None
 

@@ -7,14 +7,15 @@ import random
 import gradio as gr
 
 from engine.cascade import steps_by_stage
+from engine.generate import keyframe_steps
 
 from .. import cascade
 from ..context import Studio, session_of
 from ..examples import EXAMPLES, words_markdown
 from ..fields import Number, Slider, open_choices
 from ..work import (LIMITS, MOTION_FROM_PROMPT, MOTION_OFF, check_prompt, check_scheduler, check_seed,
-                    check_settings, display_copy, generate_one, history_entry, motion_settings, user_errors,
-                    with_progress)
+                    check_settings, display_copy, generate_one, history_entry, long_settings, motion_settings,
+                    user_errors, with_progress)
 
 
 
@@ -53,18 +54,23 @@ def summary(record: dict | None) -> str:
 
 def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid,
              history, request=None, progress=None, depth="keyframes", stage_steps=cascade.STAGE_STEPS,
-             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False)):
+             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False), long=(None, "windows", 4, 2.0)):
     """Generator: yields {preview} while the steps run, then (video, files, record, preview, history). Beyond the
     keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each.
-    `motion`: the Motion controls (motion, speed, path, method, cross-frame; work.motion_settings)."""
+    `motion`: the Motion controls (motion, speed, path, method, cross-frame; work.motion_settings); `long`: the Long
+    clips controls (first frame, method, overlap, frame rate; work.long_settings), for keyframes alone."""
     with user_errors():
         # 1. check the settings
         prompt = check_prompt(prompt)
         seed = check_seed(seed)
-        frames, steps, guidance = check_settings(frames, steps, guidance)
+        frames, steps, guidance = check_settings(frames, steps, guidance, "long frames")
         variant = studio.resolve(mode, bool(pyramid), studio.owner(request))
         depth, stage_steps = cascade.check_cascade(depth, stage_steps, bool(pyramid))
-        moves = motion_settings(*motion)
+        moves, longer = motion_settings(*motion), long_settings(*long)
+        if depth != "keyframes" and (longer["image"] or longer["fps"] != variant.fps):
+            raise ValueError("a first frame and another frame rate are for keyframes alone: set *How far down the "
+                             "cascade* to keyframes, or clear the first frame and set the frame rate back to "
+                             f"{variant.fps:g}")
         stop = studio.stop_flag(session_of(request))
         stop.clear()
         args = (studio, variant, prompt, negative_prompt, seed, frames, steps, guidance)
@@ -72,11 +78,12 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
         # 2. the keyframes alone, or the cascade down to `depth`, in the background with progress
         def work(emit):
             if depth == "keyframes":
-                return generate_one(*args, scheduler, stop=stop, motion=moves,
+                return generate_one(*args, scheduler, stop=stop, motion=moves, long=longer,
                                     emit=lambda _, i, n, shown: emit("step", f"step {i} of {n}", i, shown))
             return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop, moves)
 
-        total = steps if depth == "keyframes" else sum(steps_by_stage(depth, frames, steps, stage_steps).values())
+        total = (keyframe_steps(frames, steps, None, longer["context_overlap"], longer["long_method"])
+                 if depth == "keyframes" else sum(steps_by_stage(depth, frames, steps, stage_steps).values()))
         (native, video, record), image = yield from with_progress(work, total, progress, outputs=5, preview=3)
 
     # 3. the clip for the page, its files, and History
@@ -123,7 +130,8 @@ def build(studio: Studio, history: gr.State) -> dict:
                     seed = Number(label="Seed (−1: random)", value=0, precision=0, minimum=-1, scale=2)
                     dice = gr.Button("Random seed", scale=1, min_width=80)
                     last = gr.Button("Last seed", scale=1, min_width=80)
-                frames = Slider(*LIMITS["frames"], value=8, step=1, label="Frames")
+                frames = Slider(*LIMITS["long frames"], value=8, step=1, label="Frames",
+                                info="the models were trained on 8; more are made in windows (Long clips below)")
                 steps = Slider(*LIMITS["steps"], value=25, step=1, label="Steps", elem_id="gen-steps")
                 guidance = Slider(*LIMITS["guidance"], value=4, step=0.5, label="Guidance")
                 scheduler = gr.Dropdown(list(SCHEDULERS), value="dpm++", label="Scheduler")
@@ -131,6 +139,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                                    allow_custom_value=True)
                 pyramid = pyramid_state(studio, studio.default_key())
                 motion = motion_controls()
+                longer = long_controls(studio)
                 depth, stage_steps, stages = cascade_controls(studio)
                 with gr.Row():
                     go = gr.Button("Generate", variant="primary", scale=3)
@@ -147,15 +156,18 @@ def build(studio: Studio, history: gr.State) -> dict:
             gr.Markdown(words_markdown())
 
         def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps,
-                motion, speed, path, method, cross, history, request: gr.Request, progress=gr.Progress()):
+                motion, speed, path, method, cross, image=None, long_method="windows", overlap=4, fps=2.0,
+                history=None, request: gr.Request = None, progress=gr.Progress()):
+            # (image=None: the first frame is optional for API callers too)
             yield from generate(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode,
                                 pyramid, history, request, progress, depth, stage_steps,
-                                (motion, speed, path, method, cross))
+                                (motion, speed, path, method, cross), (image, long_method, overlap, fps))
 
         inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid]
-        # the cascade's two inputs, then the motion's five, come last, with defaults: callers that send the first
-        # nine get keyframes that move as the prompt says
-        event = go.click(run, inputs + [depth, stage_steps] + motion + [history], [video, files, record, preview, history],
+        # the cascade's two inputs, then the motion's five and the long clips' four, come last, with defaults:
+        # callers that send the first nine get keyframes that move as the prompt says
+        event = go.click(run, inputs + [depth, stage_steps] + motion + longer + [history],
+                         [video, files, record, preview, history],
                          api_name="generate", concurrency_limit=1, concurrency_id="pipeline", show_progress_on=preview)
         event.success(summary, record, caption, api_visibility="private", queue=False)
         def halt(request: gr.Request):
@@ -170,7 +182,8 @@ def build(studio: Studio, history: gr.State) -> dict:
         mode.change(pyramid_for, mode, pyramid, api_visibility="private", queue=False)
         depth.change(lambda d: gr.Slider(visible=d != "keyframes"), depth, stage_steps, api_visibility="private",
                      queue=False)
-    return {"inputs": inputs, "cascade": [depth, stage_steps], "motion": motion, "mode": mode, "pyramid": pyramid,
+    return {"inputs": inputs, "cascade": [depth, stage_steps], "motion": motion, "long": longer, "mode": mode,
+            "pyramid": pyramid,
             "refresh": (lambda: cascade.stages_note(studio), [stages])}
 
 
@@ -206,6 +219,28 @@ def motion_controls(prefix: str = "gen", plan: bool = True, methods: bool = True
         cross = gr.Checkbox(value=False, label="Cross-frame attention", elem_id=f"{prefix}-cross-frame",
                             info="every frame attends to the first (Text2Video-Zero): one look for the whole clip")
     return [motion, speed, path, method, cross]
+
+
+def long_controls(studio: Studio) -> list:
+    """Long clips and image-to-video (engine.diffusion.windows): a first frame to start from, how clips longer than
+    the model's 8 frames are made, and the frame rate. Returns [image, method, overlap, fps]."""
+    from engine.registry import DEFAULT_OVERLAP, LONG_METHODS
+
+    with gr.Accordion("Long clips and a first frame", open=False, elem_id="gen-long"):
+        gr.Markdown("Past 8 frames (what the models were trained on) the clip is made in windows of 8. The world's "
+                    "objects stay in view for about 4 s, so for a long clip raise the frame rate with the frames "
+                    "(64 frames at 16 fps is the 4 s of an 8-frame clip, 8× smoother).")
+        image = gr.Image(label="First frame (optional)", type="filepath", sources=["upload"], height=140,
+                         elem_id="gen-first-frame")
+        method = gr.Radio(list(LONG_METHODS), value=LONG_METHODS[0], label="Long-clip method", elem_id="gen-long-method",
+                          info="windows: overlapping windows blended at every step (FreeNoise); autoregressive: each "
+                               "window starts from the last frames of the one before; chunks: independent windows")
+        with gr.Row():
+            overlap = Slider(0, 7, value=DEFAULT_OVERLAP, step=1, label="Window overlap (frames)",
+                             elem_id="gen-overlap")
+            fps = Slider(*LIMITS["fps"], value=studio.resolve(studio.default_key()).fps, step=1, label="Frame rate (fps)",
+                         elem_id="gen-fps")
+    return [image, method, overlap, fps]
 
 
 def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown]:

@@ -29,7 +29,8 @@ SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7),
             ("compare_interp", 4),  # Compare's choice of models or interpolation methods, and the latter's inputs
             ("tune", 8), ("world", 5),
             ("motion", 6),  # Generate's motion, speed, path, plan method, cross-frame; Compare's motion plan
-            ("edit_motion", 3))  # Edit's motion, speed, path
+            ("edit_motion", 3),  # Edit's motion, speed, path
+            ("long", 4))  # Generate's first frame, long-clip method, window overlap, frame rate
 
 
 def table(history: list[dict] | None) -> list[list]:
@@ -123,6 +124,15 @@ def _tune(record: dict) -> list:
             record["steps"], record["batch_size"], record["lr"], record["seed"]]
 
 
+def _long(record: dict) -> list:
+    """Generate's Long clips inputs from its sidecar; the first frame, an upload this studio no longer offers, is
+    cleared with a warning (it is not fetched back from a server path)."""
+    if record.get("image"):
+        gr.Warning("the clip started from an uploaded first frame: upload it again to make the same clip")
+    fps = min(max(float(record.get("fps") or 2.0), LIMITS["fps"][0]), LIMITS["fps"][1])
+    return [None, record.get("long_method") or "windows", int(record.get("context_overlap") or 4), fps]
+
+
 def restore(studio: Studio, record: dict, owner: str | None = None) -> tuple:
     """(the tab to show, then every tab's inputs in SECTIONS order): the record's values in its tab's section,
     gr.skip() elsewhere; models as `owner` sees them. A cascade's sidecar (run_cascade's: its arguments under "settings") restores into Generate
@@ -144,7 +154,7 @@ def restore(studio: Studio, record: dict, owner: str | None = None) -> tuple:
     motion = [*motion_inputs(record), gr.skip()]
     if record["kind"] == "generate":  # keyframes alone: the cascade's inputs back to their defaults
         return _outputs("generate", {"generate": [*common, _mode_key(studio, record, owner), bool(record.get("pyramid"))],
-                                     "cascade": ["keyframes", STAGE_STEPS], "motion": motion})
+                                     "cascade": ["keyframes", STAGE_STEPS], "motion": motion, "long": _long(record)})
     if record["kind"] == "cascade":
         depth = [record["depth"], min(int(record["stage_steps"]), LIMITS["steps"][1])]  # the command line allows more
         return _outputs("generate", {"generate": [*common, _mode_key(studio, record, owner), False], "cascade": depth,
