@@ -112,6 +112,32 @@ def image_to_video(pipe, judge, specs_prompts: list[tuple], frames: int) -> dict
     return {"first_frame_psnr": kept, "motion": attribute_accuracy(judge, videos, prompts)["motion"]}
 
 
+def cost_probe(method: str, frames: int, prompts: list[str]) -> dict:
+    """Seconds a clip and the peak memory a batch adds, in this (fresh) process: the pipeline loaded and warmed up
+    on an 8-frame clip first, so that only what the long clip itself needs is counted."""
+    pipe, _ = keyframe_pipeline(default_mode(), "dpm++")
+    sample(pipe, prompts[:BATCH], TRAINED_FRAMES, "windows")
+    with PeakMemory() as probe:
+        begun = time.perf_counter()
+        sample(pipe, prompts[:BATCH], frames, method)
+        seconds = time.perf_counter() - begun
+    return {"s_clip": seconds / BATCH, "peak_mb": probe.mb}
+
+
+def costs(results: dict, saved: Path, lengths: list[int], methods: list[str], threads: int):
+    """Every (method, length)'s cost, each in its own process (resident memory is not given back between runs)."""
+    import subprocess
+    import sys
+
+    for method in methods:
+        for f in lengths:
+            if (method == "one-pass" and f > 64) or (method not in ("windows", "one-pass") and f <= TRAINED_FRAMES):
+                continue
+            cmd = [sys.executable, __file__, "--cost-probe", f"{method}:{f}", "--threads", str(threads)]
+            run(results, f"cost/{method}/{f}", saved,
+                lambda: json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]))
+
+
 def run(results: dict, key: str, saved: Path, work):
     if key in results:
         return
@@ -130,6 +156,7 @@ def table(results: dict, lengths: list[int], methods: list[str]) -> list[str]:
             r = results.get(f"{method}/{f}")
             if not r:
                 continue
+            r = {**r, **results.get(f"cost/{method}/{f}", {})}  # the cost measured in a process of its own
             drift = r["appearance_first"] - r["appearance_last"]
             ratio = r["judder_seam"] / r["judder_inside"] if r["judder_seam"] == r["judder_seam"] else float("nan")
             seams = "–" if ratio != ratio else f"{r['judder_seam']:.3f} / {r['judder_inside']:.3f} ({ratio:.2f})"
@@ -146,7 +173,8 @@ def plot(results: dict, lengths: list[int], methods: list[str], path: Path):
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for method in methods:
-        rows = [(f, results[f"{method}/{f}"]) for f in lengths if f"{method}/{f}" in results]
+        rows = [(f, results.get(f"cost/{method}/{f}") or results[f"{method}/{f}"]) for f in lengths
+                if f"{method}/{f}" in results or f"cost/{method}/{f}" in results]
         for ax, key in zip(axes, ("s_clip", "peak_mb")):
             ax.plot([f for f, _ in rows], [r[key] for _, r in rows], marker="o", label=method)
     for ax, label in zip(axes, ("seconds a clip", "peak MB a batch")):
@@ -166,10 +194,16 @@ def main():
     p.add_argument("--methods", default="windows,autoregressive,chunks,one-pass")
     p.add_argument("--image-lengths", default="8,64", help="image-to-video lengths ('' for none)")
     p.add_argument("--max-others", type=int, default=64, help="the longest clip for methods other than windows")
+    p.add_argument("--cost", action="store_true", help="also time every (method, length) in its own process")
+    p.add_argument("--cost-probe", default=None, metavar="METHOD:FRAMES", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="bench/results/long")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.cost_probe:  # one cost measurement, for `costs` in the parent process
+        method, frames = a.cost_probe.split(":")
+        print(json.dumps(cost_probe(method, int(frames), [q for q, _ in prompts_and_specs(BATCH)])))
+        return
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = out.with_suffix(".json")
@@ -197,10 +231,15 @@ def main():
             run(results, f"{method}/{f}", saved, work)
     for f in (int(x) for x in a.image_lengths.split(",") if x):
         run(results, f"image/{f}", saved, lambda: image_to_video(pipe, judge, pairs, f))
+    if a.cost:
+        costs(results, saved, lengths, methods, a.threads)
     shown = [m for m in methods if any(k.startswith(m + "/") for k in results)]
+    where = ("each in a process of its own after an 8-frame warm-up" if a.cost else
+             "in the quality run, one after another")
     lines = [f"# Long clips: {a.prompts} validation prompts, the embedded `{mode}` mode, {STEPS} DPM-Solver++ steps, "
              f"guidance {GUIDANCE:g}, {a.threads} thread(s), {BATCH} clips a batch; every length covers the world's "
-             f"{SECONDS:g} s (F frames at F/4 fps), windows of {TRAINED_FRAMES} overlapping by {DEFAULT_OVERLAP}", ""]
+             f"{SECONDS:g} s (F frames at F/4 fps), windows of {TRAINED_FRAMES} overlapping by {DEFAULT_OVERLAP}. "
+             f"Seconds and peak memory: a batch of {BATCH} clips, {where}.", ""]
     lines += table(results, lengths, shown)
     images = [(k, v) for k, v in results.items() if k.startswith("image/")]
     if images:

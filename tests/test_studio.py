@@ -317,6 +317,43 @@ def _plays(page, scope: str, timeout: int = 60_000):
 
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                     reason="Debian's chromium is not installed (scripts/test.sh installs it)")
+def test_a_long_clip_from_a_first_frame_in_a_browser(studio, tmp_path):
+    """Generate's Long clips: a picture uploaded as the first frame, 12 frames made window after window at 6 fps;
+    the clip plays and its caption says how it was made."""
+    import imageio.v2 as iio
+    from playwright.sync_api import sync_playwright
+
+    from engine.world import prompt_to_spec, render
+
+    still = tmp_path / "still.png"
+    frame = render(prompt_to_spec("a red square on a gray background", seed=2), size=64, fps=2.0, frames=1)[0]
+    iio.imwrite(still, (frame.permute(1, 2, 0) * 255).round().byte().numpy())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(studio)
+        tab = page.locator("#tab-generate")
+        tab.get_by_label("Prompt", exact=True).fill("a red square moving right on a gray background")
+        page.locator("#gen-long").get_by_text("Long clips and a first frame").click()
+        page.locator("#gen-first-frame input[type=file]").set_input_files(str(still))
+        tab.locator("#gen-frames input[type=number]").fill("12")
+        tab.locator("#gen-steps input[type=number]").fill("6")
+        page.locator("#gen-long-method").get_by_test_id("autoregressive-radio-label").click()
+        page.locator("#gen-fps input[type=number]").fill("6")
+        page.locator("#gen-fps input[type=number]").press("Enter")
+        tab.get_by_role("button", name="Generate", exact=True).click()
+        _plays(page, "#tab-generate", 120_000)
+        page.wait_for_function("document.querySelector('#tab-generate').innerText.includes('from the uploaded first "
+                               "frame')", timeout=10_000)
+        text = tab.inner_text()
+        assert "12 frames 32×32 at 6 fps" in text and "(autoregressive)" in text
+        page.screenshot(path=str(_shots() / "generate-long.png"), full_page=True)
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (scripts/test.sh installs it)")
 def test_every_tab_in_a_browser(studio):
     from playwright.sync_api import sync_playwright
 

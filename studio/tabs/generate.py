@@ -46,6 +46,10 @@ def summary(record: dict | None) -> str:
     pyr = f" · {record['pyramid']}-stage pyramid" if record.get("pyramid") else ""
     plan = record.get("plan")
     pyr += f" · motion plan {plan['source']} ({record.get('motion_method')})" if plan else " · no motion plan"
+    if record.get("context_window") and record["frames"] > record["context_window"]:
+        pyr += (f" · windows of {record['context_window']} overlapping by {record['context_overlap']} "
+                f"({record['long_method']})")
+    pyr += " · from the uploaded first frame" if record.get("image") else ""
     size = "×".join(str(s) for s in record.get("size", []))
     return (f"**{record['prompt']}** — seed {record['seed']} · {record['frames']} frames {size} at {record['fps']:g} fps"
             f" · {record['steps']} steps {record['scheduler']} · guidance {record['guidance']:g} · {record['mode']}{pyr}"
@@ -130,7 +134,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                     seed = Number(label="Seed (−1: random)", value=0, precision=0, minimum=-1, scale=2)
                     dice = gr.Button("Random seed", scale=1, min_width=80)
                     last = gr.Button("Last seed", scale=1, min_width=80)
-                frames = Slider(*LIMITS["long frames"], value=8, step=1, label="Frames",
+                frames = Slider(*LIMITS["long frames"], value=8, step=1, label="Frames", elem_id="gen-frames",
                                 info="the models were trained on 8; more are made in windows (Long clips below)")
                 steps = Slider(*LIMITS["steps"], value=25, step=1, label="Steps", elem_id="gen-steps")
                 guidance = Slider(*LIMITS["guidance"], value=4, step=0.5, label="Guidance")
