@@ -43,6 +43,7 @@ from engine.world import parse_prompt, render, sample_split_spec
 
 APPEARANCE = ("shape", "colour", "size", "background")
 SECONDS, BATCH, STEPS, GUIDANCE = 4.0, 4, 25, 4.0
+COST_CLIPS = 1  # clips a cost probe makes
 
 
 def prompts_and_specs(n: int) -> list[tuple]:
@@ -116,12 +117,12 @@ def cost_probe(method: str, frames: int, prompts: list[str]) -> dict:
     """Seconds a clip and the peak memory a batch adds, in this (fresh) process: the pipeline loaded and warmed up
     on an 8-frame clip first, so that only what the long clip itself needs is counted."""
     pipe, _ = keyframe_pipeline(default_mode(), "dpm++")
-    sample(pipe, prompts[:BATCH], TRAINED_FRAMES, "windows")
+    sample(pipe, prompts, TRAINED_FRAMES, "windows")
     with PeakMemory() as probe:
         begun = time.perf_counter()
-        sample(pipe, prompts[:BATCH], frames, method)
+        sample(pipe, prompts, frames, method)
         seconds = time.perf_counter() - begun
-    return {"s_clip": seconds / BATCH, "peak_mb": probe.mb}
+    return {"s_clip": seconds / len(prompts), "peak_mb": probe.mb}
 
 
 def costs(results: dict, saved: Path, lengths: list[int], methods: list[str], threads: int):
@@ -153,10 +154,12 @@ def table(results: dict, lengths: list[int], methods: list[str]) -> list[str]:
              "inside (ratio) |", "|---|---|---|---|---|---|---|---|"]
     for method in methods:
         for f in lengths:
-            r = results.get(f"{method}/{f}")
+            r, cost = results.get(f"{method}/{f}"), results.get(f"cost/{method}/{f}")
+            if cost and not r:  # timed only
+                lines.append(f"| {method} | {f} | {f / SECONDS:g} | {cost['s_clip']:.1f} | {cost['peak_mb']:.0f} | – | – | – |")
             if not r:
                 continue
-            r = {**r, **results.get(f"cost/{method}/{f}", {})}  # the cost measured in a process of its own
+            r = {**r, **(cost or {})}  # the cost measured in a process of its own
             drift = r["appearance_first"] - r["appearance_last"]
             ratio = r["judder_seam"] / r["judder_inside"] if r["judder_seam"] == r["judder_seam"] else float("nan")
             seams = "–" if ratio != ratio else f"{r['judder_seam']:.3f} / {r['judder_inside']:.3f} ({ratio:.2f})"
@@ -195,6 +198,7 @@ def main():
     p.add_argument("--image-lengths", default="8,64", help="image-to-video lengths ('' for none)")
     p.add_argument("--max-others", type=int, default=64, help="the longest clip for methods other than windows")
     p.add_argument("--cost", action="store_true", help="also time every (method, length) in its own process")
+    p.add_argument("--cost-lengths", default="8,16,32,64,128", help="the lengths --cost times")
     p.add_argument("--cost-probe", default=None, metavar="METHOD:FRAMES", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="bench/results/long")
@@ -202,7 +206,7 @@ def main():
     torch.set_num_threads(a.threads)
     if a.cost_probe:  # one cost measurement, for `costs` in the parent process
         method, frames = a.cost_probe.split(":")
-        print(json.dumps(cost_probe(method, int(frames), [q for q, _ in prompts_and_specs(BATCH)])))
+        print(json.dumps(cost_probe(method, int(frames), [q for q, _ in prompts_and_specs(COST_CLIPS)])))
         return
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -232,14 +236,16 @@ def main():
     for f in (int(x) for x in a.image_lengths.split(",") if x):
         run(results, f"image/{f}", saved, lambda: image_to_video(pipe, judge, pairs, f))
     if a.cost:
-        costs(results, saved, lengths, methods, a.threads)
-    shown = [m for m in methods if any(k.startswith(m + "/") for k in results)]
+        costs(results, saved, [int(f) for f in a.cost_lengths.split(",")], methods, a.threads)
+    lengths = sorted(set(lengths) | ({int(f) for f in a.cost_lengths.split(",")} if a.cost else set()))
+    shown = [m for m in methods if any(k.startswith((m + "/", f"cost/{m}/")) for k in results)]
     where = ("each in a process of its own after an 8-frame warm-up" if a.cost else
              "in the quality run, one after another")
     lines = [f"# Long clips: {a.prompts} validation prompts, the embedded `{mode}` mode, {STEPS} DPM-Solver++ steps, "
              f"guidance {GUIDANCE:g}, {a.threads} thread(s), {BATCH} clips a batch; every length covers the world's "
              f"{SECONDS:g} s (F frames at F/4 fps), windows of {TRAINED_FRAMES} overlapping by {DEFAULT_OVERLAP}. "
-             f"Seconds and peak memory: a batch of {BATCH} clips, {where}.", ""]
+             f"Seconds and peak memory: " + (f"one clip, {where}" if a.cost else f"a batch of {BATCH} clips, {where}")
+             + ".", ""]
     lines += table(results, lengths, shown)
     images = [(k, v) for k, v in results.items() if k.startswith("image/")]
     if images:

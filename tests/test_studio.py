@@ -298,6 +298,15 @@ def _shots() -> Path:
     return folder
 
 
+def _studio_page(p, url: str, height: int = 900):
+    """The studio at `url` in Debian's Chromium, headless, with the flags this machine's closed network wants."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+    page = browser.new_page(viewport={"width": 1280, "height": height})
+    page.goto(url)
+    return browser, page
+
+
 def tune_in_page(page, steps: int):
     """The Tune tab: a `steps`-step fine-tune on world clips, batch 1, waited for."""
     page.get_by_role("tab", name="Tune").click()
@@ -329,10 +338,7 @@ def test_a_long_clip_from_a_first_frame_in_a_browser(studio, tmp_path):
     frame = render(prompt_to_spec("a red square on a gray background", seed=2), size=64, fps=2.0, frames=1)[0]
     iio.imwrite(still, (frame.permute(1, 2, 0) * 255).round().byte().numpy())
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        page.goto(studio)
+        browser, page = _studio_page(p, studio, 1400)
         tab = page.locator("#tab-generate")
         tab.get_by_label("Prompt", exact=True).fill("a red square moving right on a gray background")
         page.locator("#gen-long").get_by_text("Long clips and a first frame").click()
@@ -359,10 +365,7 @@ def test_every_tab_in_a_browser(studio):
 
     shots = _shots()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(studio)
+        browser, page = _studio_page(p, studio)
 
         # Generate: type a prompt, press Generate, the video appears and plays
         tab = page.locator("#tab-generate")
