@@ -17,6 +17,8 @@ from typing import Callable
 import torch
 from diffusers import DDIMInverseScheduler, DDIMScheduler
 
+from .loop import denoise_loop, scheduler_loop
+
 Predict = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> the model's ε or v
 
 
@@ -59,11 +61,8 @@ def ddim_invert(predict: Predict, x0: torch.Tensor, scheduler: DDIMInverseSchedu
     Returns (x_t, t): the inverted latents and the timestep they sit at (where `sample_from` starts)."""
     k = inversion_steps(num_inference_steps, strength)
     scheduler.set_timesteps(num_inference_steps, device=x0.device)
-    x = x0
-    for i, t in enumerate(scheduler.timesteps[:k]):  # ascending: 39, 79, … for 25 steps
-        x = scheduler.step(predict(x, t), t, x).prev_sample
-        if callback is not None:
-            x = callback(i, t, x)
+    invert = lambda i, t, x, eps: scheduler.step(eps, t, x).prev_sample  # noqa: E731
+    x = denoise_loop(x0, scheduler.timesteps[:k], predict, invert, callback)  # ascending: 39, 79, … for 25 steps
     return x, int(scheduler.timesteps[k - 1])
 
 
@@ -77,11 +76,4 @@ def sample_from(predict: Predict, x_t: torch.Tensor, t_start: int, scheduler: DD
     if not timesteps or int(timesteps[0]) != t_start:
         raise ValueError(f"timestep {t_start} is not on this sampler's {num_inference_steps}-step grid; invert and "
                          "sample with the same number of steps")
-    x = x_t
-    for i, t in enumerate(timesteps):
-        if stop is not None and stop():
-            break
-        x = scheduler.step(predict(x, t), t, x, generator=generator).prev_sample
-        if callback is not None:
-            x = callback(i, t, x)
-    return x
+    return scheduler_loop(scheduler, x_t, predict, timesteps, on_step=callback, stop=stop, generator=generator)

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import torch
 from einops import reduce, repeat
 
+from .loop import denoise_loop
+
 
 def down(x: torch.Tensor, r: int) -> torch.Tensor:
     """Average groups of r frames: 'b c (f r) h w -> b c f h w'."""
@@ -302,18 +304,17 @@ def pyramid_sample(model, form: NoiseForm, shape: tuple, count: int = 3, steps: 
         x = stage_target(form, plan[first], x0.float(), noise.float(), torch.tensor([t0]), top=True)[0]
         x = x.to(device=device, dtype=dtype)
     i = 0
+    on_step = None if callback is None else (lambda i, span, x: callback(i, span[0], x))
     for n, stage in list(zip(shares, plan))[first:]:
         if stage is not plan[first]:
             x = renoise(form, x, previous, stage, generator) if renoising else up(x)
         times = form.grid(t0 if stage is plan[first] else stage.start, stage.end, n)
-        for t, t_next in zip(times, times[1:]):
-            if stop is not None and stop():
-                return x if x.shape[2] == f else repeat(x, "b c f h w -> b c (f r) h w", r=f // x.shape[2])
-            pred = model(x, form.timestep(t))
-            x = stage_step(form, x, pred, t, t_next, clip=form.name == "ddim" and stage is plan[0])
-            if callback is not None:
-                out = callback(i, t, x)
-                x = x if out is None else out
-            i += 1
+        clip = form.name == "ddim" and stage is plan[0]
+        solve = lambda i, span, x, pred: stage_step(form, x, pred, *span, clip=clip)  # noqa: E731
+        x = denoise_loop(x, zip(times, times[1:]), lambda x, span: model(x, form.timestep(span[0])), solve, on_step,
+                         stop, i)  # the stage's steps, (t, t_next) each, numbered on from the stage before
+        i += len(times) - 1
+        if stop is not None and stop():
+            return x if x.shape[2] == f else repeat(x, "b c f h w -> b c (f r) h w", r=f // x.shape[2])
         previous = stage
     return x

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from ..edit_settings import GUIDANCE, MOTION_STRENGTH, STEPS, STRENGTH
 from ..diffusion.inversion import ddim_invert, inverse_scheduler, inversion_steps, sample_from, sampler
+from ..diffusion.loop import pipeline_callback
 from ..models.tuned import model_hash
 from ..motion import FINE, check_method, fine_noise_like
 from ..models.vae import encode_frames
@@ -107,7 +108,7 @@ class EditPipeline(TextToVideoPipeline):
         came from the cache."""
         # 1. check inputs
         self.check_edit_inputs(video, source_prompt, prompt, num_inference_steps, strength, guidance_scale)
-        self._interrupt = False
+        self.start_run()
         device, dtype = self._execution_device, self.unet.dtype
         b = video.shape[0]
         pixel = self.vae is None
@@ -126,7 +127,7 @@ class EditPipeline(TextToVideoPipeline):
             source = self.encode([source_prompt] * b, None, 1.0)
             x_t, t_start = ddim_invert(lambda x, t: self.predict(x, t, source, 1.0), x0,
                                        inverse_scheduler(self.scheduler.config, pixel), num_inference_steps, strength,
-                                       self._step_callback(callback_on_inversion_step))
+                                       pipeline_callback(self, callback_on_inversion_step))
             if cache is not None:
                 cache.put(key, x_t, t_start)
         self.last_inversion = {"cached": hit is not None, "timestep": t_start, "key": key}
@@ -136,7 +137,7 @@ class EditPipeline(TextToVideoPipeline):
         text = self.encode([prompt] * b, negative, guidance_scale)
 
         # 5. sample the edited prompt back from the inverted latents
-        step_end = self._step_callback(callback_on_step_end)
+        step_end = pipeline_callback(self, callback_on_step_end)
         latents = sample_from(lambda x, t: self.predict(x, t, text, guidance_scale), x_t, t_start,
                               sampler(self.scheduler.config, pixel), num_inference_steps, generator,
                               step_end, lambda: self.interrupt)

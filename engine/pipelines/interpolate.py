@@ -28,6 +28,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from einops import rearrange
 
 from ..models.base import load_vae, resolve_device, resolve_dtype, vae_dtype
+from ..diffusion.loop import StoppablePipeline, pipeline_callback
 from ..diffusion.noise import frame_noise
 from ..models.interpolation import (ASSET, FACTOR, MIDDLE, blend_clip, blend_middles, frames_as_slots, join_frames,
                                     keyframe_pairs, load_interpolator, noise_augment, output_frames)
@@ -49,7 +50,7 @@ def skip_for_fps(fps: float) -> int:
     return int(min(MAX_SKIP, max(1, round(8.0 / fps))))
 
 
-class _InterpolationPipeline(DiffusionPipeline):
+class _InterpolationPipeline(StoppablePipeline, DiffusionPipeline):
     _optional_components = ["vae"]
     _callback_tensor_inputs = ["latents"]
 
@@ -127,13 +128,9 @@ class _InterpolationPipeline(DiffusionPipeline):
         masked model's clip windows (B·n, C, 4k−3, h, w); "frames" is the same sample as frames (a preview)."""
         self.scheduler.set_timesteps(steps, device=latents.device)
         latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
-            v = self.predict(self.scheduler.scale_model_input(latents, t), t, guidance_scale, cond, uncond)
-            latents = self.scheduler.step(v, t, latents, generator=generator).prev_sample
-            if callback is not None:
-                kw = {"latents": latents, "frames": latents + offset}
-                latents = (callback(self, i, t, kw) or {}).get("latents", latents)
-        return latents + offset
+        predict = lambda x, t: self.predict(x, t, guidance_scale, cond, uncond)  # noqa: E731
+        on_step = pipeline_callback(self, callback, lambda x: {"frames": x + offset})
+        return self.run_steps(latents, predict, on_step=on_step, generator=generator) + offset
 
     @staticmethod
     def to_frames(x: torch.Tensor) -> torch.Tensor:
@@ -150,6 +147,7 @@ class GroupInterpolationPipeline(_InterpolationPipeline):
         `callback_on_step_end(pipe, i, t, {"latents": ...})`: after every denoising step."""
         # 1. check inputs: keyframes (B, C, T, H, W) in [-1, 1], padded to the UNet's multiple
         keys = self.check_inputs(video, num_inference_steps, guidance_scale, aug_level)
+        self.start_run()  # Stop (engine.diffusion.loop) ends a run after its current step
         b, t = keys.shape[0], keys.shape[2]
         z = self.to_latents(self.pad(keys))  # (B, C, T, h, w): the padded keyframes, or their latents
         c = z.shape[1]
@@ -195,6 +193,7 @@ class MaskedInterpolationPipeline(_InterpolationPipeline):
         `callback_on_step_end(pipe, i, t, {"latents": ...})`: after every denoising step."""
         # 1. check inputs: keyframes (B, C, T, H, W) in [-1, 1], padded to the UNet's multiple
         keys = self.check_inputs(video, num_inference_steps, guidance_scale, aug_level)
+        self.start_run()  # Stop (engine.diffusion.loop) ends a run after its current step
         if max_keyframes < 2:
             raise ValueError(f"max_keyframes must be at least 2, got {max_keyframes}")
         b, t = keys.shape[0], keys.shape[2]

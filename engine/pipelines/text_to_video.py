@@ -17,6 +17,7 @@ from diffusers.models.attention_processor import (Attention, AttnAddedKVProcesso
                                                   SlicedAttnAddedKVProcessor, SlicedAttnProcessor)
 from diffusers.utils import BaseOutput
 
+from ..diffusion.loop import StoppablePipeline, pipeline_callback
 from ..diffusion.noise import frame_noise
 from ..diffusion.pyramid import epsilon_from_v, noise_form, pyramid_sample
 from ..diffusion.windows import check_windows, context_windows, rescheduled_noise, windowed
@@ -47,7 +48,7 @@ def plans_per_clip(motion_plan: MotionPlan | list, count: int) -> list:
     return plans
 
 
-class TextToVideoPipeline(DiffusionPipeline):
+class TextToVideoPipeline(StoppablePipeline, DiffusionPipeline):
     model_cpu_offload_seq = "text_encoder->unet->vae"
     _optional_components = ["vae"]
     _callback_tensor_inputs = ["latents"]
@@ -57,20 +58,11 @@ class TextToVideoPipeline(DiffusionPipeline):
         self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, vae=vae)
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1) if vae is not None else 1
         self.decode_chunk_size: int | None = None  # frames the VAE decodes at once (None: all)
-        self._interrupt = False
         self.window: tuple[int, int] | None = None  # (window, windows) being made, for progress
 
     @property
     def latent(self) -> bool:
         return self.vae is not None
-
-    @property
-    def interrupt(self) -> bool:
-        return self._interrupt
-
-    def stop(self):
-        """Ask a running __call__ to stop after the current step (the studio's Stop button)."""
-        self._interrupt = True
 
     # -- memory options ----------------------------------------------------------------------------
     def _spatial_attention(self) -> list[Attention]:
@@ -169,11 +161,6 @@ class TextToVideoPipeline(DiffusionPipeline):
             return x
         return encode_frames(self.vae, x[:, :, None].to(self.vae.dtype))[:, :, 0].cpu()
 
-    def _step_callback(self, callback: Callable | None):
-        if callback is None:
-            return None
-        return lambda i, t, x: (callback(self, i, t, {"latents": x}) or {}).get("latents", x)
-
     def _noised(self, clean: torch.Tensor, noise: torch.Tensor, t) -> torch.Tensor:
         """`clean` noised to timestep t the scheduler's way (flow schedulers: scale_noise)."""
         t = torch.as_tensor(t).reshape(1)
@@ -183,20 +170,12 @@ class TextToVideoPipeline(DiffusionPipeline):
 
     def denoise(self, latents: torch.Tensor, predict: Callable, num_inference_steps: int, start: int = 0,
                 callback: Callable | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Run the scheduler from its `start`-th timestep to the end (the studio's Stop ends it early);
-        `callback(i, t, latents)` may return new latents."""
+        """Run the scheduler from its `start`-th timestep to the end (engine.diffusion.loop; the studio's Stop ends
+        it early); `callback(i, t, latents)` may return new latents."""
         self.scheduler.set_timesteps(num_inference_steps, device=latents.device)
         if start and hasattr(self.scheduler, "set_begin_index"):
             self.scheduler.set_begin_index(start)
-        scale = getattr(self.scheduler, "scale_model_input", lambda x, t: x)
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps[start:]), start):
-            if self.interrupt:
-                break
-            eps = predict(scale(latents, t), t)
-            latents = self.scheduler.step(eps, t, latents, generator=generator).prev_sample
-            if callback is not None:
-                latents = callback(i, t, latents)
-        return latents
+        return self.run_steps(latents, predict, first=start, on_step=callback, generator=generator)
 
     def planned_clip(self, shape: tuple, predict: Callable, plans: list, num_inference_steps: int,
                      generator: torch.Generator | None, first: torch.Tensor | None = None):
@@ -375,7 +354,8 @@ class TextToVideoPipeline(DiffusionPipeline):
             raise ValueError("the temporal pyramid samples every frame in one pass from its own noise, following a "
                              "motion plan by the frame method: sample without --pyramid for a given first frame, "
                              "context windows or --motion-method noise")
-        self._interrupt, self.window = False, None
+        self.start_run()
+        self.window = None
         first = None if image is None else self.check_image(image, len(prompts), height, width)
 
         # 2. encode the prompt (and the negative prompt for classifier-free guidance)
@@ -385,7 +365,7 @@ class TextToVideoPipeline(DiffusionPipeline):
         s = self.vae_scale_factor
         shape = (len(prompts), self.unet.config.in_channels, num_frames, height // s, width // s)
         predict = lambda x, t: self.predict(x, t, text, guidance_scale)
-        callback = self._step_callback(callback_on_step_end)
+        callback = pipeline_callback(self, callback_on_step_end)
         with cross_frame_attention(self.unet) if cross_frame else nullcontext():  # Text2Video-Zero §3.2
             if pyramid:
                 # 4–5. the temporal pyramid

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from einops import rearrange
 
+from ..diffusion.loop import StoppablePipeline, pipeline_callback
 from ..diffusion.noise import frame_noise
 from ..models.base import model_output
 from ..models.decoder import best_decoder, load_decoder
@@ -36,7 +37,7 @@ from .upscale import SEGMENT, check_segment_frames, segments
 STRENGTH = 0.5
 
 
-class ExpertTranslationPipeline(DiffusionPipeline):
+class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
     model_cpu_offload_seq = "text_encoder->unet->vae->decoder"
     _optional_components = ["decoder"]
     _callback_tensor_inputs = ["latents"]
@@ -131,17 +132,18 @@ class ExpertTranslationPipeline(DiffusionPipeline):
         if carried is not None:
             z0 = torch.cat([carried[:, :, None], z0[:, :, 1:]], dim=2)
         latents = self.scheduler.add_noise(z0, noise, timesteps[:1].repeat(b))
-        for i, t in enumerate(self.progress_bar(timesteps)):
-            pred = self.predict(self.scheduler.scale_model_input(latents, t), t, text, guidance_scale)
-            latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
+        step_end = pipeline_callback(self, callback)
+
+        def on_step(i, t, latents):
             if carried is not None:  # the known frame at the level the next step expects (clean after the last)
                 last = i == len(timesteps) - 1
                 known = carried if last else self.scheduler.add_noise(carried, noise[:, :, 0],
                                                                       timesteps[i + 1:i + 2].repeat(b))
                 latents = torch.cat([known[:, :, None], latents[:, :, 1:]], dim=2)
-            if callback is not None:
-                latents = (callback(self, i, t, {"latents": latents}) or {}).get("latents", latents)
-        return latents
+            return latents if step_end is None else step_end(i, t, latents)
+
+        predict = lambda x, t: self.predict(x, t, text, guidance_scale)  # noqa: E731
+        return self.run_steps(latents, predict, timesteps, on_step=on_step, generator=generator)
 
     @torch.no_grad()
     def __call__(self, video: torch.Tensor, prompt: str | list[str] = "", strength: float = STRENGTH,
@@ -156,6 +158,7 @@ class ExpertTranslationPipeline(DiffusionPipeline):
         `decode_chunk_size`: frames the VAE encodes, and the image decoder decodes, at once."""
         # 1. check inputs
         size = (height or video.shape[-2], width or video.shape[-1])
+        self.start_run()  # Stop (engine.diffusion.loop) ends a run after its current step
         self.check_inputs(video, strength, num_inference_steps, guidance_scale, size, segment_frames)
         device, (b, n) = self._execution_device, video.shape[:2]
         prompts = [prompt] * b if isinstance(prompt, str) else list(prompt)

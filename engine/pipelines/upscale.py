@@ -17,6 +17,7 @@ from diffusers import DDPMScheduler, DiffusionPipeline
 from diffusers.utils.torch_utils import randn_tensor
 from einops import rearrange
 
+from ..diffusion.loop import StoppablePipeline, pipeline_callback
 from ..diffusion.noise import frame_noise
 from ..models.base import model_output
 from ..models.sr import augment, back_project, load_video_sr, side_multiple, sr_forward, upsample
@@ -45,7 +46,7 @@ def segments(frames: int, size: int) -> list[tuple[int, int]]:
     return spans
 
 
-class VideoUpscalePipeline(DiffusionPipeline):
+class VideoUpscalePipeline(StoppablePipeline, DiffusionPipeline):
     """`image_noising_scheduler`: the schedule the condition is augmented with (IF stage II has its own; default
     the sampling schedule's); `align_corners`: how the condition is upsampled (True for IF stage II)."""
     _callback_tensor_inputs = ["latents"]
@@ -107,13 +108,9 @@ class VideoUpscalePipeline(DiffusionPipeline):
         self.scheduler.set_timesteps(steps, device=cond.device)
         x = frame_noise(cond.shape, generator, share, cond.device, cond.dtype)
         x = x * getattr(self.scheduler, "init_noise_sigma", 1.0)
-        scale_input = getattr(self.scheduler, "scale_model_input", lambda x, t: x)
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
-            pred = self.predict(scale_input(x, t), t, cond, text, level, guidance_scale)
-            x = self.scheduler.step(pred, t, x, generator=generator).prev_sample
-            if callback is not None:
-                x = (callback(self, i, t, {"latents": x, "frames": x + offset}) or {}).get("latents", x)
-        return x + offset
+        predict = lambda x, t: self.predict(x, t, cond, text, level, guidance_scale)  # noqa: E731
+        on_step = pipeline_callback(self, callback, lambda x: {"frames": x + offset})
+        return self.run_steps(x, predict, on_step=on_step, generator=generator) + offset
 
     @torch.no_grad()
     def __call__(self, video: torch.Tensor, prompt: str | list[str] = "", num_inference_steps: int = 20,
@@ -127,6 +124,7 @@ class VideoUpscalePipeline(DiffusionPipeline):
         iterations that make each frame average back to its low-resolution frame (0: none)."""
         # 1. check inputs
         noise_level = self.config.noise_level if noise_level is None else int(noise_level)
+        self.start_run()  # Stop (engine.diffusion.loop) ends a run after its current step
         self.check_inputs(video, num_inference_steps, segment_frames, noise_level, noise_share, consistency)
         device, dtype = self._execution_device, self.unet.dtype
         b, n = video.shape[:2]
