@@ -120,6 +120,7 @@ def _dtype_errors(dtype: str, device: str):
         raise
 
 
+# Over 60 lines: its signature and docstring list every option of `flipbook generate`; the body is 4 numbered steps.
 def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = None, seed: int = 0, frames: int = 8,
                    steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str | None = None,
                    fps: float = 2.0, model: str | None = None, tuned: str | None = None, pyramid: int | None = None,
@@ -143,6 +144,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     clip: frame 0 as given; `image_sha256` checks it is the one a sidecar recorded), `context_window` (frames
     the model sees at once; default the trained 8 when the clip is longer; 0: all at once), `context_overlap`
     and `long_method` (windows, autoregressive or chunks)."""
+    # 1. the settings, checked (what a sidecar records)
     out = check_output(out)
     prompt = check_prompt(prompt)
     negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
@@ -160,11 +162,15 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)
     memory = MemoryOptions(**memory) if isinstance(memory, dict) else (memory or MemoryOptions())
     dtype, device = dtype or "fp32", device or "cpu"
+
+    # 2. the pipeline (from the cache when the caller keeps one) and the given first frame at its size
     start = time.perf_counter()
     pipe, hashes = _cached_pipeline(pipe_cache, mode, scheduler, model, tuned, device, dtype, memory)
     timings = {"load": time.perf_counter() - start}
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
     given = first_frame(image, image_sha256, size, size)
+
+    # 3. the keyframes
     worded, start = prompt_for(pipe.tokenizer, prompt), time.perf_counter()
     with _dtype_errors(dtype, device):
         video = pipe(worded, negative_prompt=negative_prompt, num_frames=frames, num_inference_steps=steps,
@@ -174,6 +180,8 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                      image=given, context_window=long["context_window"] or None,
                      context_overlap=long["context_overlap"], long_method=long["long_method"]).frames[0]
     timings["keyframes"] = time.perf_counter() - start
+
+    # 4. the file and its sidecar
     start = time.perf_counter()
     write_video(out, video, fps)
     timings["write"] = time.perf_counter() - start

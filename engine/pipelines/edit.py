@@ -91,6 +91,7 @@ class EditPipeline(TextToVideoPipeline):
         on_step = None if callback is None else lambda i, t, x: callback(done + i - start, t, x)
         return self.denoise(latents, predict, steps, start, on_step, generator)
 
+    # Over 60 lines: diffusers' __call__, its options documented in place and its work as numbered steps.
     @torch.no_grad()
     def __call__(self, video: torch.Tensor, source_prompt: str, prompt: str, negative_prompt: str | None = None,
                  num_inference_steps: int = DEFAULT_STEPS, strength: float = DEFAULT_STRENGTH,

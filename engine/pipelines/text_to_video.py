@@ -316,6 +316,7 @@ class TextToVideoPipeline(StoppablePipeline, DiffusionPipeline):
             callback = self.keeper(first[:, :, None], noise[:, :, :1], callback)
         return self.denoise(latents, predict, num_inference_steps, begin, callback, generator)
 
+    # Over 60 lines: diffusers' __call__, its options documented in place and its work as numbered steps.
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], negative_prompt: str | list[str] | None = None, num_frames: int = 8,
                  num_inference_steps: int = 25, guidance_scale: float = 4.0, height: int | None = None,
