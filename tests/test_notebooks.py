@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-TEACHING = ["01_inflation", "02_latent_shift_attention", "03_temporal_pyramid"]
+TEACHING = ["01_inflation", "02_latent_shift_attention", "03_temporal_pyramid", "04_long_clips"]
 ALL = ["00_index", *TEACHING]
 
 
