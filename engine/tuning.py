@@ -25,6 +25,7 @@ from torch import nn
 from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.resnet import ResnetBlock2D
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
+from peft import LoraConfig
 
 from .models.attention import LatentShiftAttnProcessor
 from .models.inflate import VideoUNet
@@ -102,8 +103,6 @@ class _TokensAsFrames(nn.Module):
 
 
 def _lora(video: VideoUNet, ablate: set, rank: int = 8):
-    from peft import LoraConfig
-
     _inflation_adapter(video, ablate)
     video.unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian",
                                       target_modules=["to_q", "to_k", "to_v", "to_out.0"]))

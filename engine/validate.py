@@ -91,6 +91,7 @@ def check_output(path: str | Path, suffixes: tuple[str, ...] = (".mp4", ".gif"),
 def read_safetensors(path: str | Path, what: str = "weights") -> dict:
     """The tensors of a safetensors file; a file that is not one (a pickle, a damaged file) is a ValueError.
     Nothing here unpickles: safetensors reads a JSON header and raw tensor bytes."""
+    # heavy: safetensors.torch loads torch, which the checks above (standard library only) do without
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 

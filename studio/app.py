@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import threading
 
+from engine.models.base import resolve_device, resolve_dtype
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -117,8 +119,6 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth:
             raise ValueError("--auth takes USER:PASSWORD")
         credentials = tuple(auth.split(":", 1))
     if model:  # a wrong device or dtype fails here, before the server starts
-        from engine.models.base import resolve_device, resolve_dtype
-
         resolve_device(model.get("device"))
         resolve_dtype(model.get("dtype"))
     outputs = Outputs()  # private (0700): outputs, and gradio's uploads and cached copies, live under it

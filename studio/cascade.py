@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 import threading
 
-from engine.cascade import STAGES, steps_by_stage
+from engine.cascade import STAGES, run_cascade, steps_by_stage
 
 from engine.registry import INTERP_METHODS, TRAINS
+from engine.sidecar import read_sidecar
 
 from .context import Stopped, Studio, Variant
 from .media import Previews, noisy_frames
@@ -84,9 +85,6 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
     of whichever stage runs (each stage's pipeline takes the step callback); the loading of the models, a VAE's
     encoding and decoding and SR's back-projection cannot be interrupted, so Stop pressed then takes effect at the
     next step or at the start of the next stage."""
-    from engine.cascade import run_cascade
-    from engine.sidecar import read_sidecar
-
     plan = steps_by_stage(depth, frames, steps, stage_steps)
     total, names = sum(plan.values()), list(plan)
     done, current = [0, 0], ["keyframes"]  # steps done in all, steps done before this stage

@@ -9,6 +9,12 @@ from typing import Callable
 
 import gradio as gr
 import torch
+import torch.nn.functional as F
+from gradio.utils import get_upload_folder
+
+from engine.io import read_video, write_video
+from engine.validate import check_prompt
+from engine.world import ClipSpec, prompt_to_spec, render
 
 from .context import Studio
 from .examples import EXAMPLES
@@ -40,16 +46,11 @@ def checked_upload(file, roots: tuple[Path, ...] | None = None) -> Path:
 
 def upload_roots(studio: Studio) -> tuple[Path, ...]:
     """Where the page's uploads may come from: gradio's upload folder and this studio's own."""
-    from gradio.utils import get_upload_folder
-
     return Path(get_upload_folder()), studio.outputs.root
 
 
 def world_clip(world_prompt, world_seed, size, fps: float, frames: int) -> tuple[torch.Tensor, dict]:
     """A world prompt and seed rendered: (frames (F, 3, H, W) in [0, 1], what it is for the sidecar)."""
-    from engine.validate import check_prompt
-    from engine.world import prompt_to_spec, render
-
     prompt = check_prompt(world_prompt)
     seed = number(world_seed, "world seed", int, 0, 2**31 - 1)
     spec = prompt_to_spec(prompt, seed)
@@ -59,8 +60,6 @@ def world_clip(world_prompt, world_seed, size, fps: float, frames: int) -> tuple
 
 def world_truth(what: dict, size, fps: float, frames: int) -> torch.Tensor | None:
     """A world clip's ground truth at another size, rate or length (None for an uploaded clip)."""
-    from engine.world import ClipSpec, render
-
     if "world" not in what:
         return None
     return render(ClipSpec.from_dict(what["world"]["spec"]), size, fps, frames)
@@ -68,8 +67,6 @@ def world_truth(what: dict, size, fps: float, frames: int) -> torch.Tensor | Non
 
 def uploaded_clip(upload, roots=None) -> tuple[torch.Tensor, float, dict]:
     """An uploaded clip read within the limits: (frames (F, 3, H, W) in [0, 1], fps, what it is)."""
-    from engine.io import read_video
-
     path = checked_upload(upload, roots)
     video, fps = read_video(path, UPLOAD_MAX_FRAMES, UPLOAD_MAX_PIXELS, UPLOAD_MAX_MB * 2**20)
     return video, fps, {"input": path.name}
@@ -88,8 +85,6 @@ def load_clip(source, world_prompt, world_seed, upload, roots, world: dict) -> t
 def show_clip(studio: Studio, name: str, load: Callable, source, world_prompt, world_seed, upload, roots=None):
     """The chosen clip as the tab will use it (`load(...)` -> (frames (F, 3, H, W), fps)), enlarged for the page;
     None while no clip is uploaded yet."""
-    from engine.io import write_video
-
     if source == UPLOADED and not upload:
         return None
     with user_errors():
@@ -145,8 +140,6 @@ def clip_picker(studio: Studio, name: str, load: Callable, picked_label: str, ro
 
 def scale_down(video: torch.Tensor, max_side: int) -> tuple[torch.Tensor, list[str]]:
     """Frames (F, 3, H, W) whose long side exceeds `max_side` scaled down (area, aspect kept): (frames, notes)."""
-    import torch.nn.functional as F
-
     h, w = video.shape[-2:]
     if max(h, w) <= max_side:
         return video, []

@@ -113,6 +113,7 @@ class Studio:
     # -- variants ----------------------------------------------------------------------------------
     @property
     def modes_dir(self) -> Path | None:
+        # heavy: engine.models.tuned loads torch and diffusers, which studio.context otherwise does without
         from engine.models.tuned import ASSET
 
         if self.model.get("modes"):
@@ -120,6 +121,7 @@ class Studio:
         return None if self.own else ASSET  # the embedded modes were tuned on the embedded base
 
     def _folder_variant(self, key: str, folder: Path, label: str) -> Variant:
+        # heavy: engine.models.tuned loads torch and diffusers, which studio.context otherwise does without
         from engine.models.tuned import tuned_record
 
         record = tuned_record(folder)
@@ -189,6 +191,7 @@ class Studio:
 
     def register(self, folder: str | Path, label: str | None = None, owner: str | None = None) -> str:
         """Make a tuned folder (in this studio's output folder) selectable for `owner`; returns its key."""
+        # heavy: engine.models.tuned loads torch and diffusers, which studio.context otherwise does without
         from engine.models.tuned import tuned_record
 
         path = str(Path(folder).resolve())
@@ -234,6 +237,7 @@ class Studio:
     def base_hash(self) -> str:
         """The content hash of this studio's base UNet (what one-shot tuning keys its cache by), computed once."""
         if self._base_hash is None:
+            # heavy: loading the base needs torch, diffusers and transformers; studio.context otherwise needs none
             from engine.models.base import load_base
             from engine.models.tuned import model_hash
 
@@ -242,6 +246,7 @@ class Studio:
 
     def judge(self):
         if self._judge is None:
+            # heavy: the judge needs torch and diffusers, which studio.context otherwise does without
             from engine.metrics import load_judge
 
             self._judge = load_judge()

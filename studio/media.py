@@ -7,6 +7,9 @@ import numpy as np
 import torch
 from einops import rearrange
 import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+
+from engine.files import atomic_path
 
 PREVIEW_SECONDS = 0.5  # at most two step previews a second (see `Previews`)
 PREVIEW_FRAMES = 8  # a step preview shows at most this many frames (29 interpolated ones were thumbnails)
@@ -48,10 +51,6 @@ def save_preview(strip: np.ndarray | None, path) -> str | None:
     content and rewrites that file in place, so two sessions with the same preview could read a torn file."""
     if strip is None:
         return None
-    from PIL import Image
-
-    from engine.files import atomic_path
-
     with atomic_path(path) as tmp:
         Image.fromarray(strip).save(tmp, format="PNG")
     return str(path)
@@ -78,8 +77,6 @@ class Previews:
 
 def _label(text: str, width: int) -> torch.Tensor:
     """A dark strip (3, LABEL_HEIGHT, width) with `text` in white, cut to fit."""
-    from PIL import Image, ImageDraw, ImageFont
-
     img = Image.new("RGB", (width, LABEL_HEIGHT), (24, 24, 28))
     draw = ImageDraw.Draw(img)
     font = ImageFont.load_default(size=13)

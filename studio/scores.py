@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from engine.world import SpecError, parse_prompt, prompt_to_spec, render
+
 from .context import Studio
 
 HEADERS = ["clip", "PSNR (dB)", "SSIM", "TCC", "seconds"]
@@ -13,6 +15,7 @@ PSNR_CAP = 60.0  # dB: a clip reproduced exactly (a still clip blended) would ot
 
 def against_truth(video: torch.Tensor, truth: torch.Tensor, frames: list[int] | None = None) -> dict:
     """PSNR and SSIM over `frames` (default all), TCC over the whole clip; clips (F, 3, H, W) in [0, 1]."""
+    # heavy: engine.metrics loads diffusers (the judge); this module otherwise needs only torch
     from engine.metrics import psnr, ssim, tcc
 
     g, t = video.permute(1, 0, 2, 3), truth.permute(1, 0, 2, 3)  # f c h w -> c f h w
@@ -44,8 +47,6 @@ def best(rows: list[dict], key: str = "PSNR (dB)") -> dict | None:
 
 def ground_truth(prompt: str, seed: int, like: torch.Tensor, fps: float) -> torch.Tensor | None:
     """The world's clip for a world prompt (what the prompt leaves open filled from `seed`), shaped like `like`."""
-    from engine.world import SpecError, prompt_to_spec, render
-
     try:
         spec = prompt_to_spec(prompt, seed)
     except (SpecError, ValueError):
@@ -55,8 +56,8 @@ def ground_truth(prompt: str, seed: int, like: torch.Tensor, fps: float) -> torc
 
 def score(studio: Studio, prompt: str, clips: list[torch.Tensor], truth: torch.Tensor | None) -> list[dict]:
     """Per clip: attributes the judge finds as the prompt names them, and TCC against the ground truth."""
+    # heavy: engine.metrics loads diffusers (the judge); this module otherwise needs only torch
     from engine.metrics import attribute_accuracy, tcc
-    from engine.world import parse_prompt
 
     rows = [{"attributes right": "–", "judged wrong": "", "TCC": None} for _ in clips]
     batch = torch.stack([c.permute(1, 0, 2, 3) for c in clips])  # b c f h w

@@ -14,11 +14,16 @@ from typing import Callable
 import gradio as gr
 import torch
 
-from engine.generate import check_pyramid_run
+from engine.generate import check_pyramid_run, generate_video, keyframe_steps
+from engine.io import VideoReadError, write_video
+from engine.registry import LONG_METHODS
+from engine.sidecar import read_sidecar, write_sidecar
+from engine.validate import check_prompt as check
+from engine.world import SpecError, UnknownWordsError
 
 from .context import Stopped, Studio, Variant
 from .fields import ERROR_SECONDS
-from .media import Previews, enlarge
+from .media import TILE_SIZE, Previews, enlarge, side_by_side
 
 # Generate makes long clips in context windows (its "long frames"); Compare runs several models, so fewer frames
 LIMITS = {"frames": (2, 16), "long frames": (2, 128), "steps": (1, 100), "guidance": (0.0, 20.0), "fps": (1, 32)}
@@ -29,9 +34,6 @@ def user_errors():
     """What a user can fix comes back as a gr.Error: one message in the page that leaves after ERROR_SECONDS (the
     outputs keep the last good result: each tab shows progress, and so an error, on its step preview only), never a
     traceback or a broken video."""
-    from engine.io import VideoReadError
-    from engine.world import SpecError, UnknownWordsError
-
     try:
         yield
     except Stopped as e:
@@ -57,8 +59,6 @@ def number(value, name: str, kind=int, low=None, high=None):
 
 
 def check_prompt(prompt) -> str:
-    from engine.validate import check_prompt as check
-
     return check(prompt)
 
 
@@ -129,9 +129,6 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
     after each denoising step (every window's, for windows made one after another); `stop` set → Stopped.
     `motion`: generate_video's motion arguments (motion_settings); `long`: its long-clip and first-frame ones and
     the frame rate (long_settings)."""
-    from engine.generate import generate_video, keyframe_steps
-    from engine.sidecar import read_sidecar
-
     check_pyramid(variant, frames, steps)
     scheduler = check_scheduler(variant, scheduler)
     long = dict(long or {})
@@ -186,8 +183,6 @@ def motion_settings(motion=MOTION_FROM_PROMPT, speed=1.0, path="", method="frame
 def long_settings(image=None, method="windows", overlap=4, fps=2.0) -> dict:
     """The Long clips controls as generate_video's arguments (and the frame rate): the first frame is the upload's
     private temporary file."""
-    from engine.registry import LONG_METHODS
-
     if (method or "windows") not in LONG_METHODS:
         raise ValueError(f"unknown long-clip method {method!r}; choose one of: {', '.join(LONG_METHODS)}")
     return {"image": image or None, "long_method": method or "windows",
@@ -207,8 +202,6 @@ def motion_inputs(record: dict) -> list:
 
 def display_copy(native: Path, video: torch.Tensor, fps: float) -> Path:
     """An enlarged copy for the page's player (the native file is what downloads)."""
-    from engine.io import write_video
-
     return write_video(native.with_name(native.stem + "-display.mp4"), enlarge(video), fps)
 
 
@@ -249,11 +242,6 @@ def save_outputs(studio: Studio, kind: str, video: torch.Tensor, fps: float, til
     """Write a tab's result (F, 3, H, W), its labelled side-by-side clip, any `extra` clips (a suffix each) and its
     sidecar under names the studio makes: (the side-by-side clip, the files to download (with the files `also`
     names, written already), history with it added). `model`: what made it, for the file names."""
-    from engine.io import write_video
-    from engine.sidecar import write_sidecar
-
-    from .media import TILE_SIZE, side_by_side
-
     native = studio.outputs.new(kind, model=model)
     write_video(native, video, fps)
     shown = write_video(native.with_name(native.stem + "-side-by-side.mp4"),

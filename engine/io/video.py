@@ -11,6 +11,7 @@ from pathlib import Path
 import imageio.v2 as iio
 import numpy as np
 import torch
+from PIL import Image
 
 from ..files import atomic_path
 
@@ -116,8 +117,6 @@ def read_video(path: str | Path, max_frames: int = 512, max_pixels: int = 1024 *
 
 def save_frame_grid(path: str | Path, videos: list[torch.Tensor], scale: int = 2) -> Path:
     """Rows of clips (each (F, 3, H, W)) as one PNG: a quick way to look at generated frames."""
-    from PIL import Image
-
     rows = [torch.cat(list(v.float().clamp(0, 1)), dim=2) for v in videos]  # each 3 h (f w)
     width = max(r.shape[-1] for r in rows)
     rows = [torch.nn.functional.pad(r, (0, width - r.shape[-1])) for r in rows]

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
+import transformers
+from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, DiffusionPipeline, UNet2DConditionModel
 from transformers import AutoTokenizer, CLIPTextModel
 
 from ..registry import ASSETS
+from .vae import decode_frames, encode_frames
 
 ASSET = ASSETS / "base"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -77,16 +79,12 @@ class Base:
         """Clips (B, 3, F, H, W) in [-1, 1] to what the UNet denoises: themselves, or scaled VAE latents."""
         if self.vae is None:
             return pixels
-        from .vae import encode_frames
-
         return encode_frames(self.vae, pixels, chunk)
 
     def decode(self, latents: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
         """The inverse of `encode`: (B, C, F, h, w) to clips (B, 3, F, H, W) in about [-1, 1]."""
         if self.vae is None:
             return latents
-        from .vae import decode_frames
-
         return decode_frames(self.vae, latents, chunk)
 
 
@@ -143,8 +141,6 @@ def _index(source: str, local: bool) -> dict:
     if local:
         index = Path(source) / "model_index.json"
         return json.loads(index.read_text()) if index.is_file() else {}
-    from diffusers import DiffusionPipeline
-
     try:
         return DiffusionPipeline.load_config(source)
     except Exception as e:  # offline, unknown id, gated repository: all read the same to the user
@@ -171,8 +167,6 @@ def _text_encoder_class(source: str, local: bool, index: dict):
     name = name or "CLIPTextModel"
     if name not in TEXT_ENCODERS:
         raise ValueError(f"{source}: text encoder {name} is not supported; Flipbook reads {', '.join(TEXT_ENCODERS)}")
-    import transformers
-
     return getattr(transformers, name)
 
 

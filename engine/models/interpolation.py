@@ -51,6 +51,7 @@ from ..tuning import apply_mode
 from .inflate import inflate
 from .temporal import TemporalModule, _zero
 from .text import encode_prompts
+from .tuned import load_tuned
 
 FACTOR = 4           # output frames per keyframe gap: T keyframes → 4T − 3 frames
 MIDDLE = FACTOR - 1  # frames the group model predicts between two keyframes
@@ -252,8 +253,6 @@ class MaskedInterpolationUNet(_Interpolator):
                   residual: bool = False) -> "MaskedInterpolationUNet":
         """Start from the keyframe model: the base and a tuned mode's temporal modules (`tuned`; without one,
         the mode's modules start at identity). `residual`: the residual form (the module's docstring)."""
-        from .tuned import load_tuned
-
         c = base.channels
         null = null_text_states(base)
         if tuned and (Path(tuned) / "mode.json").is_file():

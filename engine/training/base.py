@@ -13,8 +13,12 @@ import numpy as np
 import torch
 from diffusers import DDIMScheduler
 
-from ..models.base import base_unet, model_output, train_scheduler
+from ..distributed import process_state
+from ..metrics import attribute_accuracy, load_judge
+from ..models.base import base_unet, load_base, model_output, train_scheduler
 from ..models.text import build_text_encoder, build_tokenizer, encode_prompts
+from ..pipelines.distributed import generate_split
+from ..pipelines.load import keyframe_pipeline
 from ..world.render import render_at
 from ..world.splits import sample_split_spec
 from ..world.vocab import CLIP_SECONDS
@@ -117,8 +121,6 @@ def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: flo
     torch.manual_seed(seed)
     work_dir = run_folder(work_dir)
     if init:
-        from ..models.base import load_base
-
         start = load_base(init)
         tokenizer, text_encoder, unet = start.tokenizer, start.text_encoder, start.unet
     else:
@@ -134,8 +136,6 @@ def train_base(out: str | Path, steps: int = 5200, batch_size: int = 32, lr: flo
 
     train_loop({"unet": unet, "text_encoder": text_encoder}, lambda s: image_batch(s, batch_size, seed), loss,
                steps, work_dir, lr=lr, checkpoint_every=checkpoint_every, title="base (text-to-image)")
-    from ..distributed import process_state
-
     if process_state().is_main_process:  # under `accelerate launch` every process holds the same weights
         save_base(out, unet, text_encoder, tokenizer, dict(scheduler.config), [Path(work_dir) / "loss.png"])
     process_state().wait_for_everyone()
@@ -147,10 +147,6 @@ def evaluate_base(base: str | Path | None = None, n: int = 200, steps: int = 25,
     """Judge the base's stills (one frame, repeated) on validation and held-out prompts. Under `accelerate
     launch` the prompts are split across processes (each prompt has its own seed, so the numbers do not
     depend on how many processes share them)."""
-    from ..metrics import attribute_accuracy, load_judge
-    from ..pipelines.distributed import generate_split
-    from ..pipelines.load import keyframe_pipeline
-
     pipe, _ = keyframe_pipeline("zero-shot", scheduler, model=base)
     judge = load_judge()
     results = {}

@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from ..validate import read_safetensors
+
 RUNS_VARIABLE = "FLIPBOOK_RUNS"
 
 
@@ -81,8 +83,6 @@ def load_checkpoint(directory: str | Path, model, optimizer=None) -> dict | None
     if directory is None:
         return None
     models = model if isinstance(model, dict) else {"model": model}
-    from ..validate import read_safetensors
-
     for name, m in models.items():
         m.load_state_dict(read_safetensors(directory / f"{name}.safetensors", "checkpoints"))
     if optimizer is not None and (directory / "optimizer.pt").exists():

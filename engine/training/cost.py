@@ -22,6 +22,7 @@ from ..peak_memory import memory_status, reset_peak
 
 def sd15_unet(sample_size: int = 8):
     """A Stable-Diffusion-1.5-sized UNet (≈860 M parameters) with random weights."""
+    # heavy: diffusers loads in the measuring process only (python -m engine.training.cost), not in its callers
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(sample_size=sample_size, in_channels=4, out_channels=4,
@@ -30,6 +31,7 @@ def sd15_unet(sample_size: int = 8):
 
 
 def measure(mode: str, config: str, frames: int, batch: int, steps: int, size: int | None = None) -> dict:
+    # heavy: diffusers and the models load in the measuring process only, not where measure_in_subprocess runs
     from ..models.base import base_unet
     from ..models.inflate import inflate
     from ..tuning import apply_mode

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..distributed import process_state
 from ..models.decoder import TemporalDecoder, save_decoder
 from ..models.expert import VAE_ASSET, load_world_vae
 from ..models.tuned import model_hash, recorded_path
@@ -32,8 +33,6 @@ def train_decoder(variant: str, out: str | Path, vae: str | Path | None = None, 
                   lr: float = 5e-4, seed: int = 0, work_dir: str | Path | None = None, frames: int = 8,
                   fps: float = 8.0, crop: int | None = 64, checkpoint_every: int = 100) -> dict:
     """Add `variant`'s temporal layers to the VAE's decoder and tune them; write a decoder folder (fp16)."""
-    from ..distributed import process_state
-
     torch.manual_seed(seed)
     v, record = load_world_vae(vae, process_state().device)
     v.requires_grad_(False)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ..distributed import process_state
 from ..metrics import psnr
 from ..models.base import load_base, train_scheduler
 from ..models.expert import (EXPERT_CHANNELS, EXPERT_RECORD, VAE_ASSET, VAE_CHANNELS, VAE_RECORD, expert_timesteps,
@@ -86,8 +87,6 @@ def train_vae(out: str | Path = VAE_ASSET, steps: int = 2000, batch_size: int = 
               work_dir: str | Path = "runs/vae", size: int = 128, crop: int | None = 64, channels=VAE_CHANNELS,
               latent_channels: int = 4, kl_weight: float = KL_WEIGHT, checkpoint_every: int = 250) -> dict:
     """Train the VAE from scratch on world stills; write its folder (fp16) with vae.json."""
-    from ..distributed import process_state
-
     torch.manual_seed(seed)
     work_dir = run_folder(work_dir)
     crop = min(crop or size, size)
@@ -120,8 +119,6 @@ def train_expert(out: str | Path, max_timestep: int = 900, steps: int = 2000, ba
                  noise_share: float = 0.0, checkpoint_every: int = 100, size: int | None = None) -> dict:
     """Train the latent video UNet from scratch on timesteps 0..max_timestep on clips rendered at `size` (default
     the VAE's; the side translation works at); write an expert folder."""
-    from ..distributed import process_state
-
     timesteps = expert_timesteps(max_timestep)
     if mode not in EXPERT_MODES:
         raise ValueError(f"choose an expert mode from: {', '.join(EXPERT_MODES)} (every weight trains from scratch, "

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from diffusers import DDPMScheduler
 
+from ..distributed import process_state
 from ..models.base import load_base
 from ..models.interpolation import (FACTOR, KEYFRAME_MODE, METHODS, MaskedInterpolationUNet, blend_clip,
                                     blend_middles, frames_as_slots, keyframe_pairs, middle_frames, noise_augment, output_frames, save_interpolator,
@@ -127,8 +128,6 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
     runs/interp/METHOD). A latent base's model works on VAE latents; its folder records the VAE's hash.
     `residual` (the default): learn what blending the keyframes misses, as x0 (engine/models/interpolation.py);
     False: the papers' form, the frames themselves (the group model with v-prediction)."""
-    from ..distributed import process_state
-
     if method not in METHODS:
         raise ValueError(f"unknown interpolation method {method!r}; choose one of: {', '.join(METHODS)}")
     b = load_base(base, device=process_state().device)

@@ -61,10 +61,11 @@ class EMA:
 
 
 def save_loss_plot(losses: list[float], path: Path, title: str):
+    # heavy: matplotlib loads only for the loss plot; the Agg backend is chosen before pyplot is imported
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy too, and imported only after matplotlib.use("Agg")
 
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
     ax.plot(losses, lw=0.6, alpha=0.4, label="step")

@@ -27,6 +27,7 @@ import torch
 from diffusers import DDPMScheduler
 
 from ..diffusion.noise import frame_noise
+from ..distributed import process_state
 from ..models.base import load_base, train_scheduler
 from ..models.inflate import inflate
 from ..models.sr import RECORD, SR_CHANNELS, augment, load_sr, sr_forward, sr_unet, upsample
@@ -145,8 +146,6 @@ def train_sr_image(out: str | Path, steps: int = 3000, batch_size: int = 4, lr: 
                    residual: bool = True, prediction: str = "sample", texture_share: float = 0.15) -> dict:
     """Train the image SR UNet from scratch with the base's frozen text encoder; write an SR folder (fp16).
     `noise_level` is the augmentation level sampling will use by default (recorded in sr.json)."""
-    from ..distributed import process_state
-
     torch.manual_seed(seed)
     work_dir = run_folder(work_dir)
     b = load_base(base, device=process_state().device)
@@ -188,8 +187,6 @@ def train_sr_video(mode: str, out: str | Path, steps: int = 400, batch_size: int
     """Inflate the image SR model, add `mode`'s modules (engine.tuning) and tune on world clips; write a tuned
     folder (mode.json + fp16 tuned.safetensors) that names the image SR UNet's hash. `texture_share`: the share of
     clips that are texture pans (default the image model's, so tuning keeps what it learnt off the world)."""
-    from ..distributed import process_state
-
     if mode not in VIDEO_LR:
         raise ValueError(f"choose a video SR mode to train from: {', '.join(VIDEO_LR)} (zero-shot needs no training)")
     if not 0 <= carry_prob <= 1 or not 0 <= noise_share <= 1:

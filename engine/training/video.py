@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..distributed import process_state
 from ..models.base import load_base
 from ..models.text import encode_prompts
 from ..models.tuned import load_tuned, model_hash, save_tuned
@@ -56,8 +57,6 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
     nearly one state, so no temporal module could read them. `warped_noise` trains on noise warped along each
     world clip's true flow (Go-with-the-Flow; engine.motion.clip_noise) instead of independent noise. `init`: a
     tuned folder of the same mode to start from (its tuned weights) instead of the zero-initialised modules."""
-    from ..distributed import process_state
-
     b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
     if init is not None:
         video = load_tuned(b.unet, init)  # says what is wrong with a folder that is not a tuned mode

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine import edit_settings
+from engine.edit_settings import GUIDANCE, STEPS, STRENGTH, TUNE_STEPS
 
 from .options import (EDIT_MOTION, HelpFormatter, add_device, add_model, add_motion, add_out, add_seed, finite_float,
                       non_negative_int, positive_float, positive_int, use_threads)
@@ -50,8 +51,8 @@ def edit(args) -> int:
     embedded base): the clip is centre-cropped to a square and resized. Tuned weights and inverted latents are
     cached (--cache-dir), so more edits of one clip are quick."""
     use_threads()
+    # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.edit import edit_video
-    from engine.edit_settings import GUIDANCE, STEPS, STRENGTH, TUNE_STEPS
     from engine.training.clips import LR
 
     if args.strength is not None and not 0 < args.strength <= 1:

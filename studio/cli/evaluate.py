@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.files import atomic_path
+from engine.validate import check_output
+
 from .options import HelpFormatter, add_training, positive_int, use_threads
 
 
@@ -33,9 +36,8 @@ def add_trainers(sub):
 
 def evaluate(args) -> int:
     use_threads()
+    # heavy: the judge (diffusers, scipy) loads only when the command runs, not for --help
     from engine.evaluate import evaluate_folder
-    from engine.files import atomic_path
-    from engine.validate import check_output
 
     if args.out:
         check_output(args.out, suffixes=())
@@ -49,6 +51,7 @@ def evaluate(args) -> int:
 
 def train_judge(args) -> int:
     use_threads()
+    # heavy: the judge (diffusers, scipy) loads only when the command runs, not for --help
     from engine.metrics.judge import load_judge
     from engine.training.judge import train_judge as train
 
@@ -59,6 +62,7 @@ def train_judge(args) -> int:
 
 def judge_report(args) -> int:
     use_threads()
+    # heavy: the judge (diffusers, scipy) loads only when the command runs, not for --help
     from engine.metrics.judge import ASSET, load_judge
 
     path = Path(args.judge or ASSET)
@@ -67,7 +71,7 @@ def judge_report(args) -> int:
 
 
 def _write_report(judge, folder: Path, clips: int):
-    from engine.files import atomic_path
+    # heavy: the judge (diffusers, scipy) loads only when the command runs, not for --help
     from engine.training.judge import report
 
     table = report(judge, clips)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.registry import DEFAULT_OVERLAP, KEYFRAME_MODES, LONG_METHODS, UPSCALE_MODES
+from engine.files import atomic_path
+from engine.registry import DEFAULT_OVERLAP, KEYFRAME_MODES, LONG_METHODS, UPSCALE_MODES, default_upscale_mode
+from engine.sidecar import read_sidecar
 
 from .options import (HelpFormatter, add_model, add_motion, add_out, add_seed, add_training, finite_float,
                       memory_options, positive_float, positive_int, use_threads)
@@ -158,8 +160,8 @@ def _train_pyramid_parser(sub):
 
 def generate(args) -> int:
     use_threads()
+    # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.generate import generate_video, keyframe_steps
-    from engine.sidecar import read_sidecar
 
     replays_cascade = args.from_json and (read_sidecar(args.from_json) or {}).get("kind") == "cascade"
     if args.cascade or replays_cascade:
@@ -188,9 +190,8 @@ def generate(args) -> int:
 
 def generate_cascade(args) -> int:
     """`generate --cascade` (or `generate --from` a cascade sidecar)."""
+    # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.cascade import run_cascade, steps_by_stage
-    from engine.registry import default_upscale_mode
-    from engine.sidecar import read_sidecar
 
     if args.from_json:
         record = read_sidecar(args.from_json) if Path(args.from_json).is_file() else None
@@ -223,9 +224,9 @@ def _check_trainable(mode: str):
 
 def train_base(args) -> int:
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.training.base import base_report, evaluate_base
     from engine.training.base import train_base as train
-    from engine.files import atomic_path
 
     train(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, work_dir=args.work_dir,
           snr_gamma=args.snr_gamma, prediction=args.prediction, init=args.init, lr=args.lr)
@@ -240,6 +241,7 @@ def train_base(args) -> int:
 def train_mode(args) -> int:
     _check_trainable(args.mode)
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.distributed import process_state
     from engine.training.video import train_mode as train
 
@@ -261,6 +263,7 @@ def train_mode(args) -> int:
 def train_pyramid(args) -> int:
     _check_trainable(args.mode)
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.distributed import process_state
     from engine.training.pyramid import train_pyramid as train
 

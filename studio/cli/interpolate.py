@@ -70,6 +70,7 @@ def train_interp(args) -> int:
     if args.tuned and args.method != "masked":
         raise ValueError("--tuned is the masked model's starting keyframe model; the group model starts from the base")
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.distributed import process_state
     from engine.training.interpolation import train_interpolator
 
@@ -90,6 +91,7 @@ def interpolate(args) -> int:
     if args.guidance != args.guidance or not 0 <= args.guidance <= 10:
         raise ValueError(f"--guidance must be between 0 and 10 (FusionFrames uses 0.25), got {args.guidance}")
     use_threads()
+    # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.interpolate import interpolate_file
 
     progress = StageProgress({"interpolate": args.steps})

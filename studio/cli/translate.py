@@ -99,6 +99,7 @@ def train_vae(args) -> int:
     Resumes from --work-dir."""
     levels = channels(args.channels)
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.training.expert import train_vae as train
 
     train(args.out, args.steps, args.batch_size, args.lr, args.seed, args.work_dir, args.size, args.crop, levels,
@@ -113,6 +114,7 @@ def train_expert(args) -> int:
     only (900: the expert; 1000: the ordinary model it is compared with). Resumes from --work-dir."""
     levels = channels(args.channels)
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.training.expert import train_expert as train
 
     out = args.out or f"{EXPERT_ASSET}/t{args.max_timestep}"
@@ -127,6 +129,7 @@ def train_decoder(args) -> int:
     """FusionFrames' video decoder: the VAE's decoder with temporal layers after every resnet (zero at first: the image
     decoder), tuned alone on the reconstruction of 8-frame world clips. Resumes from --work-dir."""
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.training.decoder import train_decoder as train
 
     out = args.out or f"{DECODER_ASSET}/{args.variant}"
@@ -142,6 +145,7 @@ def translate(args) -> int:
     --strength part of the schedule, denoised with the same prompt and decoded (a temporal decoder if one was
     trained, else the image decoder)."""
     use_threads()
+    # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.translate import translate_file
 
     progress = StageProgress({"translate": None})  # the last --strength of the steps, in every segment

@@ -34,6 +34,7 @@ def tune(args) -> int:
     go to OUT-work every --checkpoint-every steps; a stopped or killed run continues with --resume. Use the
     result with `generate --tuned OUT`, `edit --tuned OUT`, or `studio --modes PARENT_OF_OUT`."""
     use_threads()
+    # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.finetune import finetune
     from engine.training.clips import LR
 

@@ -105,6 +105,7 @@ def train_sr(args) -> int:
     augmentation with its level as conditioning, the base's text encoder. Trains on world stills rendered at
     --size and --size × --scale (or aligned random crops of them, --crop); resumes from --work-dir."""
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.training.sr import train_sr_image
 
     levels = channels(args.channels)
@@ -126,6 +127,7 @@ def train_sr(args) -> int:
 
 def train_sr_video(args) -> int:
     use_threads()
+    # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.training.sr import train_sr_video as train
 
     out = args.out or f"{SR_ASSET}/video-{args.mode}"
@@ -141,8 +143,8 @@ def upscale(args) -> int:
     padded; the sidecar records what was done. The clip runs in segments of --segment-frames frames, each
     carrying the last upscaled frame of the one before."""
     use_threads()
+    # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.upscale import upscale_file
-
     from engine.models.tuned import tuned_record
 
     mode = args.mode or tuned_record(args.tuned).get("mode") or default_upscale_mode(args.model)

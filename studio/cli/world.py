@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import time
 
+from engine.io import write_video
+from engine.sidecar import write_sidecar
+from engine.validate import check_output, check_prompt
+from engine.world import known_words, prompt_to_spec, render as render_clip
+
 from .options import HelpFormatter, add_out, add_seed, finite_float, positive_float, positive_int
 
 
@@ -26,12 +31,6 @@ def add_commands(sub):
 
 
 def render(args) -> int:
-    from engine.io import write_video
-    from engine.sidecar import write_sidecar
-    from engine.validate import check_output, check_prompt
-    from engine.world import prompt_to_spec
-    from engine.world import render as render_clip
-
     out = check_output(args.out)
     check_prompt(args.prompt)
     if not 0 < args.fps <= 120:
@@ -48,8 +47,6 @@ def render(args) -> int:
 
 
 def words(args) -> int:
-    from engine.world import known_words
-
     for attr, ws in known_words().items():
         print(f"{attr}: {', '.join(ws)}")
     return 0

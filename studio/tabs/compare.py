@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import gradio as gr
 
+from engine.io import write_video
+from engine.pipelines.load import SCHEDULERS
+from engine.sidecar import write_sidecar
+
 from ..context import Studio, session_of
 from ..examples import EXAMPLES
 from ..fields import Number, Slider
@@ -13,6 +17,7 @@ from ..media import side_by_side
 from ..scores import ground_truth, score
 from ..work import (LIMITS, check_prompt, check_seed, check_settings, generate_one, history_entry,
                     in_background, user_errors)
+from . import compare_interp
 
 HEADERS = ["model", "attributes right", "judged wrong", "TCC", "seconds"]
 PLANS = {"on": (True,), "off": (False,), "on and off": (True, False)}  # the motion plan, per model
@@ -23,9 +28,6 @@ def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidan
             request=None, progress=None, plans="on"):
     """Generator: yields {preview} while the models run, then (side by side, table, files, record, preview, history).
     `plans`: each model with the prompt's motion plan, without it (the words alone), or both side by side."""
-    from engine.io import write_video
-    from engine.sidecar import write_sidecar
-
     with user_errors():
         prompt = check_prompt(prompt)
         seed = check_seed(seed)
@@ -80,10 +82,6 @@ def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidan
 
 
 def build(studio: Studio, history: gr.State) -> dict:
-    from engine.pipelines.load import SCHEDULERS
-
-    from . import compare_interp
-
     choices = studio.choices(pyramid=True)
     default = [k for _, k in choices][:2]
     with gr.Tab("Compare", id="compare", elem_id="tab-compare"):

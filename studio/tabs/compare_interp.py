@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from engine.models.interpolation import FACTOR
+
 from ..context import Studio, session_of
 from ..fields import Slider, open_choices
 from ..media import Previews
@@ -46,8 +48,6 @@ def compare_interpolation(studio: Studio, prompt, negative_prompt, seed, frames,
                           methods, interp_steps, history, request=None, progress=None):
     """Generator: yields {preview} while the keyframes and the models sample, then
     (side by side, table, summary, files, record, preview, history)."""
-    from engine.models.interpolation import FACTOR
-
     with user_errors():
         # 1. check the settings
         prompt, seed = check_prompt(prompt), check_seed(seed)

@@ -13,6 +13,18 @@ import time
 import gradio as gr
 import torch
 
+from engine.diffusion.inversion import inversion_steps
+from engine.edit import edit_clip
+from engine.edit_settings import GUIDANCE, MODE, MOTION_PLAN, MOTION_STRENGTH, STEPS, STRENGTH, TUNE_STEPS
+from engine.metrics import tcc
+from engine.motion import motion_plan_for, resume_index
+from engine.pipelines.edit import tensor_hash
+from engine.training.clips import LR, fit_clip
+from engine.tuning import MODES
+from engine.validate import check_prompt
+from engine.world import ClipSpec, SpecError, parse_prompt, render
+from engine.world.vocab import MOTIONS
+
 from ..clip_input import WORLD, clip_picker, load_clip, upload_roots
 from ..context import Stopped, Studio, session_of
 from ..fields import Number, Slider
@@ -28,8 +40,6 @@ HEADERS = ["attribute", "clip", "asked", "judged", "verdict"]
 
 def load_input(studio: Studio, source, world_prompt, world_seed, upload, roots=None) -> tuple:
     """The clip to edit at the model's size: ((3, F, S, S) in [0, 1], fps, what it is for the sidecar)."""
-    from engine.training.clips import fit_clip
-
     clip = base_clip(studio)
     video, fps, what = load_clip(source, world_prompt, world_seed, upload, roots, clip)
     if source == WORLD:
@@ -43,10 +53,6 @@ def verdict(studio: Studio, world: dict, prompt: str, edited: torch.Tensor, clip
             motion: str | None = None):
     """For a world clip: (rows per attribute, summary, the world's ideal edit (F, 3, H, W) or None, record).
     `motion`: a world motion chosen in the Motion controls, asked for in place of the prompt's."""
-    from engine.metrics import tcc
-    from engine.world import ClipSpec, SpecError, parse_prompt, render
-    from engine.world.vocab import MOTIONS
-
     spec = ClipSpec.from_dict(world["spec"])
     try:
         asked = parse_prompt(prompt)
@@ -84,15 +90,6 @@ def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt
     """Generator: yields {preview} while it tunes, inverts and samples, then
     (side by side, verdict, table, files, record, preview, history). `motion`: the Motion controls (motion, speed,
     path; work.motion_settings): with a plan, the edited frame 0 is carried along it and sampled again."""
-    from engine.diffusion.inversion import inversion_steps
-    from engine.edit import edit_clip
-    from engine.edit_settings import MOTION_PLAN, MOTION_STRENGTH
-    from engine.motion import motion_plan_for, resume_index
-    from engine.pipelines.edit import tensor_hash
-    from engine.training.clips import LR
-    from engine.tuning import MODES
-    from engine.validate import check_prompt
-
     with user_errors():
         source_prompt = check_caption(studio, check_prompt(source_prompt, "the source prompt"))
         prompt = check_caption(studio, check_prompt(prompt, "the target prompt"))
@@ -169,9 +166,6 @@ def _frames(studio: Studio, *clip_input) -> tuple[torch.Tensor, float]:
 
 
 def build(studio: Studio, history: gr.State) -> dict:
-    from engine.edit_settings import GUIDANCE, MODE, MOTION_PLAN, STEPS, STRENGTH, TUNE_STEPS
-    from engine.tuning import MODES
-
     clip = base_clip(studio)
     roots = upload_roots(studio)
     with gr.Tab("Edit", id="edit", elem_id="tab-edit"):

@@ -8,6 +8,10 @@ import gradio as gr
 
 from engine.cascade import steps_by_stage
 from engine.generate import keyframe_steps
+from engine.pipelines.load import SCHEDULERS
+from engine.registry import DEFAULT_OVERLAP, LONG_METHODS
+from engine.tuning import MODES
+from engine.world.vocab import CAMERA_MOVES, MOTIONS
 
 from .. import cascade
 from ..context import Studio, session_of
@@ -118,9 +122,6 @@ def _described(variant, modes) -> str:
 
 
 def build(studio: Studio, history: gr.State) -> dict:
-    from engine.pipelines.load import SCHEDULERS
-    from engine.tuning import MODES
-
     what = f"the model `{studio.model['model']}`" if studio.own else "the embedded keyframe model (32×32, 2 fps)"
     with gr.Tab("Generate", id="generate", elem_id="tab-generate"):
         gr.Markdown(f"Text to video with {what}. Models here (the *Tuning mode* list): "
@@ -201,8 +202,6 @@ def motion_controls(prefix: str = "gen", plan: bool = True, methods: bool = True
     """How the clip moves (engine/motion/README.md): from the prompt's motion words (by default when `plan`), or a
     world motion or camera move whatever the prompt says, at a speed; or a path of points; with `methods`, the way
     the plan is followed. Returns [motion, speed, path] (+ [method, cross-frame])."""
-    from engine.world.vocab import CAMERA_MOVES, MOTIONS
-
     off = "none leaves the motion to the model (the ablation)" if methods else \
         "none keeps the clip's own motion (the inversion alone)"
     with gr.Accordion("Motion", open=methods, elem_id=f"{prefix}-motion"):
@@ -228,8 +227,6 @@ def motion_controls(prefix: str = "gen", plan: bool = True, methods: bool = True
 def long_controls(studio: Studio) -> list:
     """Long clips and image-to-video (engine.diffusion.windows): a first frame to start from, how clips longer than
     the model's 8 frames are made, and the frame rate. Returns [image, method, overlap, fps]."""
-    from engine.registry import DEFAULT_OVERLAP, LONG_METHODS
-
     with gr.Accordion("Long clips and a first frame", open=False, elem_id="gen-long"):
         gr.Markdown("Past 8 frames (what the models were trained on) the clip is made in windows of 8. The world's "
                     "objects stay in view for about 4 s, so for a long clip raise the frame rate with the frames "

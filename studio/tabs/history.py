@@ -16,7 +16,7 @@ from ..fields import ERROR_SECONDS
 from ..stages import interp_methods, upscale_modes
 from ..work import LIMITS, motion_inputs
 from . import tune
-from .compare import MODELS
+from .compare import METHODS, MODELS
 
 HEADERS = ["#", "time", "kind", "prompt", "model(s)", "seed"]
 RESTORABLE = ("generate", "cascade", "compare", "compare-interpolation", "interpolate", "upscale", "edit", "tune",
@@ -160,8 +160,6 @@ def restore(studio: Studio, record: dict, owner: str | None = None) -> tuple:
         return _outputs("generate", {"generate": [*common, _mode_key(studio, record, owner), False], "cascade": depth,
                                      "motion": motion})
     if record["kind"] == "compare-interpolation":  # one mode's keyframes through the interpolation methods
-        from .compare import METHODS
-
         keyframes_by = _mode_key(studio, {"tuned": record.get("variant"), "mode": record.get("mode")}, owner)
         interp = [METHODS, keyframes_by, _trained_methods(studio, record),
                   min(int(record["interp_steps"]), LIMITS["steps"][1])]

@@ -13,6 +13,8 @@ import time
 import gradio as gr
 import torch
 
+from engine.models.interpolation import FACTOR, blend_keyframes, hold_keyframes, output_frames
+from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps
 from engine.registry import INTERP_METHODS, TRAINS
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
@@ -89,8 +91,6 @@ def check_methods(studio: Studio, methods) -> list[str]:
 def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, steps: int, seed: int, emit,
                stop, done: int, total: int, previews: Previews) -> tuple[torch.Tensor, dict]:
     """One model on the keyframes: (frames (4T−3, 3, H, W), what to record). Emits each step; Stop → Stopped."""
-    from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps
-
     m, start = studio.model, time.perf_counter()
     base = {"model": m["model"]} if m.get("model") else {}  # a latent interpolator needs its base's VAE
     pipe, hashes = interpolation_pipeline(method, root(studio, "interp") / method, "dpm++", m.get("device") or "cpu",
@@ -122,8 +122,6 @@ def interpolate_methods(studio: Studio, methods: list[str], keys: torch.Tensor, 
 def method_clips(keys: torch.Tensor, methods: list[str], results: dict) -> list[tuple[str, torch.Tensor, float]]:
     """The two baselines on keyframes (T, 3, H, W), each keyframe held and linear blending (timed here), then each
     method's result: (name, frames (4T−3, 3, H, W), seconds)."""
-    from engine.models.interpolation import blend_keyframes, hold_keyframes
-
     baselines = []
     for name, make in (("keyframes held", hold_keyframes), ("blend", blend_keyframes)):
         t0 = time.perf_counter()
@@ -133,8 +131,6 @@ def method_clips(keys: torch.Tensor, methods: list[str], results: dict) -> list[
 
 def between_keyframes(frames: int) -> list[int]:
     """The output frames between the keyframes (what PSNR and SSIM score: the keyframes are given)."""
-    from engine.models.interpolation import FACTOR
-
     return [i for i in range(frames) if i % FACTOR]
 
 
@@ -153,8 +149,6 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
                 request=None, progress=None, roots=None):
     """Generator: yields {preview} while the models sample, then
     (side by side, summary, table, files, record, preview, history)."""
-    from engine.models.interpolation import FACTOR, output_frames
-
     with user_errors():
         methods = check_methods(studio, methods)
         steps = number(steps, "steps", int, 1, 100)

@@ -7,6 +7,18 @@ import time
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
+from transformers import AutoTokenizer
+
+from engine.models.base import ASSET
+from engine.pipelines.load import unknown_words
+from engine.sidecar import write_sidecar
+from engine.training.clips import LR, clip_batches, load_clips, tune as run_tune, world_batches
+from engine.training.cost import measure_in_subprocess
+from engine.training.loop import save_loss_plot
+from engine.training.video import KEYFRAMES
+from engine.tuning import MODES
+from engine.world import UnknownWordsError
 
 from ..context import Stopped, Studio, session_of
 from ..fields import Number
@@ -20,8 +32,6 @@ COST_HEADERS = ["mode", "tunable params (M)", "share", "s / step", "peak MB"]
 
 def base_clip(studio: Studio) -> dict:
     """The clip size, rate and length a tune trains on: the base's own resolution, 8 keyframes at 2 fps."""
-    from engine.training.video import KEYFRAMES
-
     if not studio.own:
         return dict(KEYFRAMES)
     folder = Path(studio.model["model"])
@@ -32,11 +42,6 @@ def base_clip(studio: Studio) -> dict:
 
 
 def check_caption(studio: Studio, caption) -> str:
-    from engine.models.base import ASSET
-    from engine.pipelines.load import unknown_words
-    from engine.world import UnknownWordsError
-    from transformers import AutoTokenizer
-
     if not isinstance(caption, str) or not caption.strip():
         raise ValueError("give the clips a caption: what they show, in the world's words "
                          "(e.g. 'a red circle moving left on a black background')")
@@ -50,11 +55,6 @@ def check_caption(studio: Studio, caption) -> str:
 
 def tune(studio: Studio, mode, data, clips, caption, steps, batch_size, lr, seed, history, request=None):
     """Generator: yields the loss so far while training, then (status, losses, tuned folder, files, history)."""
-    from engine.sidecar import write_sidecar
-    from engine.training.clips import clip_batches, load_clips, tune as run_tune, world_batches
-    from engine.training.loop import save_loss_plot
-    from engine.tuning import MODES
-
     with user_errors():
         if mode not in MODES or mode == "zero-shot":
             raise ValueError(f"choose a mode to tune: {', '.join(m for m in MODES if m != 'zero-shot')}")
@@ -112,8 +112,6 @@ def tune(studio: Studio, mode, data, clips, caption, steps, batch_size, lr, seed
 
 
 def _frame(losses: list[float]):
-    import pandas as pd
-
     return pd.DataFrame({"step": range(1, len(losses) + 1), "loss": losses})
 
 
@@ -133,8 +131,6 @@ def cost_rows(path: Path = COST_MD) -> list[list]:
 
 def measure_rows(modes) -> list[list]:
     """Measure each mode here (a fresh process each: engine.training.cost), the embedded config, 4 clips × 8 frames."""
-    from engine.training.cost import measure_in_subprocess
-
     rows = []
     for m in modes:
         r = measure_in_subprocess(m, "embedded", frames=8, batch=4, steps=3)
@@ -147,10 +143,11 @@ def cost_chart(rows: list[list], path: Path) -> str | None:
     """Three bar charts (tunable parameters, seconds a step, peak memory) as a PNG; None without rows."""
     if not rows:
         return None
+    # heavy: matplotlib loads only for the cost chart; the Agg backend is chosen before pyplot is imported
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy too, and imported only after matplotlib.use("Agg")
 
     names = [r[0] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(11, 0.32 * len(rows) + 1.2), sharey=True)
@@ -166,9 +163,6 @@ def cost_chart(rows: list[list], path: Path) -> str | None:
 
 
 def build(studio: Studio, history: gr.State) -> dict:
-    from engine.training.clips import LR
-    from engine.tuning import MODES
-
     trainable = [m for m in MODES if m != "zero-shot"]
     clip = base_clip(studio)
     with gr.Tab("Tune", id="tune", elem_id="tab-tune"):

@@ -8,11 +8,14 @@ video modes in assets/sr/video-MODE (or under the studio's `sr_dir`); a mode who
 """
 from __future__ import annotations
 
+import json
 import time
 
 import gradio as gr
 import torch
 
+from engine.models.sr import upsample
+from engine.pipelines.upscale import segments, upscale_frames, upscale_pipeline
 from engine.registry import TRAINS
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
@@ -32,8 +35,6 @@ TILE = 256  # 128² results shown at 2×
 
 def model_scale(studio: Studio) -> int:
     """The image SR model's factor (4 for the embedded one; 4 when there is none yet)."""
-    import json
-
     record = root(studio, "sr") / "image" / "sr.json"
     return int(json.loads(record.read_text()).get("scale", 4)) if record.is_file() else 4
 
@@ -78,16 +79,12 @@ def load_low(source, world_prompt, world_seed, upload, roots=None) -> tuple[torc
 
 def bicubic(low: torch.Tensor, scale: int) -> torch.Tensor:
     """(F, 3, h, w) in [0, 1] -> (F, 3, s·h, s·w): the baseline (and what a residual model adds to)."""
-    from engine.models.sr import upsample
-
     return (upsample(low * 2 - 1, (low.shape[-2] * scale, low.shape[-1] * scale), "bicubic") / 2 + 0.5).clamp(0, 1)
 
 
 def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: int, seed: int, emit, stop,
              total: int, previews: Previews) -> tuple[torch.Tensor, dict]:
     """The upscaler on the clip (edge-padded to the UNet's multiple, cropped back): (frames, what to record)."""
-    from engine.pipelines.upscale import upscale_frames, upscale_pipeline
-
     m, folder, start = studio.model, root(studio, "sr"), time.perf_counter()
     pipe, hashes = upscale_pipeline(mode, folder / "image", None if mode == "zero-shot" else folder / f"video-{mode}",
                                     "dpm++", m.get("device") or "cpu", m.get("dtype") or "fp32")
@@ -108,8 +105,6 @@ def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: i
 
 
 def _summary(low, high, fps, mode, done, rows, truth, notes) -> str:
-    from engine.pipelines.upscale import segments
-
     text = (f"**×{done['scale']}: {low.shape[-1]}×{low.shape[-2]} → {high.shape[-1]}×{high.shape[-2]}**, "
             f"{low.shape[0]} frames at {fps:g} fps in {len(segments(low.shape[0], SEGMENT))} segments · {mode}: "
             f"{done['seconds']:.1f} s")
@@ -123,8 +118,6 @@ def upscale(studio: Studio, source, world_prompt, world_seed, upload, mode, step
             progress=None, roots=None):
     """Generator: yields {preview} while it samples, then (side by side, summary, table, files, record, preview,
     history)."""
-    from engine.pipelines.upscale import segments
-
     with user_errors():
         mode = check_mode(studio, mode)
         steps = number(steps, "steps", int, 1, 100)

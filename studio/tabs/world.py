@@ -5,6 +5,11 @@ import time
 
 import gradio as gr
 
+from engine.io import write_video
+from engine.sidecar import write_sidecar
+from engine.validate import check_number, check_prompt, check_seed
+from engine.world import SpecError, UnknownWordsError, prompt_to_spec, render
+
 from ..context import Outputs
 from ..examples import EXAMPLES, words_markdown
 from ..fields import ERROR_SECONDS, Number, Slider
@@ -14,11 +19,6 @@ from ..work import history_entry
 
 def render_world(prompt: str, seed: float, size: float, fps: float, frames: float, outputs: Outputs):
     """The World tab's action: (display video, [native mp4, sidecar], spec JSON)."""
-    from engine.io import write_video
-    from engine.sidecar import write_sidecar
-    from engine.validate import check_number, check_prompt, check_seed
-    from engine.world import SpecError, UnknownWordsError, prompt_to_spec, render
-
     try:
         seed, size = check_seed(seed), check_number(size, "size", 8, 256, whole=True)
         frames, fps = check_number(frames, "frames", 2, 64, whole=True), check_number(fps, "fps", 0.5, 30)
