@@ -180,14 +180,14 @@ def motion_settings(motion=MOTION_FROM_PROMPT, speed=1.0, path="", method="frame
             "motion_plan": motion != MOTION_OFF, "motion_method": method or "frame", "cross_frame": bool(cross_frame)}
 
 
-def long_settings(image=None, method="windows", overlap=4, fps=2.0) -> dict:
-    """The Long clips controls as generate_video's arguments (and the frame rate): the first frame is the upload's
-    private temporary file."""
+def long_settings(image=None, method="windows", overlap=4, fps=None) -> dict:
+    """The Long clips controls as generate_video's arguments (and the frame rate: None keeps the model's own): the
+    first frame is the upload's private temporary file."""
     if (method or "windows") not in LONG_METHODS:
         raise ValueError(f"unknown long-clip method {method!r}; choose one of: {', '.join(LONG_METHODS)}")
     return {"image": image or None, "long_method": method or "windows",
             "context_overlap": number(overlap, "window overlap", int, 0, 7),
-            "fps": number(fps, "frame rate", float, *LIMITS["fps"])}
+            "fps": None if fps in (None, "") else number(fps, "frame rate", float, *LIMITS["fps"])}
 
 
 def motion_inputs(record: dict) -> list:

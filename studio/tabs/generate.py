@@ -62,7 +62,7 @@ def summary(record: dict | None) -> str:
 
 def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid,
              history, request=None, progress=None, depth="keyframes", stage_steps=cascade.STAGE_STEPS,
-             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False), long=(None, "windows", 4, 2.0)):
+             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False), long=(None, "windows", 4, None)):
     """Generator: yields {preview} while the steps run, then (video, files, record, preview, history). Beyond the
     keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each.
     `motion`: the Motion controls (motion, speed, path, method, cross-frame; work.motion_settings); `long`: the Long
@@ -75,7 +75,7 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
         variant = studio.resolve(mode, bool(pyramid), studio.owner(request))
         depth, stage_steps = cascade.check_cascade(depth, stage_steps, bool(pyramid))
         moves, longer = motion_settings(*motion), long_settings(*long)
-        if depth != "keyframes" and (longer["image"] or longer["fps"] != variant.fps):
+        if depth != "keyframes" and (longer["image"] or longer["fps"] not in (None, variant.fps)):
             raise ValueError("a first frame and another frame rate are for keyframes alone: set *How far down the "
                              "cascade* to keyframes, or clear the first frame and set the frame rate back to "
                              f"{variant.fps:g}")
@@ -161,7 +161,7 @@ def build(studio: Studio, history: gr.State) -> dict:
             gr.Markdown(words_markdown())
 
         def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps,
-                motion, speed, path, method, cross, image=None, long_method="windows", overlap=4, fps=2.0,
+                motion, speed, path, method, cross, image=None, long_method="windows", overlap=4, fps=None,
                 history=None, request: gr.Request = None, progress=gr.Progress()):
             # (image=None: the first frame is optional for API callers too)
             yield from generate(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode,
@@ -185,6 +185,14 @@ def build(studio: Studio, history: gr.State) -> dict:
             return pyramid_state(studio, key, studio.owner(request))
 
         mode.change(pyramid_for, mode, pyramid, api_visibility="private", queue=False)
+
+        def fps_for(key, request: gr.Request):  # each model's own frame rate (a pyramid-trained one's is 4 fps)
+            try:
+                return studio.resolve(key, owner=studio.owner(request)).fps
+            except ValueError:
+                return gr.skip()
+
+        mode.change(fps_for, mode, longer[3], api_visibility="private", queue=False)
         depth.change(lambda d: gr.Slider(visible=d != "keyframes"), depth, stage_steps, api_visibility="private",
                      queue=False)
     return {"inputs": inputs, "cascade": [depth, stage_steps], "motion": motion, "long": longer, "mode": mode,
