@@ -4,7 +4,6 @@ The same loop as the base (accelerate, EMA, checkpoints that resume); the text e
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 from ..distributed import process_state
 from ..models.base import load_base
 from ..models.text import encode_prompts
-from ..models.tuned import load_tuned, model_hash, save_tuned
+from ..models.tuned import load_tuned, model_hash, read_tuned, save_tuned
 from ..tuning import apply_mode
 from ..models.inflate import inflate
 from ..motion import clip_noise, object_plan
@@ -60,7 +59,7 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
     b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
     if init is not None:
         video = load_tuned(b.unet, init)  # says what is wrong with a folder that is not a tuned mode
-        found = json.loads((Path(init) / "mode.json").read_text()).get("mode")
+        found = read_tuned(init).mode
         if found != mode or ablate:
             raise ValueError(f"{init} holds a tuned {found!r} mode; start a {mode!r} run from a folder of that mode "
                              "(and without --ablate)")
