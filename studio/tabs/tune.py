@@ -163,6 +163,7 @@ def cost_chart(rows: list[list], path: Path) -> str | None:
     return str(path)
 
 
+# Over 60 lines: the tab's layout, top to bottom as the page shows it, then the events that wire it.
 def build(studio: Studio, history: gr.State) -> dict:
     trainable = [m for m in MODES if m != "zero-shot"]
     clip = base_clip(studio)
