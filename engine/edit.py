@@ -16,11 +16,11 @@ import torch
 from .edit_settings import MODE, MOTION_PLAN, TUNE_STEPS
 from .io import read_video, write_video
 from .models.base import load_base
-from .models.tuned import model_hash
+from .models.tuned import model_hash, read_tuned
 from .motion import motion_plan_for
 from .pipelines.edit import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH, EditPipeline, InversionCache, tensor_hash
-from .models.tuned import tuned_record
 from .pipelines.load import keyframe_pipeline, prompt_for
+from .registry import is_tuned_folder
 from .sidecar import write_sidecar
 from .training.clips import LR, clip_batches, fit_clip, tune
 from .validate import check_number, check_output, check_prompt, check_seed
@@ -55,7 +55,7 @@ def one_shot_tune(clip: torch.Tensor, source_prompt: str, mode: str = DEFAULT_MO
     base_hash = base_hash or model_hash(load_base(model).unet)
     out = one_shot_folder(clip, source_prompt, mode, steps, base_hash, cache_dir, lr, seed, batch_size)
     work = out.with_name(f"{out.name}-work")
-    if (out / "mode.json").is_file():
+    if is_tuned_folder(out):
         return out
     torch.manual_seed(seed)  # the added modules' initial weights
     tune(mode, out, clip_batches([clip], source_prompt, batch_size, seed), steps, lr=lr, seed=seed, base=model,
@@ -90,14 +90,13 @@ def edit_clip(clip: torch.Tensor, source_prompt: str, prompt: str, mode: str = D
     seed, guidance = check_seed(seed), check_number(guidance, "guidance", 0, 50)
     strength, steps = check_number(strength, "strength", 1e-3, 1), check_number(steps, "steps", 1, 1000, whole=True)
     if tuned is not None:
-        mode = tuned_record(tuned).get("mode") or _not_tuned(tuned)
+        mode = read_tuned(tuned).mode or _not_tuned(tuned)
     elif mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
     start, tuning, reused = time.perf_counter(), tuned is None and mode != "zero-shot" and tune_steps > 0, False
     if tuning:
         base_hash = base_hash or model_hash(load_base(model).unet)
-        reused = (one_shot_folder(clip, source_prompt, mode, tune_steps, base_hash, cache_dir, lr, seed)
-                  / "mode.json").is_file()
+        reused = is_tuned_folder(one_shot_folder(clip, source_prompt, mode, tune_steps, base_hash, cache_dir, lr, seed))
         tuned = one_shot_tune(clip, source_prompt, mode, tune_steps, model, base_hash, cache_dir, lr, seed,
                               on_step=on_tune_step)
     elif tuned is None:

@@ -18,6 +18,7 @@ import torch
 from .io.video import READABLE
 from .models.base import load_base
 from .pipelines.load import prompt_for
+from .registry import is_tuned_folder
 from .sidecar import write_sidecar
 from .files import atomic_path
 from .training.clips import LR, clip_batches, load_clips, tune
@@ -88,7 +89,7 @@ def finetune(data: str | Path, mode: str, steps: int, out: str | Path, caption: 
     check_folder(out.parent)
     if work_dir:
         check_folder(work.parent, "--work-dir")
-    if out.exists() and not (out / "mode.json").is_file():
+    if out.exists() and not is_tuned_folder(out):
         raise ValueError(f"{out} exists and is not a tuned folder; choose another --out")
     if not resume and (work.exists() or out.exists()):
         raise ValueError(f"{work if work.exists() else out} holds an earlier run: pass --resume to continue it, "

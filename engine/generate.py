@@ -10,7 +10,7 @@ import torch
 from .diffusion.windows import DEFAULT_OVERLAP, context_windows
 from .io import file_hash, read_image, write_video
 from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
-from .models.tuned import tuned_record
+from .models.tuned import read_tuned
 from .pipelines.load import available_modes, keyframe_pipeline, prompt_for
 from .pipelines.memory import MemoryOptions
 from .pipelines.text_to_video import MAX_FRAMES, TRAINED_FRAMES
@@ -28,8 +28,8 @@ def keyframe_settings(mode: str | None, tuned: str | None, model: str | None,
     """The mode and scheduler to sample with: a tuned folder names its mode, a model of one's own starts
     zero-shot, else the best embedded mode; dpm++ unless the folder was trained for flow matching."""
     if mode is None:
-        mode = tuned_record(tuned).get("mode") if tuned else default_mode() if model is None else "zero-shot"
-    return mode, scheduler or ("flow" if tuned_record(tuned).get("form") == "flow" else "dpm++")
+        mode = read_tuned(tuned).mode if tuned else default_mode() if model is None else "zero-shot"
+    return mode, scheduler or ("flow" if read_tuned(tuned).form == "flow" else "dpm++")
 
 
 def check_pyramid_run(stages: int, frames: int, steps: int):
@@ -48,8 +48,8 @@ def pyramid_run(pyramid: int, mode: str | None, tuned: str | None, model: str | 
     the pyramid really samples with (its own DDIM steps, or flow), and any other is refused, not ignored."""
     if tuned is None and model is None and mode is None:
         tuned = embedded_pyramid()
-    record = tuned_record(tuned)
-    trained = int(record.get("pyramid") or 1)
+    record = read_tuned(tuned)
+    trained = record.pyramid
     if trained < 2:
         what = f"{tuned}" if tuned else f"mode {mode or 'zero-shot'!r}"
         raise ValueError(f"{what} was not trained for the temporal pyramid; drop --pyramid, or drop --mode and "
@@ -58,7 +58,7 @@ def pyramid_run(pyramid: int, mode: str | None, tuned: str | None, model: str | 
     if stages != trained:
         raise ValueError(f"{tuned} was trained for a {trained}-stage pyramid; use --pyramid {trained} (or --pyramid "
                          "alone)")
-    own = "flow" if record.get("form") == "flow" else "ddim"
+    own = "flow" if record.form == "flow" else "ddim"
     if scheduler not in (None, own):
         raise ValueError(f"the temporal pyramid samples with its own {own} steps, so --scheduler {scheduler} would "
                          f"not be used; drop --scheduler (or pass {own})")

@@ -20,8 +20,10 @@ KEYFRAME_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-att
 # the embedded pyramid-trained keyframe folders under assets/modes, the best first (bench/results/pyramid.md and
 # motion_pyramid.md: the DDIM-form pyramid samples with the base's own diffusion and keeps motion with plans)
 PYRAMID_FOLDERS = ("pyramid-ddim", "pyramid-flow")
-# the record each trained folder holds beside its weights (what says "trained here")
+# the record each trained folder holds beside its weights (what says "trained here"); MODE_RECORD is a tuned
+# folder's (a keyframe or upscaling mode, an expert's temporal modules: engine.models.tuned writes and reads it)
 INTERP_RECORD, DECODER_RECORD, EXPERT_RECORD = "interp.json", "decoder.json", "expert.json"
+MODE_RECORD = "mode.json"
 # how a clip longer than the model's window is made (engine.diffusion.windows), the default first, and the frames
 # two windows in a row share by default
 LONG_METHODS = ("windows", "autoregressive", "chunks")
@@ -45,9 +47,14 @@ def best_of(order: tuple[str, ...], have) -> str:
     return next((m for m in order if m in have), "zero-shot")
 
 
+def is_tuned_folder(folder: str | Path | None) -> bool:
+    """Whether `folder` is a tuned folder: one that holds its mode record (False for None)."""
+    return bool(folder) and (Path(folder) / MODE_RECORD).is_file()
+
+
 def embedded_pyramid() -> Path | None:
     """The best embedded pyramid-trained keyframe folder (None when none is here)."""
-    return next((ASSETS / "modes" / n for n in PYRAMID_FOLDERS if (ASSETS / "modes" / n / "mode.json").is_file()), None)
+    return next((ASSETS / "modes" / n for n in PYRAMID_FOLDERS if is_tuned_folder(ASSETS / "modes" / n)), None)
 
 
 def interp_methods_here(root: str | Path | None = None) -> list[str]:
@@ -68,7 +75,7 @@ def upscale_modes_here(root: str | Path | None = None) -> list[str]:
     root = Path(root or ASSETS / "sr")
     if not (root / "image" / "sr.json").is_file():
         return []
-    return [m for m in UPSCALE_ORDER if m == "zero-shot" or (root / f"video-{m}" / "mode.json").is_file()]
+    return [m for m in UPSCALE_ORDER if m == "zero-shot" or is_tuned_folder(root / f"video-{m}")]
 
 
 def default_upscale_mode(model: str | None = None) -> str:

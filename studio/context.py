@@ -25,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from engine.registry import KEYFRAME_ORDER, best_of
+from engine.registry import KEYFRAME_ORDER, MODE_RECORD, best_of, is_tuned_folder
 
 PYRAMID = "+pyramid"
 DEFAULT_CLIP = {"size": 32, "fps": 2.0, "frames": 8}
@@ -122,16 +122,16 @@ class Studio:
 
     def _folder_variant(self, key: str, folder: Path, label: str) -> Variant:
         # heavy: engine.models.tuned loads torch and diffusers, which studio.context otherwise does without
-        from engine.models.tuned import tuned_record
+        from engine.models.tuned import read_tuned
 
-        record = tuned_record(folder)
-        if "mode" not in record:
+        record = read_tuned(folder)
+        if "mode" not in record.raw:
             raise ValueError(f"{folder} is not a tuned folder (its mode.json names no mode)")
-        stages = int(record.get("pyramid") or 1)
+        stages = record.pyramid
         # the embedded assets/modes/MODE loads by its mode name alone (sidecars then match the CLI's)
-        embedded = not self.model.get("modes") and not self.own and folder == self.modes_dir / record["mode"]
-        return Variant(key, label, record["mode"], None if embedded else str(folder),
-                       stages if stages >= 2 else None, False, record.get("form", "ddim"),
+        embedded = not self.model.get("modes") and not self.own and folder == self.modes_dir / record.mode
+        return Variant(key, label, record.mode, None if embedded else str(folder),
+                       stages if stages >= 2 else None, False, record.form,
                        {**DEFAULT_CLIP, **(record.get("clip") or {})}, label.split(" (")[0])
 
     def variants(self, owner: str | None = None) -> list[Variant]:
@@ -140,7 +140,7 @@ class Studio:
         found = [Variant("zero-shot", "zero-shot (the inflated image model)", "zero-shot", None, short="zero-shot")]
         folder = self.modes_dir
         if folder is not None and folder.is_dir():
-            for path in sorted(p.parent for p in folder.glob("*/mode.json")):
+            for path in sorted(p.parent for p in folder.glob(f"*/{MODE_RECORD}")):
                 try:
                     v = self._folder_variant(path.name, path, path.name)
                 except (ValueError, json.JSONDecodeError):
@@ -176,7 +176,7 @@ class Studio:
                     raise ValueError(f"{v.label} was not trained for the temporal pyramid; sample it without")
                 return replace(v, pyramid=bool(pyramid))
         path = Path(key).expanduser()
-        if path.is_absolute() and (path / "mode.json").is_file():
+        if path.is_absolute() and is_tuned_folder(path):
             path = path.resolve()
             if self.modes_dir is not None and path.parent == self.modes_dir:
                 return self.resolve(path.name, pyramid, owner)
@@ -192,11 +192,11 @@ class Studio:
     def register(self, folder: str | Path, label: str | None = None, owner: str | None = None) -> str:
         """Make a tuned folder (in this studio's output folder) selectable for `owner`; returns its key."""
         # heavy: engine.models.tuned loads torch and diffusers, which studio.context otherwise does without
-        from engine.models.tuned import tuned_record
+        from engine.models.tuned import read_tuned
 
         path = str(Path(folder).resolve())
         if path not in self.tuned:
-            record = tuned_record(path)
+            record = read_tuned(path)
             n = sum(made_for == owner for _, made_for in self.tuned.values()) + 1
             self.tuned[path] = (label or f"{record.get('mode', '?')} #{n} (tuned here, {record.get('steps', '?')} "
                                          "steps)", owner)

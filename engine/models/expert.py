@@ -24,7 +24,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from ..registry import ASSETS, EXPERT_RECORD
 from .base import Base, _load, load_base, resolve_device, resolve_dtype
 from .inflate import VideoUNet
-from .tuned import load_tuned, model_hash
+from .tuned import load_tuned, model_hash, read_tuned
 
 ROOT = ASSETS
 VAE_ASSET, EXPERT_ASSET = ROOT / "vae", ROOT / "expert"
@@ -110,9 +110,7 @@ def load_expert(folder: str | Path | None = None, device="cpu", dtype=None) -> E
     folder = Path(folder) if folder else EXPERT_ASSET / "t900"
     record = _record(folder, EXPERT_RECORD, f"flipbook train-expert --out {folder}")
     base = load_base(folder, "cpu", torch.float32)  # fp32 first: the hash is of the weights as stored
-    mode_json = folder / "video" / "mode.json"
-    tuned = json.loads(mode_json.read_text()) if mode_json.is_file() else {}
-    if tuned.get("base_hash") != model_hash(base.unet):
+    if read_tuned(folder / "video").get("base_hash") != model_hash(base.unet):
         raise ValueError(f"{folder}/video does not belong to {folder}/unet (its temporal modules were trained with "
                          f"another UNet); train the expert again with `flipbook train-expert --out {folder}`")
     video = load_tuned(base.unet, folder / "video")

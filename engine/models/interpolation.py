@@ -46,12 +46,12 @@ from einops import rearrange
 from torch import nn
 
 from ..files import atomic_folder, readable
-from ..registry import ASSETS, INTERP_RECORD
+from ..registry import ASSETS, INTERP_RECORD, is_tuned_folder
 from ..tuning import apply_mode
 from .inflate import inflate
 from .temporal import TemporalModule, _zero
 from .text import encode_prompts
-from .tuned import load_tuned
+from .tuned import load_tuned, tuned_record
 
 FACTOR = 4           # output frames per keyframe gap: T keyframes → 4T − 3 frames
 MIDDLE = FACTOR - 1  # frames the group model predicts between two keyframes
@@ -255,8 +255,8 @@ class MaskedInterpolationUNet(_Interpolator):
         the mode's modules start at identity). `residual`: the residual form (the module's docstring)."""
         c = base.channels
         null = null_text_states(base)
-        if tuned and (Path(tuned) / "mode.json").is_file():
-            mode = json.loads((Path(tuned) / "mode.json").read_text())["mode"]
+        if is_tuned_folder(tuned):
+            mode = tuned_record(tuned)["mode"]
         model = cls(_widened_config(base.unet, 2 * c + 1, c, 1), mode, c, null.shape[1], null.shape[2], residual)
         keyframe_model = load_tuned(base.unet, tuned, mode)
         load_inflated_weights(model.video.unet, keyframe_model.unet, 1)

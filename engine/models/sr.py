@@ -38,10 +38,10 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from einops import rearrange
 from transformers import AutoTokenizer
 
-from ..registry import ASSETS
+from ..registry import ASSETS, is_tuned_folder
 from .base import HUB_ID, _load, _text_encoder_class, resolve_device, resolve_dtype
 from .inflate import VideoUNet
-from .tuned import load_tuned, model_hash
+from .tuned import load_tuned, model_hash, read_tuned
 
 ASSET = ASSETS / "sr"
 SR_CHANNELS = (16, 32, 64, 96)
@@ -210,15 +210,15 @@ def load_video_sr(mode: str = "zero-shot", model: str | Path | None = None, tune
     """The image SR model inflated into a video UNet in `mode`, with its tuned weights; and the hashes of what
     it is made of (for sidecars)."""
     folder = tuned_folder(mode, model, tuned)
-    if folder is not None and not (folder / "mode.json").is_file():
+    if folder is not None and not is_tuned_folder(folder):
         raise FileNotFoundError(f"no tuned video SR weights for mode {mode!r} at {folder}; train them with "
                                 f"`flipbook train-sr-video --mode {mode}` or use --mode zero-shot")
     sr = load_sr(model, device, dtype)
     hashes = {"sr_unet": sr.unet_hash, "text_encoder": model_hash(sr.text_encoder)}
     if folder is not None:
-        record = json.loads((folder / "mode.json").read_text())
-        if record.get("mode") != mode:
-            found = record.get("mode")
+        record = read_tuned(folder)
+        if record.mode != mode:
+            found = record.mode
             raise ValueError(f"{folder} holds mode {found!r}, not {mode!r}; pass --mode {found}")
         if record.get("base_hash") != sr.unet_hash:
             raise ValueError(f"{folder} was tuned on another image SR model (hash {record.get('base_hash')}, this one "

@@ -4,18 +4,22 @@ A tuned folder holds `mode.json` (the mode, its ablations, the base it was tuned
 hash) and `tuned.safetensors` (fp16): the mode's trainable parameters only (the added modules; for
 `full`, the UNet too; for `lora`, the LoRA matrices). Loading rebuilds the mode on the base and fills in
 those tensors; anything missing or unexpected is an error that names the mismatch.
+
+The record is written here (`save_tuned`) and read here (`read_tuned`, typed as a `TunedRecord`; `tuned_record`
+for the plain dict); `is_tuned_folder` (engine.registry, light) says whether a folder holds one.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
 from ..files import atomic_folder
-from ..registry import ASSETS
+from ..registry import ASSETS, MODE_RECORD, is_tuned_folder
 from ..tuning import apply_mode
 from ..validate import read_safetensors
 from .inflate import VideoUNet, inflate
@@ -66,21 +70,60 @@ def save_tuned(video: VideoUNet, out: str | Path, base_hash: str, extra: dict | 
             save_file({k: v.detach().to(torch.float16).contiguous().cpu() for k, v in text_encoder.state_dict().items()},
                       str(tmp / TEXT_ENCODER))
         record = {"mode": video.mode, "ablate": sorted(ablate), "base_hash": base_hash, **(extra or {})}
-        (tmp / "mode.json").write_text(json.dumps(record, indent=1))
+        (tmp / MODE_RECORD).write_text(json.dumps(record, indent=1))
 
 
-def tuned_record(folder: str | Path | None) -> dict:
-    """A tuned folder's mode.json ({} for none): its mode, and for pyramid-trained models its form and stages."""
-    path = Path(folder) / "mode.json" if folder else None
+@dataclass(frozen=True)
+class TunedRecord:
+    """A tuned folder's record, typed where the code reads it; `raw` is the whole record (the base's hash, the
+    ablations, the training settings…), empty for no folder. Each view reads `raw` as the callers always have:
+    absent keys take the defaults below."""
+    raw: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def mode(self) -> str | None:
+        """The tuned mode (None: the record names none)."""
+        return self.raw.get("mode")
+
+    @property
+    def form(self) -> str:
+        """What the modules were trained for: 'ddim' (the base's own diffusion) or 'flow' (flow matching)."""
+        return self.raw.get("form", "ddim")
+
+    @property
+    def pyramid(self) -> int:
+        """The temporal pyramid's stages it was trained for (1: trained without the pyramid)."""
+        return int(self.raw.get("pyramid") or 1)
+
+    @property
+    def noise_share(self) -> float:
+        """The share of one noise draw mixed into every frame in training (sampling starts from the same mix)."""
+        return float(self.raw.get("noise_share", 0.0))
+
+    def get(self, key: str, default=None):
+        """Any other entry of the record."""
+        return self.raw.get(key, default)
+
+
+def read_tuned(folder: str | Path | None) -> TunedRecord:
+    """A tuned folder's record (an empty one for no folder, or a folder without it); a damaged record is an
+    error that says to tune again. The one reader of the record."""
+    path = Path(folder) / MODE_RECORD if folder else None
     if not (path and path.is_file()):
-        return {}
+        return TunedRecord()
     try:
         record = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not valid JSON ({e}); the tuned folder is damaged: tune it again") from None
     if not isinstance(record, dict):
         raise ValueError(f"{path} must hold a JSON object naming the mode; the tuned folder is damaged: tune it again")
-    return record
+    return TunedRecord(record)
+
+
+def tuned_record(folder: str | Path | None) -> dict:
+    """A tuned folder's mode.json as a dict ({} for none): its mode, and for pyramid-trained models its form and
+    stages (`read_tuned`'s record, untyped)."""
+    return read_tuned(folder).raw
 
 
 def load_tuned(unet, folder: str | Path | None, mode: str | None = None) -> VideoUNet:
@@ -88,11 +131,11 @@ def load_tuned(unet, folder: str | Path | None, mode: str | None = None) -> Vide
     if folder is None:
         return apply_mode(inflate(unet), mode or "zero-shot")
     folder = Path(folder)
-    if not (folder / "mode.json").is_file():
+    if not is_tuned_folder(folder):
         raise FileNotFoundError(f"{folder} is not a tuned mode (no mode.json); train one with `flipbook tune`")
-    record = tuned_record(folder)
-    video = apply_mode(inflate(unet), record["mode"], set(record.get("ablate", ())))
-    video.noise_share = float(record.get("noise_share", 0.0))  # trained on mixed noise: sample from it too
+    record = read_tuned(folder)
+    video = apply_mode(inflate(unet), record.raw["mode"], set(record.get("ablate", ())))
+    video.noise_share = record.noise_share  # trained on mixed noise: sample from it too
     expected = trainable_state(video)
     if not expected:
         return video

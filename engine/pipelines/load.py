@@ -12,7 +12,8 @@ from ..diffusion.inversion import sampler
 from ..diffusion.reparam import FlowFromDiffusion
 from ..models.base import load_base, resolve_device, resolve_dtype
 from ..models.tuned import ASSET as MODES_ASSET
-from ..models.tuned import load_text_encoder, load_tuned, model_hash, tuned_record
+from ..models.tuned import TunedRecord, load_text_encoder, load_tuned, model_hash, read_tuned
+from ..registry import is_tuned_folder
 from ..tuning import MODES
 from ..world import UnknownWordsError, world_wording
 from .memory import MemoryOptions
@@ -30,7 +31,7 @@ SCHEDULERS = {  # pixel-space models clip (DDIM) or dynamically threshold (DPM-S
 def available_modes(modes_dir: str | Path | None = None) -> list[str]:
     """Modes that can generate now: zero-shot always, others once their tuned weights exist."""
     folder = Path(modes_dir or MODES_ASSET)
-    return ["zero-shot"] + [m for m in MODES if m != "zero-shot" and (folder / m / "mode.json").is_file()]
+    return ["zero-shot"] + [m for m in MODES if m != "zero-shot" and is_tuned_folder(folder / m)]
 
 
 def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: str | Path | None = None,
@@ -42,7 +43,7 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
     (SD-style); `tuned`: a tuned-mode folder trained on that base; `dtype`: 'fp32', 'fp16' or 'bf16'.
     """
     if tuned is not None:
-        found = tuned_record(tuned).get("mode")
+        found = read_tuned(tuned).mode
         if found is None:
             raise FileNotFoundError(f"{tuned} is not a tuned folder (no mode.json naming a mode); give --tuned a "
                                     "folder made by `flipbook tune` or `flipbook train-mode`")
@@ -59,7 +60,7 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
     if base.vae is not None:
         hashes["vae"] = model_hash(base.vae)
     folder = Path(tuned) if tuned else (Path(MODES_ASSET) / mode if model is None else None)
-    if mode != "zero-shot" and (folder is None or not (folder / "mode.json").is_file()):
+    if mode != "zero-shot" and not is_tuned_folder(folder):
         if model is None:
             fix = f"available now: {', '.join(available_modes())} (or train it with `flipbook train-mode --mode {mode}`)"
         else:
@@ -67,7 +68,8 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
                    f"{model} --out FOLDER`), or use --mode zero-shot")
         raise FileNotFoundError(f"no tuned weights for mode {mode!r}" + (f" at {folder}" if folder else "") + f"; {fix}")
     video = load_tuned(base.unet, folder if mode != "zero-shot" else None, mode)
-    form = tuned_record(folder).get("form", "ddim") if mode != "zero-shot" else "ddim"
+    record = read_tuned(folder) if mode != "zero-shot" else TunedRecord()
+    form = record.form
     if (form == "flow") != (scheduler == "flow"):
         raise ValueError(f"this model was trained for {form}; sample it with "
                          + ("--scheduler flow" if form == "flow" else "ddim or dpm++"))
@@ -77,11 +79,10 @@ def keyframe_pipeline(mode: str = "zero-shot", scheduler: str = "ddim", model: s
             hashes["text_encoder"] = model_hash(base.text_encoder)
     video = video.to(device=base.unet.device, dtype=dtype).eval()  # added modules to the base's device and dtype
     config = dict(base.scheduler.config)
-    record = tuned_record(folder) if mode != "zero-shot" else {}
     if record.get("pyramid") and form == "ddim":  # the model's own output form (older pyramid folders: ε_k)
         config["prediction_type"] = record.get("prediction_type", "epsilon")
-    if form == "flow" and "prediction_type" in record:  # the base read as a flow model, the modules tuned on that
-        video = FlowFromDiffusion(video, base.noise_scheduler().alphas_cumprod, record["prediction_type"])
+    if form == "flow" and "prediction_type" in record.raw:  # the base read as a flow model, the modules tuned on that
+        video = FlowFromDiffusion(video, base.noise_scheduler().alphas_cumprod, record.raw["prediction_type"])
     pipe = TextToVideoPipeline(video, base.text_encoder, base.tokenizer,
                                SCHEDULERS[scheduler](config, pixel=not base.latent), base.vae)
     pipe.set_progress_bar_config(disable=True)

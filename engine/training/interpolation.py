@@ -40,6 +40,7 @@ from ..models.interpolation import (FACTOR, KEYFRAME_MODE, METHODS, MaskedInterp
                                     slots_as_frames)
 from ..models.tuned import ASSET as MODES_ASSET
 from ..models.tuned import model_hash, recorded_path
+from ..registry import is_tuned_folder
 from ..world.render import render
 from ..world.splits import sample_split_spec
 from ..world.vocab import CLIP_SECONDS
@@ -138,7 +139,7 @@ def train_interpolator(method: str, out: str | Path, steps: int = 2000, batch_si
                          f"{'latent' if b.latent else 'frame'} side {len(b.unet.config.block_out_channels) - 1} times)")
     if method == "masked":
         default = MODES_ASSET / KEYFRAME_MODE  # the embedded keyframe model, on the embedded base only
-        tuned = tuned or (default if base is None and (default / "mode.json").is_file() else None)
+        tuned = tuned or (default if base is None and is_tuned_folder(default) else None)
         model = MaskedInterpolationUNet.from_base(b, tuned, residual=residual)
     else:
         model = METHODS[method].from_base(b, noise_share, residual)

@@ -59,6 +59,14 @@ class EMA:
         for i, s in enumerate(self.shadow):
             s.copy_(state[str(i)])
 
+    def as_module(self) -> torch.nn.Module:
+        """A module whose buffers are the shadow weights themselves (p0, p1, …): what a checkpoint saves and
+        restores them through."""
+        holder = torch.nn.Module()
+        for i, s in enumerate(self.shadow):
+            holder.register_buffer(f"p{i}", s, persistent=True)
+        return holder
+
 
 def save_loss_plot(losses: list[float], path: Path, title: str):
     # heavy: matplotlib loads only for the loss plot; the Agg backend is chosen before pyplot is imported
@@ -148,6 +156,19 @@ def _check_same_start(step: int, work_dir: Path, accelerator: Accelerator):
                              "filesystem every machine shares, or copy process 0's checkpoint to every machine")
 
 
+def _update(loss: torch.Tensor, params: list[torch.nn.Parameter], opt, sched, accelerator: Accelerator,
+            max_grad_norm: float):
+    """The optimiser's half of a step: backward, the gradients averaged over processes and clipped, a step of
+    the optimiser and of its schedule."""
+    opt.zero_grad(set_to_none=True)
+    accelerator.backward(loss)
+    average_gradients(params, accelerator)
+    if max_grad_norm:
+        accelerator.clip_grad_norm_(params, max_grad_norm)
+    opt.step()
+    sched.step()
+
+
 def train_loop(models: dict[str, torch.nn.Module], batch: Callable[[int], dict], loss_fn: Callable[[dict], torch.Tensor],
                steps: int, work_dir: str | Path, lr: float = 5e-4, weight_decay: float = 0.01,
                checkpoint_every: int = 250, ema_decay: float | None = 0.999, title: str = "training",
@@ -172,11 +193,7 @@ def train_loop(models: dict[str, torch.nn.Module], batch: Callable[[int], dict],
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_with_warmup(steps))
     ema = EMA(params, ema_decay) if ema_decay else None
-    ema_holder = torch.nn.Module()
-    if ema:
-        for i, s in enumerate(ema.shadow):
-            ema_holder.register_buffer(f"p{i}", s, persistent=True)
-    ckpt_models = {**models, **({"ema": ema_holder} if ema else {})}
+    ckpt_models = {**models, **({"ema": ema.as_module()} if ema else {})}
     state = load_checkpoint(work_dir / "checkpoint", ckpt_models, opt) or {"step": 0, "losses": []}
     _check_same_start(state["step"], work_dir, accelerator)
     resume_schedule(sched, state["step"])
@@ -193,13 +210,7 @@ def train_loop(models: dict[str, torch.nn.Module], batch: Callable[[int], dict],
         b = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in b.items()}
         with accelerator.autocast():
             loss = loss_fn(b)
-        opt.zero_grad(set_to_none=True)
-        accelerator.backward(loss)
-        average_gradients(params, accelerator)
-        if max_grad_norm:
-            accelerator.clip_grad_norm_(params, max_grad_norm)
-        opt.step()
-        sched.step()
+        _update(loss, params, opt, sched, accelerator, max_grad_norm)
         if ema:
             ema.update(step)
         value = accelerator.reduce(loss.detach().float(), "mean").item()  # the global batch's loss

@@ -4,7 +4,6 @@ The same loop as the base (accelerate, EMA, checkpoints that resume); the text e
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,9 @@ import torch
 from ..distributed import process_state
 from ..models.base import load_base
 from ..models.text import encode_prompts
-from ..models.tuned import load_tuned, model_hash, save_tuned
+from ..models.tuned import load_tuned, model_hash, read_tuned, save_tuned
 from ..tuning import apply_mode
-from ..models.inflate import inflate
+from ..models.inflate import VideoUNet, inflate
 from ..motion import clip_noise, object_plan
 from ..world.render import render
 from ..world.splits import sample_split_spec
@@ -41,6 +40,40 @@ def video_batch(step: int, batch_size: int, seed: int = 0, size: int = 32, fps: 
             "seed": int(rng.integers(2**31))}
 
 
+def start_video(b, mode: str, ablate=(), init: str | Path | None = None) -> VideoUNet:
+    """The video UNet a tune starts from: `mode` (less `ablate`) on the inflated base `b`, or the tuned folder
+    `init`, which must hold that mode (and then no ablations)."""
+    if init is None:
+        return apply_mode(inflate(b.unet), mode, set(ablate))
+    video = load_tuned(b.unet, init)  # says what is wrong with a folder that is not a tuned mode
+    found = read_tuned(init).mode
+    if found != mode or ablate:
+        raise ValueError(f"{init} holds a tuned {found!r} mode; start a {mode!r} run from a folder of that mode "
+                         "(and without --ablate)")
+    return video
+
+
+def caption_encoder(b, tune_text: bool):
+    """captions -> the base's text states for them: encoded every step when the text encoder trains
+    (`tune_text`), else once a caption, without gradients, and kept."""
+    cache: dict[str, torch.Tensor] = {}
+
+    def cached(captions):
+        missing = [c for c in set(captions) if c not in cache]
+        if missing:
+            for c, s in zip(missing, encode_prompts(b.tokenizer, b.text_encoder, missing)):
+                cache[c] = s
+        return torch.stack([cache[c] for c in captions])
+
+    def text(captions):
+        if tune_text:  # the text encoder trains: encode every step
+            return encode_prompts(b.tokenizer, b.text_encoder, captions)
+        with torch.no_grad():
+            return cached(captions)
+
+    return text
+
+
 def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4, lr: float = 5e-4, seed: int = 0,
                base: str | Path | None = None, work_dir: str | Path | None = None, ablate=(), checkpoint_every: int = 100,
                clip=KEYFRAMES, snr_gamma: float | None = 5.0, objective=None, record: dict | None = None,
@@ -58,36 +91,15 @@ def train_mode(mode: str, out: str | Path, steps: int = 600, batch_size: int = 4
     world clip's true flow (Go-with-the-Flow; engine.motion.clip_noise) instead of independent noise. `init`: a
     tuned folder of the same mode to start from (its tuned weights) instead of the zero-initialised modules."""
     b = load_base(base, device=process_state().device)  # under `accelerate launch`: this process's device
-    if init is not None:
-        video = load_tuned(b.unet, init)  # says what is wrong with a folder that is not a tuned mode
-        found = json.loads((Path(init) / "mode.json").read_text()).get("mode")
-        if found != mode or ablate:
-            raise ValueError(f"{init} holds a tuned {found!r} mode; start a {mode!r} run from a folder of that mode "
-                             "(and without --ablate)")
-    else:
-        video = apply_mode(inflate(b.unet), mode, set(ablate))
+    video = start_video(b, mode, ablate, init)
     b.text_encoder.requires_grad_(False)
     if b.vae is not None:
         b.vae.requires_grad_(False)
     scheduler = b.noise_scheduler()  # the base's own schedule (SD's is not the embedded cosine) and ε or v
     work_dir = run_folder(work_dir or f"runs/modes/{mode}")
     base_hash = model_hash(b.unet)
-    cache: dict[str, torch.Tensor] = {}
-
     b.text_encoder.requires_grad_(tune_text)
-
-    def text(captions):
-        if tune_text:  # the text encoder trains: encode every step
-            return encode_prompts(b.tokenizer, b.text_encoder, captions)
-        with torch.no_grad():
-            return cached(captions)
-
-    def cached(captions):
-        missing = [c for c in set(captions) if c not in cache]
-        if missing:
-            for c, s in zip(missing, encode_prompts(b.tokenizer, b.text_encoder, missing)):
-                cache[c] = s
-        return torch.stack([cache[c] for c in captions])
+    text = caption_encoder(b, tune_text)
 
     def loss(batch):
         with torch.no_grad():

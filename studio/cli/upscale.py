@@ -145,9 +145,9 @@ def upscale(args) -> int:
     use_threads()
     # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.upscale import upscale_file
-    from engine.models.tuned import tuned_record
+    from engine.models.tuned import read_tuned
 
-    mode = args.mode or tuned_record(args.tuned).get("mode") or default_upscale_mode(args.model)
+    mode = args.mode or read_tuned(args.tuned).mode or default_upscale_mode(args.model)
     progress = StageProgress({"upscale": None})  # steps a segment × segments: known once the clip is read
     path, _, notes = upscale_file(args.input, args.out, args.scale, mode, args.steps, args.prompt, args.noise_level,
                                   args.segment_frames, args.seed, args.max_side, args.guidance, args.model, args.tuned,

@@ -81,6 +81,7 @@ def compare(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidan
     yield str(native), {"headers": HEADERS, "data": table}, files, record, image, history
 
 
+# Over 60 lines: the tab's layout, top to bottom as the page shows it, then the events that wire it.
 def build(studio: Studio, history: gr.State) -> dict:
     choices = studio.choices(pyramid=True)
     default = [k for _, k in choices][:2]

@@ -85,75 +85,104 @@ def verdict(studio: Studio, world: dict, prompt: str, edited: torch.Tensor, clip
     return rows, summary, ideal, record
 
 
+@dataclasses.dataclass(frozen=True)
+class EditRequest:
+    """The Edit tab's settings, checked (`check_request`): what one edit runs with."""
+    source_prompt: str
+    prompt: str
+    mode: str
+    tune_steps: int
+    strength: float
+    guidance: float
+    steps: int
+    seed: int
+
+    @property
+    def tuning(self) -> bool:
+        """Whether the mode is tuned on the clip first (zero-shot, or 0 tune steps, skips it)."""
+        return self.mode != "zero-shot" and self.tune_steps > 0
+
+
+def check_request(studio: Studio, source_prompt, prompt, mode, tune_steps, strength, guidance, steps,
+                  seed) -> EditRequest:
+    """The settings as the page sent them, checked in the page's order (a ValueError says what is wrong)."""
+    source_prompt = check_caption(studio, check_prompt(source_prompt, "the source prompt"))
+    prompt = check_caption(studio, check_prompt(prompt, "the target prompt"))
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    return EditRequest(source_prompt, prompt, mode, number(tune_steps, "tune steps", int, 0, 500),
+                       number(strength, "strength", float, 0.02, 1.0), number(guidance, "guidance", float, 0.0, 20.0),
+                       number(steps, "steps", int, 1, 100), check_seed(seed))
+
+
+def edit_work(studio: Studio, asked: EditRequest, clip: torch.Tensor, plan, stop, previews: Previews):
+    """The edit as `with_progress` runs it, and its steps in all: work(emit) returns edit_clip's (edited, done),
+    emitting each tuning, inversion and sampling step with its preview, and stops (Stopped) once `stop` is set."""
+    k = inversion_steps(asked.steps, asked.strength)  # inverting and sampling back each take k of the steps
+    again = asked.steps - resume_index(asked.steps, MOTION_STRENGTH) if plan else 0  # the plan's second sampling
+    first = asked.tune_steps if asked.tuning else 0  # steps before the inversion: tuning's
+    total = first + 2 * k + again
+    m = studio.model
+
+    def work(emit):
+        def on_tune_step(step, loss):
+            if stop.is_set():
+                raise Stopped(step, total)
+            emit("step", f"tuning {asked.mode} on the clip: step {step} of {asked.tune_steps}", step, None)
+
+        def on_invert(_, i, t, kw):
+            if stop.is_set():
+                raise Stopped(first + i + 1, total)
+            emit("step", f"inverting the clip: step {i + 1} of {k}", first + i + 1, None)
+
+        def on_sample(_, i, t, kw):
+            if stop.is_set():
+                raise Stopped(first + k + i + 1, total)
+            label = f"sampling the edit: step {i + 1} of {k}" if i < k else \
+                f"following the motion plan: step {i + 1 - k} of {again}"
+            emit("step", label, first + k + i + 1, previews(kw["latents"], final=i + 1 == k + again))
+
+        return edit_clip(clip, asked.source_prompt, asked.prompt, asked.mode, first, None, asked.strength, asked.steps,
+                         asked.guidance, None, asked.seed, m.get("model"), studio.outputs.root / "edit-cache", LR,
+                         m.get("device") or "cpu", m.get("dtype") or "fp32", plan, None, studio.base_hash(),
+                         on_tune_step, on_invert, on_sample)
+
+    return work, total
+
+
 def edit(studio: Studio, source, world_prompt, world_seed, upload, source_prompt, prompt, mode, tune_steps, strength,
          guidance, steps, seed, history, request=None, progress=None, roots=None, motion=None):
     """Generator: yields {preview} while it tunes, inverts and samples, then
     (side by side, verdict, table, files, record, preview, history). `motion`: the Motion controls (motion, speed,
     path; work.motion_settings): with a plan, the edited frame 0 is carried along it and sampled again."""
     with user_errors():
-        source_prompt = check_caption(studio, check_prompt(source_prompt, "the source prompt"))
-        prompt = check_caption(studio, check_prompt(prompt, "the target prompt"))
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-        tune_steps = number(tune_steps, "tune steps", int, 0, 500)
-        strength = number(strength, "strength", float, 0.02, 1.0)
-        guidance = number(guidance, "guidance", float, 0.0, 20.0)
-        steps = number(steps, "steps", int, 1, 100)
-        seed = check_seed(seed)
-        k = inversion_steps(steps, strength)  # inverting and sampling back each take k of the steps
+        asked = check_request(studio, source_prompt, prompt, mode, tune_steps, strength, guidance, steps, seed)
         start = time.perf_counter()
         clip, fps, what = load_input(studio, source, world_prompt, world_seed, upload, roots)
         moves = motion_settings(*(motion or (MOTION_FROM_PROMPT if MOTION_PLAN else MOTION_OFF, 1.0, "")))
-        plan = motion_plan_for(prompt, clip.shape[1], fps, seed, moves["motion"], moves["speed"], moves["path"],
-                               moves["motion_plan"])
+        plan = motion_plan_for(asked.prompt, clip.shape[1], fps, asked.seed, moves["motion"], moves["speed"],
+                               moves["path"], moves["motion_plan"])
         read = time.perf_counter() - start
-        tuning = mode != "zero-shot" and tune_steps > 0
-        again = steps - resume_index(steps, MOTION_STRENGTH) if plan else 0  # the plan's second sampling
-        total = (tune_steps if tuning else 0) + 2 * k + again
-        first = total - 2 * k - again  # steps before the inversion: tuning's
         stop = studio.stop_flag(session_of(request) + ":edit")
         stop.clear()
         previews = Previews(studio.outputs.new("edit-preview", ".png"))
-        m = studio.model
-
-        def work(emit):
-            def on_tune_step(step, loss):
-                if stop.is_set():
-                    raise Stopped(step, total)
-                emit("step", f"tuning {mode} on the clip: step {step} of {tune_steps}", step, None)
-
-            def on_invert(_, i, t, kw):
-                if stop.is_set():
-                    raise Stopped(first + i + 1, total)
-                emit("step", f"inverting the clip: step {i + 1} of {k}", first + i + 1, None)
-
-            def on_sample(_, i, t, kw):
-                if stop.is_set():
-                    raise Stopped(first + k + i + 1, total)
-                label = f"sampling the edit: step {i + 1} of {k}" if i < k else \
-                    f"following the motion plan: step {i + 1 - k} of {again}"
-                emit("step", label, first + k + i + 1, previews(kw["latents"], final=i + 1 == k + again))
-
-            return edit_clip(clip, source_prompt, prompt, mode, tune_steps if tuning else 0, None, strength, steps,
-                             guidance, None, seed, m.get("model"), studio.outputs.root / "edit-cache", LR,
-                             m.get("device") or "cpu", m.get("dtype") or "fp32", plan, None, studio.base_hash(),
-                             on_tune_step, on_invert, on_sample)
-
+        work, total = edit_work(studio, asked, clip, plan, stop, previews)
         (edited, done), image = yield from with_progress(work, total, progress, outputs=7, preview=5)
         rows, summary, ideal, judged = [], "Not judged: the verdict needs a world clip, whose attributes are known.", \
             None, None
         if "world" in what:
-            rows, summary, ideal, judged = verdict(studio, what["world"], prompt, edited, clip, fps, moves["motion"])
+            rows, summary, ideal, judged = verdict(studio, what["world"], asked.prompt, edited, clip, fps,
+                                                   moves["motion"])
     tiles = [clip.permute(1, 0, 2, 3), edited] + ([ideal] if ideal is not None else [])
     names = ["input", "edited"] + (["asked (world)"] if ideal is not None else [])
     seconds = {"read": read, **done.pop("seconds")}
-    record = {"kind": "edit", **what, "input_hash": tensor_hash(clip), "source_prompt": source_prompt,
-              "prompt": prompt, "negative_prompt": None, **done, "frames": clip.shape[1], "fps": fps,
+    record = {"kind": "edit", **what, "input_hash": tensor_hash(clip), "source_prompt": asked.source_prompt,
+              "prompt": asked.prompt, "negative_prompt": None, **done, "frames": clip.shape[1], "fps": fps,
               "motion": moves["motion"], "speed": moves["speed"], "path": moves["path"],
               "motion_plan": moves["motion_plan"], "plan": plan.to_dict() if plan else None,
-              "model": m.get("model"), "size": list(clip.shape[-2:]), "verdict": judged,
+              "model": studio.model.get("model"), "size": list(clip.shape[-2:]), "verdict": judged,
               "note": "the edit is at the model's resolution (the clip is centre-cropped to a square and resized)",
-              "seconds": {k_: round(v, 3) for k_, v in seconds.items()}}
+              "seconds": {k: round(v, 3) for k, v in seconds.items()}}
     shown, files, history = save_outputs(studio, "edit", edited, fps, tiles, names, record, history,
                                          extra={"input": clip.permute(1, 0, 2, 3)}, model=record["mode"])
     yield shown, summary, {"headers": HEADERS, "data": rows}, files, record, image, history

@@ -121,6 +121,7 @@ def _described(variant, modes) -> str:
     return f"**{variant.short or variant.key}** ({modes[variant.mode].summary}{pyramid})"
 
 
+# Over 60 lines: the tab's layout, top to bottom as the page shows it, then the events that wire it.
 def build(studio: Studio, history: gr.State) -> dict:
     what = f"the model `{studio.model['model']}`" if studio.own else "the embedded keyframe model (32×32, 2 fps)"
     with gr.Tab("Generate", id="generate", elem_id="tab-generate"):

@@ -12,6 +12,7 @@ from transformers import AutoTokenizer
 
 from engine.models.base import ASSET
 from engine.pipelines.load import unknown_words
+from engine.registry import MODE_RECORD
 from engine.sidecar import write_sidecar
 from engine.training.clips import LR, clip_batches, load_clips, tune as run_tune, world_batches
 from engine.training.cost import measure_in_subprocess
@@ -103,7 +104,7 @@ def tune(studio: Studio, mode, data, clips, caption, steps, batch_size, lr, seed
               "clip": clip, **what, "folder": str(out), "losses": [round(x, 5) for x in losses],
               "seconds": round(seconds, 2)}
     sidecar = write_sidecar(out, record)
-    files = [str(out / "tuned.safetensors"), str(out / "mode.json"), str(out / "loss.png"), str(sidecar)]
+    files = [str(out / "tuned.safetensors"), str(out / MODE_RECORD), str(out / "loss.png"), str(sidecar)]
     files = [f for f in files if Path(f).is_file()]
     status = (f"**Done**: {mode} tuned for {steps} steps in {seconds:.0f} s (last loss {losses[-1]:.4f}). "
               f"It is now a choice in Generate and Compare: *{studio.label(key)}*.")
@@ -162,6 +163,7 @@ def cost_chart(rows: list[list], path: Path) -> str | None:
     return str(path)
 
 
+# Over 60 lines: the tab's layout, top to bottom as the page shows it, then the events that wire it.
 def build(studio: Studio, history: gr.State) -> dict:
     trainable = [m for m in MODES if m != "zero-shot"]
     clip = base_clip(studio)
