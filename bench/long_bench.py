@@ -125,14 +125,16 @@ def cost_probe(method: str, frames: int, prompts: list[str]) -> dict:
     return {"s_clip": seconds / len(prompts), "peak_mb": probe.mb}
 
 
-def costs(results: dict, saved: Path, lengths: list[int], methods: list[str], threads: int):
+def costs(results: dict, saved: Path, lengths: list[int], methods: list[str], threads: int, max_others: int):
     """Every (method, length)'s cost, each in its own process (resident memory is not given back between runs)."""
-    import subprocess
+    import subprocess  # only for --cost
     import sys
 
     for method in methods:
         for f in lengths:
             if (method == "one-pass" and f > 64) or (method not in ("windows", "one-pass") and f <= TRAINED_FRAMES):
+                continue
+            if method != "windows" and f > max_others:
                 continue
             cmd = [sys.executable, __file__, "--cost-probe", f"{method}:{f}", "--threads", str(threads)]
             run(results, f"cost/{method}/{f}", saved,
@@ -217,7 +219,7 @@ def main():
     pairs = prompts_and_specs(a.prompts)
     prompts = [q for q, _ in pairs]
     sample(pipe, prompts[:1], TRAINED_FRAMES, "windows")  # warm up: the first run's one-time allocations unmeasured
-    lengths, methods = [int(f) for f in a.lengths.split(",")], a.methods.split(",")
+    lengths, methods = [int(f) for f in a.lengths.split(",") if f], a.methods.split(",")
     for f in lengths:
         for method in methods:
             if (method == "one-pass" and f > 64) or (method not in ("windows", "one-pass") and f <= TRAINED_FRAMES):
@@ -236,7 +238,7 @@ def main():
     for f in (int(x) for x in a.image_lengths.split(",") if x):
         run(results, f"image/{f}", saved, lambda: image_to_video(pipe, judge, pairs, f))
     if a.cost:
-        costs(results, saved, [int(f) for f in a.cost_lengths.split(",")], methods, a.threads)
+        costs(results, saved, [int(f) for f in a.cost_lengths.split(",")], methods, a.threads, a.max_others)
     lengths = sorted(set(lengths) | ({int(f) for f in a.cost_lengths.split(",")} if a.cost else set()))
     shown = [m for m in methods if any(k.startswith((m + "/", f"cost/{m}/")) for k in results)]
     where = ("each in a process of its own after an 8-frame warm-up" if a.cost else
