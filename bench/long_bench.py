@@ -10,7 +10,10 @@ frame in one pass up to 64), on validation prompts with the default motion plan,
 - motion: the judge's motion accuracy over the whole clip (8 frames evenly spaced over it);
 - seams: judder (engine.metrics.judder, the spread of frame-to-frame change) over the transitions where a window
   starts or ends, against that over the rest;
-- seconds and peak memory a clip (engine.peak_memory), and a plot of both against frames.
+- seconds and peak memory a clip (engine.peak_memory), each (method, length) in a process of its own (`--cost`),
+  and a plot of both against frames. Peak memory is shown twice: as the process's high-water mark with glibc's
+  defaults (which also counts freed blocks the allocator kept), and under a fixed mmap threshold (`--live-memory`),
+  where it is what the work had live at once.
 
 The world's objects stay in the frame for its 4-second clips, so every length shows the same 4 s: a clip of F
 frames runs at F/4 fps (8 frames at 2 fps, as the models were trained; 64 at 16 fps). The motion plan follows.
@@ -19,6 +22,7 @@ Image-to-video: world stills (frame 0 of a rendered validation clip) and their p
 frame's PSNR in the output and the judge's motion accuracy.
 
     python bench/long_bench.py [--prompts 24] [--lengths 8,16,32,64,128] [--methods windows,autoregressive,chunks,one-pass]
+    python bench/long_bench.py --lengths "" --image-lengths "" --cost [--live-memory]   # the costs alone
 """
 from __future__ import annotations
 
@@ -125,9 +129,18 @@ def cost_probe(method: str, frames: int, prompts: list[str]) -> dict:
     return {"s_clip": seconds / len(prompts), "peak_mb": probe.mb}
 
 
-def costs(results: dict, saved: Path, lengths: list[int], methods: list[str], threads: int, max_others: int):
-    """Every (method, length)'s cost, each in its own process (resident memory is not given back between runs)."""
-    import subprocess  # only for --cost
+# glibc's malloc raises its mmap threshold as large blocks are freed and then keeps freed memory in its heap, so a
+# process's high-water mark also counts what the allocator held back. With a fixed threshold every large block is
+# mapped and unmapped, and the high-water mark is what the work itself had live at once (a second column).
+LIVE_MEMORY = {"MALLOC_MMAP_THRESHOLD_": "65536"}
+
+
+def costs(results: dict, saved: Path, lengths: list[int], methods: list[str], threads: int, max_others: int,
+          live: bool = False):
+    """Every (method, length)'s cost, each in its own process (resident memory is not given back between runs);
+    `live`: under LIVE_MEMORY, recorded as cost-live/…"""
+    import os  # only for --cost
+    import subprocess
     import sys
 
     for method in methods:
@@ -137,8 +150,9 @@ def costs(results: dict, saved: Path, lengths: list[int], methods: list[str], th
             if method != "windows" and f > max_others:
                 continue
             cmd = [sys.executable, __file__, "--cost-probe", f"{method}:{f}", "--threads", str(threads)]
-            run(results, f"cost/{method}/{f}", saved,
-                lambda: json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]))
+            env = {**os.environ, **(LIVE_MEMORY if live else {})}
+            run(results, f"cost{'-live' if live else ''}/{method}/{f}", saved, lambda: json.loads(
+                subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout.splitlines()[-1]))
 
 
 def run(results: dict, key: str, saved: Path, work):
@@ -152,20 +166,23 @@ def run(results: dict, key: str, saved: Path, work):
 
 
 def table(results: dict, lengths: list[int], methods: list[str]) -> list[str]:
-    lines = ["| method | frames | fps | s / clip | peak MB | appearance first → last (drift) | motion | judder at seams / "
-             "inside (ratio) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | frames | fps | s / clip | peak MB | live MB | appearance first → last (drift) | motion | "
+             "judder at seams / inside (ratio) |", "|---|---|---|---|---|---|---|---|---|"]
     for method in methods:
         for f in lengths:
             r, cost = results.get(f"{method}/{f}"), results.get(f"cost/{method}/{f}")
+            live = results.get(f"cost-live/{method}/{f}", {}).get("peak_mb")
+            live = "–" if live is None else f"{live:.0f}"
             if cost and not r:  # timed only
-                lines.append(f"| {method} | {f} | {f / SECONDS:g} | {cost['s_clip']:.1f} | {cost['peak_mb']:.0f} | – | – | – |")
+                lines.append(f"| {method} | {f} | {f / SECONDS:g} | {cost['s_clip']:.1f} | {cost['peak_mb']:.0f} | "
+                             f"{live} | – | – | – |")
             if not r:
                 continue
             r = {**r, **(cost or {})}  # the cost measured in a process of its own
             drift = r["appearance_first"] - r["appearance_last"]
             ratio = r["judder_seam"] / r["judder_inside"] if r["judder_seam"] == r["judder_seam"] else float("nan")
             seams = "–" if ratio != ratio else f"{r['judder_seam']:.3f} / {r['judder_inside']:.3f} ({ratio:.2f})"
-            lines.append(f"| {method} | {f} | {f / SECONDS:g} | {r['s_clip']:.1f} | {r['peak_mb']:.0f} | "
+            lines.append(f"| {method} | {f} | {f / SECONDS:g} | {r['s_clip']:.1f} | {r['peak_mb']:.0f} | {live} | "
                          f"{r['appearance_first']:.3f} → {r['appearance_last']:.3f} ({drift:+.3f}) | {r['motion']:.3f} | "
                          f"{seams} |")
     return lines
@@ -201,6 +218,7 @@ def main():
     p.add_argument("--max-others", type=int, default=64, help="the longest clip for methods other than windows")
     p.add_argument("--cost", action="store_true", help="also time every (method, length) in its own process")
     p.add_argument("--cost-lengths", default="8,16,32,64,128", help="the lengths --cost times")
+    p.add_argument("--live-memory", action="store_true", help="with --cost: measure again under LIVE_MEMORY")
     p.add_argument("--cost-probe", default=None, metavar="METHOD:FRAMES", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="bench/results/long")
@@ -238,7 +256,8 @@ def main():
     for f in (int(x) for x in a.image_lengths.split(",") if x):
         run(results, f"image/{f}", saved, lambda: image_to_video(pipe, judge, pairs, f))
     if a.cost:
-        costs(results, saved, [int(f) for f in a.cost_lengths.split(",")], methods, a.threads, a.max_others)
+        for live in (False, True) if a.live_memory else (False,):
+            costs(results, saved, [int(f) for f in a.cost_lengths.split(",")], methods, a.threads, a.max_others, live)
     lengths = sorted(set(lengths) | ({int(f) for f in a.cost_lengths.split(",")} if a.cost else set()))
     shown = [m for m in methods if any(k.startswith((m + "/", f"cost/{m}/")) for k in results)]
     where = ("each in a process of its own after an 8-frame warm-up" if a.cost else
