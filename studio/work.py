@@ -27,6 +27,7 @@ from .media import TILE_SIZE, Previews, enlarge, side_by_side
 
 # Generate makes long clips in context windows (its "long frames"); Compare runs several models, so fewer frames
 LIMITS = {"frames": (2, 16), "long frames": (2, 128), "steps": (1, 100), "guidance": (0.0, 20.0), "fps": (1, 32)}
+OWN_FPS = 0  # the frame-rate control's "the model's own" (a pyramid-trained model's is 4 fps, the others' 2)
 
 
 @contextlib.contextmanager
@@ -180,14 +181,14 @@ def motion_settings(motion=MOTION_FROM_PROMPT, speed=1.0, path="", method="frame
             "motion_plan": motion != MOTION_OFF, "motion_method": method or "frame", "cross_frame": bool(cross_frame)}
 
 
-def long_settings(image=None, method="windows", overlap=4, fps=None) -> dict:
-    """The Long clips controls as generate_video's arguments (and the frame rate: None keeps the model's own): the
-    first frame is the upload's private temporary file."""
+def long_settings(image=None, method="windows", overlap=4, fps=OWN_FPS) -> dict:
+    """The Long clips controls as generate_video's arguments (and the frame rate: OWN_FPS or None keeps the model's
+    own): the first frame is the upload's private temporary file."""
     if (method or "windows") not in LONG_METHODS:
         raise ValueError(f"unknown long-clip method {method!r}; choose one of: {', '.join(LONG_METHODS)}")
     return {"image": image or None, "long_method": method or "windows",
             "context_overlap": number(overlap, "window overlap", int, 0, 7),
-            "fps": None if fps in (None, "") else number(fps, "frame rate", float, *LIMITS["fps"])}
+            "fps": None if fps in (None, "", OWN_FPS) else number(fps, "frame rate", float, *LIMITS["fps"])}
 
 
 def motion_inputs(record: dict) -> list:

@@ -13,6 +13,8 @@ import pickle
 import shutil
 from pathlib import Path
 
+import imageio.v2 as iio
+import numpy as np
 import pytest
 import torch
 
@@ -51,6 +53,10 @@ def files(tmp_path_factory, base_dir):
     d = tmp_path_factory.mktemp("inputs")
     f = {"dir": d, "marker": d / "UNPICKLED"}
     f["good"] = _clip(d / "good.mp4")
+    f["good_png"] = d / "still.png"
+    iio.imwrite(f["good_png"], np.full((16, 16, 3), 128, np.uint8))
+    f["fake_png"] = d / "fake.png"
+    f["fake_png"].write_text("this is not a picture\n" * 20)
     (d / "good.json").write_text(json.dumps({"prompt": PROMPT}))
     f["corrupt"] = d / "corrupt.mp4"
     f["corrupt"].write_bytes(os.urandom(20_000))
@@ -184,6 +190,8 @@ CLI_CASES = [
     ("render-seed-text", _render("--seed", "abc"), "seed"),
     ("render-t0-nan", _render("--t0", "nan"), "--t0"),
     ("generate-frames-huge", _generate("--frames", "100000"), "frames must be between"),
+    ("generate-cascade-first-frame", _generate("--cascade", "--image", "{good_png}"), "for keyframes alone"),
+    ("generate-first-frame-fake", _generate("--image", "{fake_png}"), "could not read fake.png as an image"),
     ("generate-steps-0", _generate("--steps", "0"), "must be ≥ 1"),
     ("generate-steps-huge", _generate("--steps", "100000"), "steps must be between 1 and 1000"),
     ("generate-guidance-nan", _generate("--guidance", "nan"), "guidance"),
@@ -348,10 +356,10 @@ def studio(tmp_path_factory):
 
 def _gen(prompt=PROMPT, negative="", seed=0, frames=2, steps=1, guidance=4.0, scheduler="ddim", mode="zero-shot",
          pyramid=False, depth="keyframes", stage_steps=20, motion="as the prompt says", speed=1.0, path="",
-         method="frame", cross_frame=False):
+         method="frame", cross_frame=False, image=None, long_method="windows", overlap=4, fps=0):
     # every input: a raw request (the NaN cases) must send them all; gradio_client fills the defaults itself
     return (prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps, motion,
-            speed, path, method, cross_frame), "/generate"
+            speed, path, method, cross_frame, image, long_method, overlap, fps), "/generate"
 
 
 def _world(prompt=PROMPT, seed=0, size=16, fps=2, frames=2):
@@ -372,8 +380,14 @@ STUDIO_CASES = [
     ("generate-number-prompt", _gen(prompt=12345), "unknown words: '12345'"),
     ("generate-unknown-word", _gen(prompt="a red circel"), "did you mean 'circle'"),
     ("generate-negative-control", _gen(negative="blurry\x00"), "the negative prompt holds a control character"),
-    ("generate-frames-1", _gen(frames=1), "frames must be between 2 and 16"),
-    ("generate-frames-huge", _gen(frames=10_000), "frames must be between 2 and 16"),
+    ("generate-frames-1", _gen(frames=1), "frames must be between 2 and 128"),
+    ("generate-frames-huge", _gen(frames=10_000), "frames must be between 2 and 128"),
+    ("generate-overlap-huge", _gen(frames=12, overlap=9), "window overlap must be between 0 and 7"),
+    ("generate-fps-nan", _gen(fps=math.nan), "frame rate must be a number"),
+    ("generate-long-method-unknown", _gen(frames=12, long_method="../../loop"), "not in the list of choices"),
+    ("generate-first-frame-not-an-image", _gen(image="{fake_png}"), "could not read fake.png as an image"),
+    ("generate-first-frame-not-a-picture-name", _gen(image="{text}"), "Invalid file type"),
+    ("generate-first-frame-with-the-cascade", _gen(image="{good_png}", depth="interpolate"), "for keyframes alone"),
     ("generate-steps-0", _gen(steps=0), "steps must be between 1 and 100"),
     ("generate-steps-huge", _gen(steps=1e9), "steps must be between 1 and 100"),
     ("generate-guidance-nan", _gen(guidance=math.nan), "guidance must be a number, got 'nan'"),

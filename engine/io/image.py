@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import imageio.v2 as iio
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 READABLE = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 MAX_BYTES = 32 * 2**20
@@ -23,23 +23,19 @@ class ImageReadError(ValueError):
 
 
 def _pixels(path: Path) -> np.ndarray:
-    """The file's pixels (H, W, 3) uint8."""
+    """The file's pixels (H, W, 3) uint8 (Pillow reads it; a palette, grey or RGBA picture becomes RGB)."""
     try:
-        image = np.asarray(iio.imread(path))
-    except Exception as e:  # imageio's readers say many things; the user needs to know the file is unreadable
+        with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageReadError(f"{path.name} is {image.width}×{image.height}; the limit is {MAX_PIXELS:,} "
+                                     "pixels: scale it down first")
+            return np.asarray(image.convert("RGB"))
+    except ImageReadError:
+        raise
+    except Exception as e:  # Pillow says many things; the user needs to know the file is unreadable
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
         raise ImageReadError(f"could not read {path.name} as an image ({first}); is it a complete png or jpg "
                              "file?") from None
-    if image.ndim == 2:
-        image = np.stack([image] * 3, -1)
-    if image.ndim != 3 or image.shape[-1] < 3:
-        raise ImageReadError(f"{path.name} is not an RGB image (shape {image.shape})")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise ImageReadError(f"{path.name} is {image.shape[1]}×{image.shape[0]}; the limit is {MAX_PIXELS:,} "
-                             "pixels: scale it down first")
-    if image.dtype != np.uint8:
-        image = (image.astype(np.float64) / np.iinfo(image.dtype).max * 255).round().astype(np.uint8)
-    return image[..., :3]
 
 
 def fit_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ GENERATE_KEYS = ("prompt", "negative_prompt", "seed", "frames", "steps", "guidan
                  "model", "tuned", "pyramid", "renoise", "dtype", "device", "memory", "motion", "speed", "path",
                  "motion_plan", "motion_method", "motion_strength", "plan", "cross_frame", "image", "image_sha256",
                  "context_window", "context_overlap", "long_method")
+LONG_KEYS = ("image", "image_sha256", "context_window", "context_overlap", "long_method")  # keyframes alone
 # keys older sidecars lack (they sampled without a motion plan, all frames in one pass, and replay so)
 SIDECAR_DEFAULTS = {"renoise": True, "dtype": "fp32", "device": "cpu", "speed": 1.0, "motion_plan": False,
                     "cross_frame": False, "context_window": 0}
@@ -201,7 +202,11 @@ def generate_cascade(args) -> int:
     else:
         if not args.prompt:
             raise ValueError("give --prompt (or --from a sidecar)")
-        keyframes = [k for k in GENERATE_KEYS if k not in ("pyramid", "renoise", "memory", "plan")]  # the cascade's own
+        if args.image or args.context_window is not None or args.long_method != "windows":
+            raise ValueError("--image, --context-window and --long-method are for keyframes alone: drop --cascade, or "
+                             "run the cascade on an 8-frame clip (then `flipbook interpolate` and `upscale` it)")
+        # the keyframes' settings the cascade takes (it samples them in one pass, from noise)
+        keyframes = [k for k in GENERATE_KEYS if k not in ("pyramid", "renoise", "memory", "plan", *LONG_KEYS)]
         settings = {k: getattr(args, k) for k in keyframes}
         settings.update({k: getattr(args, k) for k in CASCADE_KEYS if k != "cascade_depth"})
         settings["depth"] = args.cascade_depth

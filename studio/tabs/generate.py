@@ -8,6 +8,7 @@ import gradio as gr
 
 from engine.cascade import steps_by_stage
 from engine.generate import keyframe_steps
+from engine.io.image import READABLE as IMAGE_FILES
 from engine.pipelines.load import SCHEDULERS
 from engine.registry import DEFAULT_OVERLAP, LONG_METHODS
 from engine.tuning import MODES
@@ -17,7 +18,7 @@ from .. import cascade
 from ..context import Studio, session_of
 from ..examples import EXAMPLES, words_markdown
 from ..fields import Number, Slider, open_choices
-from ..work import (LIMITS, MOTION_FROM_PROMPT, MOTION_OFF, check_prompt, check_scheduler, check_seed,
+from ..work import (LIMITS, MOTION_FROM_PROMPT, MOTION_OFF, OWN_FPS, check_prompt, check_scheduler, check_seed,
                     check_settings, display_copy, generate_one, history_entry, long_settings, motion_settings,
                     user_errors, with_progress)
 
@@ -62,7 +63,7 @@ def summary(record: dict | None) -> str:
 
 def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid,
              history, request=None, progress=None, depth="keyframes", stage_steps=cascade.STAGE_STEPS,
-             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False), long=(None, "windows", 4, None)):
+             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False), long=(None, "windows", 4, OWN_FPS)):
     """Generator: yields {preview} while the steps run, then (video, files, record, preview, history). Beyond the
     keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each.
     `motion`: the Motion controls (motion, speed, path, method, cross-frame; work.motion_settings); `long`: the Long
@@ -162,7 +163,7 @@ def build(studio: Studio, history: gr.State) -> dict:
             gr.Markdown(words_markdown())
 
         def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps,
-                motion, speed, path, method, cross, image=None, long_method="windows", overlap=4, fps=None,
+                motion, speed, path, method, cross, image=None, long_method="windows", overlap=4, fps=OWN_FPS,
                 history=None, request: gr.Request = None, progress=gr.Progress()):
             # (image=None: the first frame is optional for API callers too)
             yield from generate(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode,
@@ -187,13 +188,6 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         mode.change(pyramid_for, mode, pyramid, api_visibility="private", queue=False)
 
-        def fps_for(key, request: gr.Request):  # each model's own frame rate (a pyramid-trained one's is 4 fps)
-            try:
-                return studio.resolve(key, owner=studio.owner(request)).fps
-            except ValueError:
-                return gr.skip()
-
-        mode.change(fps_for, mode, longer[3], api_visibility="private", queue=False)
         depth.change(lambda d: gr.Slider(visible=d != "keyframes"), depth, stage_steps, api_visibility="private",
                      queue=False)
     return {"inputs": inputs, "cascade": [depth, stage_steps], "motion": motion, "long": longer, "mode": mode,
@@ -240,16 +234,16 @@ def long_controls(studio: Studio) -> list:
         gr.Markdown("Past 8 frames (what the models were trained on) the clip is made in windows of 8. The world's "
                     "objects stay in view for about 4 s, so for a long clip raise the frame rate with the frames "
                     "(64 frames at 16 fps is the 4 s of an 8-frame clip, 8× smoother).")
-        image = gr.Image(label="First frame (optional)", type="filepath", sources=["upload"], height=140,
-                         elem_id="gen-first-frame")
+        image = gr.File(label="First frame (optional): a png or jpg, cropped and resized to the clip", type="filepath",
+                        file_types=list(IMAGE_FILES), height=90, elem_id="gen-first-frame")
         method = gr.Radio(list(LONG_METHODS), value=LONG_METHODS[0], label="Long-clip method", elem_id="gen-long-method",
                           info="windows: overlapping windows blended at every step (FreeNoise); autoregressive: each "
                                "window starts from the last frames of the one before; chunks: independent windows")
         with gr.Row():
             overlap = Slider(0, 7, value=DEFAULT_OVERLAP, step=1, label="Window overlap (frames)",
                              elem_id="gen-overlap")
-            fps = Slider(*LIMITS["fps"], value=studio.resolve(studio.default_key()).fps, step=1, label="Frame rate (fps)",
-                         elem_id="gen-fps")
+            fps = Slider(OWN_FPS, LIMITS["fps"][1], value=OWN_FPS, step=1, label="Frame rate (fps)",
+                         elem_id="gen-fps", info="0: the model's own (2 fps; a pyramid-trained model's 4)")
     return [image, method, overlap, fps]
 
 
