@@ -199,10 +199,9 @@ def plot(results: dict, lengths: list[int], methods: list[str], path: Path):
                 if f"{method}/{f}" in results or f"cost/{method}/{f}" in results]
         for ax, key in zip(axes, ("s_clip", "peak_mb")):
             ax.plot([f for f, _ in rows], [r[key] for _, r in rows], marker="o", label=method)
-    for ax, label in zip(axes, ("seconds a clip", "peak MB a batch")):
+    for ax, label in zip(axes, ("seconds a clip", "peak MB a clip")):
         ax.set_xlabel("frames")
         ax.set_ylabel(label)
-        ax.set_xscale("log", base=2)
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.tight_layout()
