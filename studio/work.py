@@ -3,7 +3,6 @@ and one generation (with its checks, files and sidecar) that the Generate and Co
 from __future__ import annotations
 
 import contextlib
-import itertools
 import queue
 import random
 import threading
@@ -137,10 +136,10 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
     total = keyframe_steps(frames, steps, long.get("context_window"), long.get("context_overlap"),
                            long.get("long_method"))
     preview = Previews(studio.outputs.new(f"{kind}-preview", ".png"))  # one file a run, rewritten whole
-    done = itertools.count(1)
 
     def callback(pipe, i, t, kw):
-        step = next(done)
+        window = getattr(pipe, "window", None) or (0, 1)  # windows made one after another each count their steps
+        step = window[0] * steps + i + 1  # i: the scheduler's index (a motion plan's frame method starts part-way)
         if stop is not None and stop.is_set():
             raise Stopped(step, total)
         if emit is not None:

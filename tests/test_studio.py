@@ -268,6 +268,22 @@ def test_training_on_given_clips(tmp_path):
         clip_batches([clip, clip], ["one"], 2)
 
 
+@pytest.mark.parametrize("frames, method", [(8, "windows"), (12, "autoregressive")])
+def test_generate_counts_its_steps_to_the_last_and_shows_the_last(tmp_path, frames, method):
+    """Progress ends at 'step N of N' (a motion plan's frame method starts part-way through the schedule; windows
+    made one after another each count theirs), and the last step's preview is always drawn."""
+    from studio.context import Outputs, Studio
+    from studio.work import generate_one
+
+    studio = Studio(Outputs(tmp_path))
+    seen = []
+    generate_one(studio, studio.resolve(studio.default_key()), PROMPT, None, 0, frames, 5, 4.0, "dpm++",
+                 emit=lambda kind, i, n, shown: seen.append((i, n, shown)), long={"long_method": method})
+    last, total, shown = seen[-1]
+    assert last == total == 5 * (1 if method == "windows" else 2) and shown is not None
+    assert [i for i, _, _ in seen] == sorted(i for i, _, _ in seen)
+
+
 def test_step_previews_are_throttled_and_the_first_is_always_shown(tmp_path):
     import torch
 
