@@ -13,7 +13,7 @@ from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
 from .models.tuned import read_tuned
 from .pipelines.load import available_modes, keyframe_pipeline, prompt_for
 from .pipelines.memory import MemoryOptions
-from .pipelines.text_to_video import MAX_FRAMES, TRAINED_FRAMES
+from .pipelines.text_to_video import MAX_FRAMES, MAX_ONE_PASS, TRAINED_FRAMES
 from .registry import KEYFRAME_ORDER, best_of, embedded_pyramid
 from .sidecar import write_sidecar
 from .validate import check_number, check_output, check_prompt, check_seed
@@ -77,11 +77,11 @@ def _cached_pipeline(cache: dict | None, mode, scheduler, model, tuned, device, 
     return cache[key]
 
 
-def long_settings(frames: int, window: int | None, overlap: int | None, method: str | None) -> dict:
+def context_settings(frames: int, window: int | None, overlap: int | None, method: str | None) -> dict:
     """How a clip is sampled: `window` None takes the models' trained length when the clip is longer (0: every
     frame in one pass, as clips of up to 64 frames were made before context windows)."""
     window = TRAINED_FRAMES if window is None and frames > TRAINED_FRAMES else (window or 0)
-    window = check_number(window, "context window", 0, 64, whole=True)
+    window = check_number(window, "context window", 0, MAX_ONE_PASS, whole=True)
     overlap = DEFAULT_OVERLAP if overlap is None else overlap
     if window:  # one pass (0) has no windows to overlap
         overlap = check_number(overlap, "context overlap", 0, window - 1, whole=True)
@@ -92,20 +92,24 @@ def keyframe_steps(frames: int, steps: int, context_window: int | None = None, c
                    long_method: str | None = None) -> int:
     """The denoising steps a generation reports (its progress total): `steps`, once per window when windows are
     made one after another."""
-    long = long_settings(frames, context_window, context_overlap, long_method)
+    long = context_settings(frames, context_window, context_overlap, long_method)
     if long["long_method"] == "windows" or not long["context_window"]:
         return steps
     return steps * len(context_windows(frames, long["context_window"], long["context_overlap"]))
 
 
-def first_frame(image: str | Path | None, image_sha256: str | None, height: int, width: int) -> torch.Tensor | None:
-    """The given first frame at the clip's size, checked to be the file a sidecar recorded (when it names one)."""
+def first_frame(image: str | Path | None, image_sha256: str | None, height: int,
+                width: int) -> tuple[torch.Tensor | None, str | None]:
+    """The given first frame at the clip's size and its file's sha256 (what the sidecar records), checked to be the
+    file a sidecar recorded when it names one; (None, None) without one."""
     if image is None:
-        return None
-    if image_sha256 and Path(image).is_file() and file_hash(image) != image_sha256:
+        return None, None
+    frame = read_image(image, height, width)  # says what is wrong with a missing or unreadable file
+    digest = file_hash(image)
+    if image_sha256 and digest != image_sha256:
         raise ValueError(f"{image} has changed since the sidecar was written (its sha256 differs): give the "
                          "original first frame with --image")
-    return read_image(image, height, width)
+    return frame, digest
 
 
 @contextmanager
@@ -153,7 +157,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     steps = check_number(steps, "steps", 1, 1000, whole=True)
     if pyramid is not None and context_window is None:
         context_window = 0  # the pyramid samples all its frames at once
-    long = long_settings(frames, context_window, context_overlap, long_method)
+    long = context_settings(frames, context_window, context_overlap, long_method)
     guidance = check_number(guidance, "guidance", 0, 50)
     if pyramid is not None:
         pyramid, tuned, scheduler = pyramid_run(pyramid, mode, tuned, model, scheduler, frames, steps)
@@ -168,7 +172,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
     pipe, hashes = _cached_pipeline(pipe_cache, mode, scheduler, model, tuned, device, dtype, memory)
     timings = {"load": time.perf_counter() - start}
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
-    given = first_frame(image, image_sha256, size, size)
+    given, digest = first_frame(image, image_sha256, size, size)
 
     # 3. the keyframes
     worded, start = prompt_for(pipe.tokenizer, prompt), time.perf_counter()
@@ -193,7 +197,7 @@ def generate_video(out: str | Path, prompt: str, negative_prompt: str | None = N
                         "motion_strength": motion_strength, "plan": plan.to_dict() if plan else None,
                         "cross_frame": bool(cross_frame), **long,
                         "image": str(image) if image is not None else None,
-                        "image_sha256": file_hash(image) if image is not None else None,
+                        "image_sha256": digest,
                         "size": list(video.shape[-2:]),
                         "model_hashes": hashes, "seconds": {k: round(v, 3) for k, v in timings.items()}})
     return out, video

@@ -379,7 +379,9 @@ class TextToVideoPipeline(StoppablePipeline, DiffusionPipeline):
                     given, sigma = latents, getattr(self.scheduler, "init_noise_sigma", 1.0)
                     start = lambda f: (given[:, :, f] * sigma, 0, given[:, :, f])
                 else:
-                    long = context_window if context_window and num_frames > context_window else None
+                    # FreeNoise's shared noise for fused windows; windows made one after another draw their own
+                    long = (context_window if context_window and num_frames > context_window
+                            and long_method == "windows" else None)
                     start = self.starts(shape, predict, plans, first, motion_method, motion_strength,
                                         num_inference_steps, generator, long, context_overlap)
                 # 5. denoise: in one pass, or a long clip in windows
