@@ -31,7 +31,7 @@ from engine.edit import edit_pipeline, one_shot_tune  # noqa: E402
 from engine.metrics import load_judge, tcc  # noqa: E402
 from engine.motion import motion_plan_for  # noqa: E402
 from engine.models.base import load_base  # noqa: E402
-from engine.models.tuned import model_hash  # noqa: E402
+from engine.sidecar import model_hash  # noqa: E402
 from engine.files import atomic_path  # noqa: E402
 from engine.world import render, sample_split_spec  # noqa: E402
 from engine.world.spec import ClipSpec, ObjectSpec  # noqa: E402

@@ -25,7 +25,7 @@ import torch
 
 from engine.metrics import attribute_accuracy, judge_features, judder, load_judge, tcc
 from engine.metrics.alignment import frechet_distance
-from engine.models.tuned import tuned_record
+from engine.tuning import tuned_record
 from engine.pipelines.load import keyframe_pipeline
 from engine.training.pyramid import PYRAMID_CLIPS
 from engine.world import prompt_to_spec, render, sample_split_spec

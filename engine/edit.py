@@ -16,13 +16,15 @@ import torch
 from .edit_settings import MODE, MOTION_PLAN, TUNE_STEPS
 from .io import read_video, write_video
 from .models.base import load_base
-from .models.tuned import model_hash, read_tuned
+from .tuning import read_tuned
+from .sidecar import model_hash
 from .motion import motion_plan_for
 from .pipelines.edit import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH, EditPipeline, InversionCache, tensor_hash
 from .pipelines.load import keyframe_pipeline, prompt_for
 from .registry import is_tuned_folder
 from .sidecar import write_sidecar
-from .training.clips import LR, clip_batches, fit_clip, tune
+from .training.clips import LR, clip_batches, fit_clip
+from .tune import tune_mode
 from .validate import check_number, check_output, check_prompt, check_seed
 from .tuning import MODES
 
@@ -58,7 +60,7 @@ def one_shot_tune(clip: torch.Tensor, source_prompt: str, mode: str = DEFAULT_MO
     if is_tuned_folder(out):
         return out
     torch.manual_seed(seed)  # the added modules' initial weights
-    tune(mode, out, clip_batches([clip], source_prompt, batch_size, seed), steps, lr=lr, seed=seed, base=model,
+    tune_mode(mode, out, clip_batches([clip], source_prompt, batch_size, seed), steps, lr=lr, seed=seed, base=model,
          work_dir=work, on_step=on_step, checkpoint_every=max(25, steps // 4),
          record={"one_shot": {"source_prompt": source_prompt, "clip": tensor_hash(clip), "batch_size": batch_size}})
     shutil.rmtree(work, ignore_errors=True)  # the optimizer state is no longer needed

@@ -10,7 +10,7 @@ import torch
 from .diffusion.windows import DEFAULT_OVERLAP, context_windows
 from .io import file_hash, read_image, write_video
 from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
-from .models.tuned import read_tuned
+from .tuning import read_tuned
 from .pipelines.load import available_modes, keyframe_pipeline, prompt_for
 from .pipelines.memory import MemoryOptions
 from .pipelines.text_to_video import MAX_FRAMES, MAX_ONE_PASS, TRAINED_FRAMES

@@ -1,5 +1,6 @@
-"""Interpolation of a clip file, end to end (`flipbook interpolate`): read the keyframes, interpolate T → 4T−3
-frames with the group or masked model (engine.pipelines.interpolate), write the clip and its sidecar."""
+"""Interpolation, the task (`flipbook interpolate`, the studio's Interpolate tab, the cascade's stage): keyframes
+T → 4T−3 frames with the group or masked model (engine.pipelines.interpolate); `interpolate_file` reads the
+keyframes from a file and writes the clip and its sidecar."""
 from __future__ import annotations
 
 import time
@@ -14,20 +15,43 @@ from .pipelines.interpolate import GroupInterpolationPipeline, interpolation_pip
 from .sidecar import write_sidecar
 
 
+def interpolate_clip(video: torch.Tensor, fps_in: float, method: str | None = None, folder: str | Path | None = None,
+                     steps: int = 20, seed: int = 0, guidance: float = 0.25, skip: int | None = None,
+                     aug_level: int = 0, scheduler: str = "dpm++", device: str = "cpu", dtype: str = "fp32",
+                     model: str | Path | None = None, callback: Callable | None = None) -> tuple[torch.Tensor, dict]:
+    """Interpolate keyframes (T, 3, H, W) in [0, 1] playing at `fps_in` to 4T−3 frames with the group or masked
+    model (the best here unless `method`; from `folder` or the embedded one). `model`: the latent base a latent
+    interpolator learned on; `callback`: the pipeline's `callback_on_step_end`, after every step. Returns the frames
+    (4T−3, 3, H, W) in [0, 1] and what a sidecar records of the run (method, settings, model hashes, seconds)."""
+    if video.ndim != 4 or video.shape[0] < 2:
+        raise ValueError(f"interpolation needs at least 2 keyframes shaped (T, 3, H, W), got {tuple(video.shape)}")
+    start = time.perf_counter()
+    pipe, hashes = interpolation_pipeline(method, folder, scheduler, device, dtype, model)
+    method = "group" if isinstance(pipe, GroupInterpolationPipeline) else "masked"
+    loaded = time.perf_counter()
+    options = {"skip": skip or skip_for_fps(fps_in)} if method == "group" else {}
+    frames = pipe(video, num_inference_steps=steps, guidance_scale=guidance, aug_level=aug_level,
+                  generator=torch.Generator().manual_seed(int(seed)), callback_on_step_end=callback,
+                  **options).frames[0]
+    return frames, {"method": method, "interp": str(folder or ASSET / method), "steps": steps, "seed": int(seed),
+                    "guidance": guidance, "aug_level": aug_level, "scheduler": scheduler, **options,
+                    "dtype": dtype, "device": str(device), "model": str(model) if model else None,
+                    "latent": pipe.vae is not None, "model_hashes": hashes,
+                    "seconds": {"load": loaded - start, "interpolate": time.perf_counter() - loaded}}
+
+
 def interpolate_file(input: str | Path, out: str | Path, method: str | None = None, folder: str | Path | None = None,
                      steps: int = 20, seed: int = 0, guidance: float = 0.25, skip: int | None = None,
                      aug_level: int = 0, fps: float | None = None, scheduler: str = "dpm++", device: str = "cpu",
                      dtype: str = "fp32", model: str | Path | None = None,
                      callback: Callable | None = None) -> tuple[Path, torch.Tensor]:
-    """Read a clip, interpolate it T → 4T−3 frames, write it (at 4× the frame rate unless `fps`) and its sidecar
-    with the time of each stage. `model`: the latent base a latent interpolator learned on; `callback`: the
-    pipeline's `callback_on_step_end`, after every step. Returns the path and the frames (4T−3, 3, H, W) in [0, 1]."""
+    """Read a clip, interpolate it T → 4T−3 frames (`interpolate_clip`), write it (at 4× the frame rate unless
+    `fps`) and its sidecar with the time of each stage. Returns the path and the frames (4T−3, 3, H, W) in [0, 1]."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise ValueError(f"cannot write {out.name}: use a file name ending in .mp4 or .gif")
     if not out.parent.exists():
         raise FileNotFoundError(f"the folder {out.parent} does not exist")
-    seconds = {}
     start = time.perf_counter()
     video, fps_in = read_video(input)
     if video.shape[0] < 2:
@@ -35,25 +59,13 @@ def interpolate_file(input: str | Path, out: str | Path, method: str | None = No
     fps = fps or fps_in * FACTOR
     if not 0 < fps <= 120:
         raise ValueError(f"the output would play at {fps:g} fps (4× the input's); pass --fps with a rate up to 120")
-    seconds["read"] = time.perf_counter() - start
-    start = time.perf_counter()
-    pipe, hashes = interpolation_pipeline(method, folder, scheduler, device, dtype, model)
-    method = "group" if isinstance(pipe, GroupInterpolationPipeline) else "masked"
-    seconds["load"] = time.perf_counter() - start
-    start = time.perf_counter()
-    generator = torch.Generator().manual_seed(int(seed))
-    options = {"skip": skip or skip_for_fps(fps_in)} if method == "group" else {}
-    frames = pipe(video, num_inference_steps=steps, guidance_scale=guidance, aug_level=aug_level,
-                  generator=generator, callback_on_step_end=callback, **options).frames[0]
-    seconds["interpolate"] = time.perf_counter() - start
+    read = time.perf_counter() - start
+    frames, record = interpolate_clip(video, fps_in, method, folder, steps, seed, guidance, skip, aug_level, scheduler,
+                                      device, dtype, model, callback)
     start = time.perf_counter()
     write_video(out, frames, fps)
-    seconds["write"] = time.perf_counter() - start
-    write_sidecar(out, {"kind": "interpolate", "input": str(input), "method": method, "interp": str(folder or ASSET / method),
-                        "steps": steps, "seed": int(seed), "guidance": guidance, "aug_level": aug_level,
-                        "scheduler": scheduler, **options, "frames_in": int(video.shape[0]),
+    seconds = {"read": read, **record.pop("seconds"), "write": time.perf_counter() - start}
+    write_sidecar(out, {"kind": "interpolate", "input": str(input), **record, "frames_in": int(video.shape[0]),
                         "frames": int(frames.shape[0]), "fps_in": fps_in, "fps": fps, "size": list(frames.shape[-2:]),
-                        "dtype": dtype, "device": str(device), "model": str(model) if model else None,
-                        "latent": pipe.vae is not None, "model_hashes": hashes,
                         "seconds": {k: round(v, 3) for k, v in seconds.items()}})
     return out, frames

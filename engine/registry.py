@@ -21,7 +21,7 @@ KEYFRAME_ORDER = ("ff-conv1d-attn1d-blocks", "temporal", "simda", "ff-conv3d-att
 # motion_pyramid.md: the DDIM-form pyramid samples with the base's own diffusion and keeps motion with plans)
 PYRAMID_FOLDERS = ("pyramid-ddim", "pyramid-flow")
 # the record each trained folder holds beside its weights (what says "trained here"); MODE_RECORD is a tuned
-# folder's (a keyframe or upscaling mode, an expert's temporal modules: engine.models.tuned writes and reads it)
+# folder's (a keyframe or upscaling mode, an expert's temporal modules: engine.tuning writes and reads it)
 INTERP_RECORD, DECODER_RECORD, EXPERT_RECORD = "interp.json", "decoder.json", "expert.json"
 MODE_RECORD = "mode.json"
 # how a clip longer than the model's window is made (engine.diffusion.windows), the default first, and the frames

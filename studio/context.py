@@ -113,16 +113,16 @@ class Studio:
     # -- variants ----------------------------------------------------------------------------------
     @property
     def modes_dir(self) -> Path | None:
-        # heavy: engine.models.tuned loads torch and diffusers, which studio.context otherwise does without
-        from engine.models.tuned import ASSET
+        # heavy: engine.tuning loads torch and diffusers, which studio.context otherwise does without
+        from engine.tuning import ASSET
 
         if self.model.get("modes"):
             return Path(self.model["modes"]).resolve()
         return None if self.own else ASSET  # the embedded modes were tuned on the embedded base
 
     def _folder_variant(self, key: str, folder: Path, label: str) -> Variant:
-        # heavy: engine.models.tuned loads torch and diffusers, which studio.context otherwise does without
-        from engine.models.tuned import read_tuned
+        # heavy: engine.tuning loads torch and diffusers, which studio.context otherwise does without
+        from engine.tuning import read_tuned
 
         record = read_tuned(folder)
         if "mode" not in record.raw:
@@ -191,8 +191,8 @@ class Studio:
 
     def register(self, folder: str | Path, label: str | None = None, owner: str | None = None) -> str:
         """Make a tuned folder (in this studio's output folder) selectable for `owner`; returns its key."""
-        # heavy: engine.models.tuned loads torch and diffusers, which studio.context otherwise does without
-        from engine.models.tuned import read_tuned
+        # heavy: engine.tuning loads torch and diffusers, which studio.context otherwise does without
+        from engine.tuning import read_tuned
 
         path = str(Path(folder).resolve())
         if path not in self.tuned:
@@ -239,7 +239,7 @@ class Studio:
         if self._base_hash is None:
             # heavy: loading the base needs torch, diffusers and transformers; studio.context otherwise needs none
             from engine.models.base import load_base
-            from engine.models.tuned import model_hash
+            from engine.sidecar import model_hash
 
             self._base_hash = model_hash(load_base(self.model.get("model")).unet)
         return self._base_hash

@@ -18,13 +18,13 @@ from engine.distributed import process_state
 from engine.models.base import load_base
 from engine.models.inflate import inflate
 from engine.models.text import encode_prompts
-from engine.models.tuned import trainable_state
+from engine.tuning import trainable_state
 from engine.pipelines.distributed import generate_split
 from engine.pipelines.load import SCHEDULERS
 from engine.pipelines.text_to_video import TextToVideoPipeline
 from engine.training.base import diffusion_loss
 from engine.training.loop import train_loop
-from engine.training.video import video_batch
+from engine.training.modes import video_batch
 from engine.tuning import apply_mode
 
 GLOBAL_BATCH, STEPS = 4, 3

@@ -88,11 +88,12 @@ def files(tmp_path_factory, base_dir):
     trap = pickle.dumps({"weights": Trap(f["marker"])})
 
     # tuned folders: a temporal mode tuned on the tiny base (1 step), and damaged copies of the embedded mode
-    from engine.training.clips import tune, world_batches
+    from engine.training.clips import world_batches
+    from engine.tune import tune_mode
 
     f["tiny_tuned"] = d / "tiny-temporal"
-    tune("temporal", f["tiny_tuned"], world_batches(1, clip={"size": 16, "fps": 2.0, "frames": 2}), 1,
-         base=base_dir, work_dir=d / "tiny-work")
+    tune_mode("temporal", f["tiny_tuned"], world_batches(1, clip={"size": 16, "fps": 2.0, "frames": 2}), 1,
+              base=base_dir, work_dir=d / "tiny-work")
     from safetensors.torch import load_file, save_file
 
     f["wrong_shapes"] = d / "wrong-shapes"

@@ -13,7 +13,7 @@ from engine.models.base import train_scheduler
 from engine.models.decoder import VARIANTS, TemporalDecoder, load_decoder
 from engine.models.expert import VAE_ASSET, expert_timesteps, load_expert, world_vae
 from engine.models.inflate import VideoUNet
-from engine.models.tuned import recorded_path
+from engine.sidecar import recorded_path
 from engine.models.vae import decode_frames, encode_frames
 from engine.training.base import diffusion_loss
 from studio.cli import main

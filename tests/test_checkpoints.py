@@ -7,7 +7,8 @@ import torch
 
 from engine.models.base import load_base
 from engine.models.inflate import inflate
-from engine.models.tuned import model_hash, save_tuned
+from engine.tuning import save_tuned
+from engine.sidecar import model_hash
 from engine.pipelines.load import keyframe_pipeline
 from engine.pipelines.memory import MemoryOptions
 from engine.tuning import MODES, apply_mode
@@ -158,7 +159,7 @@ def test_generate_command_from_the_sd_folder(folders, tmp_path):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_train_mode_from_the_folder(folders, tmp_path, kind):
-    from engine.training.video import train_mode
+    from engine.training.modes import train_mode
 
     clip = {"size": 16, "fps": 2.0, "frames": 4}
     state = train_mode("temporal", tmp_path / "tuned", steps=2, batch_size=2, base=folders[kind], clip=clip,

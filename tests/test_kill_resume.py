@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 from test_tune_cli import _tune_cmd, clips  # noqa: F401 - the clips fixture
 
 STEPS, EVERY = 20, 2
-PRELOAD = ["studio.cli", "studio.cli.tune", "engine.finetune", "engine.training.loop", "engine.io", "engine.sidecar",
+PRELOAD = ["studio.cli", "studio.cli.tune", "engine.tune", "engine.training.loop", "engine.io", "engine.sidecar",
            "accelerate", "matplotlib.pyplot", "test_kill_resume"]
 
 

@@ -286,7 +286,7 @@ def test_training_noise_follows_each_clips_true_flow():
     """World clips carry their own plans; noise warped along them is N(0, 1) and stays put on the background
     (consecutive frames share it) while the object's moves with the object."""
     from engine.motion import clip_noise
-    from engine.training.video import video_batch
+    from engine.training.modes import video_batch
 
     batch = video_batch(0, 4)
     assert [p.source for p in batch["plans"]] == ["motion:left", "motion:grow", "motion:bounce", "motion:down-left"]
@@ -307,7 +307,7 @@ def test_training_noise_follows_each_clips_true_flow():
 
 
 def test_a_mode_trains_on_warped_noise(tmp_path):
-    from engine.training.video import train_mode
+    from engine.training.modes import train_mode
 
     train_mode("temporal", tmp_path / "mode", steps=2, batch_size=1, work_dir=tmp_path / "run", warped_noise=True)
     assert json.loads((tmp_path / "mode" / "mode.json").read_text())["noise"] == "warped"
@@ -325,7 +325,7 @@ def test_a_mode_trains_on_warped_noise(tmp_path):
 
 def test_runs_go_to_the_documented_run_folder(tmp_path, monkeypatch):
     """Long trainings keep their checkpoints in $FLIPBOOK_RUNS, outside the checkout, and resume from there."""
-    from engine.training.video import train_mode
+    from engine.training.modes import train_mode
 
     monkeypatch.setenv("FLIPBOOK_RUNS", str(tmp_path / "runs"))
     monkeypatch.chdir(tmp_path)

@@ -8,7 +8,8 @@ from engine.io import read_video
 from engine.models.base import base_unet, load_base
 from engine.models.inflate import inflate
 from engine.models.text import build_text_encoder, build_tokenizer
-from engine.models.tuned import load_tuned, model_hash, save_tuned
+from engine.tuning import load_tuned, save_tuned
+from engine.sidecar import model_hash
 from engine.pipelines.load import keyframe_pipeline
 from engine.training.base import train_scheduler
 from engine.tuning import apply_mode
@@ -187,8 +188,8 @@ def test_frame_noise_mixes_one_draw_into_every_frame():
 
 
 def test_a_mode_that_tuned_the_text_encoder_brings_it_and_its_noise(base_dir, tmp_path):
-    from engine.models.tuned import load_text_encoder
-    from engine.training.video import train_mode
+    from engine.tuning import load_text_encoder
+    from engine.training.modes import train_mode
 
     train_mode("temporal", tmp_path / "t", steps=2, base=base_dir, work_dir=tmp_path / "w", tune_text=True,
                noise_share=0.5, clip={"size": 16, "fps": 2.0, "frames": 4})

@@ -64,7 +64,7 @@ def marker(tmp_path):
 
 def test_pickled_weights_are_refused_everywhere_weights_load(base_dir, tmp_path, marker):
     from engine.models.base import load_base
-    from engine.models.tuned import load_tuned
+    from engine.tuning import load_tuned
     from engine.pipelines.edit import InversionCache
     from engine.training.checkpoint import load_checkpoint, save_checkpoint
     from engine.validate import read_safetensors

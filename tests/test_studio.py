@@ -480,12 +480,13 @@ def test_cold_start_to_the_first_video(tmp_path):
 def pyramid_studio(tmp_path_factory):
     """A studio whose modes folder holds one 2-stage pyramid-trained folder (2 training steps: the weights do not
     matter here, the record does)."""
-    from engine.training.clips import tune, world_batches
+    from engine.training.clips import world_batches
+    from engine.tune import tune_mode
     from studio.context import Outputs, Studio
 
     root = tmp_path_factory.mktemp("pyramid")
-    tune("temporal", root / "modes" / "pyr", world_batches(1), 2, work_dir=root / "work",
-         record={"form": "ddim", "pyramid": 2, "clip": {"size": 32, "fps": 4.0, "frames": 8}})
+    tune_mode("temporal", root / "modes" / "pyr", world_batches(1), 2, work_dir=root / "work",
+              record={"form": "ddim", "pyramid": 2, "clip": {"size": 32, "fps": 4.0, "frames": 8}})
     return Studio(Outputs(root / "out"), {"modes": str(root / "modes")})
 
 

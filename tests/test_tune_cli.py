@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from engine.finetune import collect_clips
+from engine.tune import collect_clips
 from engine.io import write_video
 from engine.world import prompt_to_spec, render
 from studio.cli import main

@@ -32,7 +32,7 @@ from torch import nn
 from ..registry import ASSETS, DECODER_RECORD, decoders_here
 from .base import resolve_device, resolve_dtype
 from .temporal import FrameContext, TemporalAttention, TemporalConv
-from .tuned import model_hash
+from ..sidecar import model_hash
 
 ASSET = ASSETS / "decoder"
 RECORD = DECODER_RECORD

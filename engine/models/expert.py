@@ -24,7 +24,8 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from ..registry import ASSETS, EXPERT_RECORD
 from .base import Base, _load, load_base, resolve_device, resolve_dtype
 from .inflate import VideoUNet
-from .tuned import load_tuned, model_hash, read_tuned
+from ..tuning import load_tuned, read_tuned
+from ..sidecar import model_hash
 
 ROOT = ASSETS
 VAE_ASSET, EXPERT_ASSET = ROOT / "vae", ROOT / "expert"

@@ -51,7 +51,7 @@ from ..tuning import apply_mode
 from .inflate import inflate
 from .temporal import TemporalModule, _zero
 from .text import encode_prompts
-from .tuned import load_tuned, tuned_record
+from ..tuning import load_tuned, tuned_record
 
 FACTOR = 4           # output frames per keyframe gap: T keyframes → 4T − 3 frames
 MIDDLE = FACTOR - 1  # frames the group model predicts between two keyframes

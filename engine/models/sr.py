@@ -24,7 +24,7 @@ channels, a timestep class embedding and learned variance, T5 text_encoder/ and 
 image_noising_scheduler/) and loads without sr.json, read as IF stage II is run (`stage_ii_record`): ×4, the frame
 itself diffused, the condition upsampled bilinearly with aligned corners and augmented to level 250. Video SR inflates
 its UNet (`engine.models.inflate`) in a tuning mode (`engine.tuning`); tuned modes save apart
-(`engine.models.tuned`) and name the image SR UNet's hash they were tuned on.
+(`engine.tuning`) and name the image SR UNet's hash they were tuned on.
 """
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ from transformers import AutoTokenizer
 from ..registry import ASSETS, is_tuned_folder
 from .base import HUB_ID, _load, _text_encoder_class, resolve_device, resolve_dtype
 from .inflate import VideoUNet
-from .tuned import load_tuned, model_hash, read_tuned
+from ..tuning import load_tuned, read_tuned
+from ..sidecar import model_hash
 
 ASSET = ASSETS / "sr"
 SR_CHANNELS = (16, 32, 64, 96)

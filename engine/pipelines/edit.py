@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from ..edit_settings import GUIDANCE, MOTION_STRENGTH, STEPS, STRENGTH
 from ..diffusion.inversion import ddim_invert, inverse_scheduler, inversion_steps, sample_from, sampler
 from ..diffusion.loop import pipeline_callback
-from ..models.tuned import model_hash
+from ..sidecar import model_hash
 from ..motion import FINE, check_method, fine_noise_like
 from ..models.vae import encode_frames
 from ..files import atomic_path

@@ -32,7 +32,7 @@ from ..diffusion.loop import StoppablePipeline, pipeline_callback
 from ..diffusion.noise import frame_noise
 from ..models.interpolation import (ASSET, FACTOR, MIDDLE, blend_clip, blend_middles, frames_as_slots, join_frames,
                                     keyframe_pairs, load_interpolator, noise_augment, output_frames)
-from ..models.tuned import model_hash
+from ..sidecar import model_hash
 from ..models.vae import decode_frames, encode_frames
 from ..registry import INTERP_RECORD
 from .load import SCHEDULERS

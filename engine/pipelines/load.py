@@ -11,8 +11,9 @@ from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteSchedul
 from ..diffusion.inversion import sampler
 from ..diffusion.reparam import FlowFromDiffusion
 from ..models.base import load_base, resolve_device, resolve_dtype
-from ..models.tuned import ASSET as MODES_ASSET
-from ..models.tuned import TunedRecord, load_text_encoder, load_tuned, model_hash, read_tuned
+from ..tuning import ASSET as MODES_ASSET
+from ..tuning import TunedRecord, load_text_encoder, load_tuned, read_tuned
+from ..sidecar import model_hash
 from ..registry import is_tuned_folder
 from ..tuning import MODES
 from ..world import UnknownWordsError, world_wording

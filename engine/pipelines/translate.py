@@ -28,7 +28,7 @@ from ..models.base import model_output
 from ..models.decoder import best_decoder, load_decoder
 from ..models.expert import load_expert, vae_factor
 from ..models.text import encode_prompts
-from ..models.tuned import model_hash
+from ..sidecar import model_hash
 from ..models.vae import decode_frames, encode_frames
 from .load import SCHEDULERS
 from .text_to_video import VideoOutput

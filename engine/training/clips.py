@@ -1,8 +1,5 @@
-"""Tune a mode on any clips: the world's training split, or clips a user gives with one caption.
-
-`tune` is `engine.training.video.train_mode` with the two hooks the studio needs: the batches come from a
-function (`world_batches` or `clip_batches`), and `on_step(step, loss)` is called after every step (a
-live loss plot; raising from it stops the run, leaving the checkpoint of the last finished save).
+"""Training clips for a tuning mode: batches from the world's training split (`world_batches`) or from clips a user
+gives (`load_clips`, `fit_clip`, `clip_batches`), which `engine.tune` trains on.
 """
 from __future__ import annotations
 
@@ -15,9 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from ..io import read_video
-from ..tuning import MODES
 from .base import CAPTION_DROPOUT
-from .video import KEYFRAMES, train_mode, video_batch
+from .modes import KEYFRAMES, train_mode, video_batch
 
 _DEFAULTS = {k: p.default for k, p in inspect.signature(train_mode).parameters.items()}
 LR, SNR_GAMMA = _DEFAULTS["lr"], _DEFAULTS["snr_gamma"]  # what `flipbook train-mode` uses, kept in step
@@ -73,16 +69,3 @@ def clip_batches(clips: list[torch.Tensor], captions: str | list[str], batch_siz
         return {"pixels": stack[torch.from_numpy(pick)] * 2 - 1, "captions": texts, "seed": int(rng.integers(2**31))}
 
     return batch
-
-
-def tune(mode: str, out: str | Path, batches: Callable[[int], dict], steps: int, lr: float = LR, seed: int = 0,
-         base: str | Path | None = None, work_dir: str | Path | None = None, snr_gamma: float | None = SNR_GAMMA,
-         on_step: Callable[[int, float], None] | None = None, record: dict | None = None,
-         checkpoint_every: int | None = None) -> dict:
-    """Tune `mode` of the inflated base on `batches(step)` ({"pixels": (B, 3, F, H, W) in [-1, 1], "captions",
-    "seed"}) and save the tuned folder to `out`; returns the loop's final state (step, losses)."""
-    if mode not in MODES or mode == "zero-shot":
-        raise ValueError(f"choose a mode to tune from: {', '.join(m for m in MODES if m != 'zero-shot')}")
-    work_dir = Path(work_dir or Path(out).with_name(Path(out).name + "-work"))
-    return train_mode(mode, out, steps=steps, lr=lr, seed=seed, base=base, work_dir=work_dir, snr_gamma=snr_gamma,
-                      record=record, checkpoint_every=checkpoint_every or steps, batches=batches, on_step=on_step)

@@ -14,7 +14,7 @@ import torch
 from ..distributed import process_state
 from ..models.decoder import TemporalDecoder, save_decoder
 from ..models.expert import VAE_ASSET, load_world_vae
-from ..models.tuned import model_hash, recorded_path
+from ..sidecar import model_hash, recorded_path
 from ..models.vae import encode_frames
 from ..files import atomic_folder
 from .checkpoint import run_folder

@@ -28,7 +28,8 @@ from ..models.base import load_base, train_scheduler
 from ..models.expert import (EXPERT_CHANNELS, EXPERT_RECORD, VAE_ASSET, VAE_CHANNELS, VAE_RECORD, expert_timesteps,
                              expert_unet, load_world_vae, vae_factor, world_vae)
 from ..models.inflate import inflate
-from ..models.tuned import model_hash, recorded_path, save_tuned
+from ..tuning import save_tuned
+from ..sidecar import model_hash, recorded_path
 from ..models.vae import encode_frames
 from ..tuning import MODES, apply_mode
 from ..world import render, sample_split_spec

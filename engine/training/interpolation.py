@@ -38,8 +38,8 @@ from ..models.base import load_base
 from ..models.interpolation import (FACTOR, KEYFRAME_MODE, METHODS, MaskedInterpolationUNet, blend_clip,
                                     blend_middles, frames_as_slots, keyframe_pairs, middle_frames, noise_augment, output_frames, save_interpolator,
                                     slots_as_frames)
-from ..models.tuned import ASSET as MODES_ASSET
-from ..models.tuned import model_hash, recorded_path
+from ..tuning import ASSET as MODES_ASSET
+from ..sidecar import model_hash, recorded_path
 from ..registry import is_tuned_folder
 from ..world.render import render
 from ..world.splits import sample_split_spec

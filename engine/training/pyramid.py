@@ -24,7 +24,7 @@ from ..diffusion.align import align_noise
 from ..diffusion.pyramid import DDIMForm, FlowForm, down, epsilon_from_v, stage_target, stages
 from ..diffusion.reparam import FlowFromDiffusion
 from ..models.base import ASSET, model_output
-from .video import train_mode
+from .modes import train_mode
 
 PYRAMID_CLIPS = {"size": 32, "fps": 4.0, "frames": 16}  # 16 frames over the 4 s clip: TPDiff's 3 stages run 4, 8, 16
 PYRAMID_MODE = "ff-conv1d-attn1d-blocks"

@@ -32,7 +32,8 @@ from ..models.base import load_base, train_scheduler
 from ..models.inflate import inflate
 from ..models.sr import RECORD, SR_CHANNELS, augment, load_sr, sr_forward, sr_unet, upsample
 from ..models.text import encode_prompts
-from ..models.tuned import recorded_path, save_tuned
+from ..tuning import save_tuned
+from ..sidecar import recorded_path
 from ..tuning import apply_mode
 from ..world.render import frame_times, render_at
 from ..world.splits import sample_split_spec

@@ -9,7 +9,7 @@ laptop CPU in a minute or two (the test suite, `tests/test_notebooks.py`, execut
 
 | notebook | method | paper | engine |
 |---|---|---|---|
-| [1 · Inflation](01_inflation.ipynb) | fold frames into the batch; zero-initialised temporal adapters; what zero-shot does to motion; a few steps of adapter tuning | Inflation with Diffusion §3.1–3.2 | `engine/models/inflate.py`, `engine/models/temporal.py`, `engine/tuning.py` |
+| [1 · Inflation](01_inflation.ipynb) | fold frames into the batch; zero-initialised temporal adapters; what zero-shot does to motion; a few steps of adapter tuning | Inflation with Diffusion §3.1–3.2 | `engine/models/inflate.py`, `engine/models/temporal.py`, `engine/tuning/recipes.py` |
 | [2 · Latent-shift attention](02_latent_shift_attention.ipynb) | keys and values from the previous frame, built by hand; FLOPs of spatial, latent-shift and full spatio-temporal attention; attention maps across frames | SimDA §3.3 | `engine/models/attention.py` |
 | [3 · Temporal pyramid](03_temporal_pyramid.ipynb) | stages, Down/Up, the renoising coefficients c, d, ρ derived and checked by Monte Carlo; pyramid vs vanilla sampling, with and without renoising, DDIM and flow matching | TPDiff §3 (derived in `engine/diffusion/pyramid.py`) | `engine/diffusion/pyramid.py` |
 | [4 · Long clips](04_long_clips.ipynb) | context windows and their fusion weights derived and checked; FreeNoise's rescheduled noise by Monte Carlo; a live clip 3× the trained length, fused windows against independent chunks | FreeNoise §3.2–3.3 | `engine/diffusion/windows.py` |

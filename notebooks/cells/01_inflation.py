@@ -16,7 +16,7 @@ weights** and change only how a batch of frames flows through it:
 
 Every step below runs on live tensors from the embedded base (`assets/base`, a 2.7 M-parameter pixel-space
 text-to-image UNet on 32×32 RGB) and is checked against the engine (`engine/models/inflate.py`,
-`engine/models/temporal.py`, `engine/tuning.py`) with an `assert`.
+`engine/models/temporal.py`, `engine/tuning/recipes.py`) with an `assert`.
 '''),
 ("md", r'''
 **Parameters.** Small settings, so the whole notebook runs on a laptop CPU in about a minute (the tests run it
@@ -58,12 +58,12 @@ from engine.models.base import load_base, train_scheduler
 from engine.models.inflate import inflate
 from engine.models.temporal import TemporalAttention
 from engine.models.text import encode_prompts
-from engine.models.tuned import ASSET as MODES_ASSET, load_tuned
+from engine.tuning import ASSET as MODES_ASSET, load_tuned
 from engine.motion import find_region, plan_from_prompt
 from engine.pipelines.load import available_modes
 from engine.pipelines.load import SCHEDULERS
 from engine.pipelines.text_to_video import TextToVideoPipeline
-from engine.training.video import KEYFRAMES
+from engine.training.modes import KEYFRAMES
 from engine.tuning import MODES, apply_mode
 from engine.world import prompt_to_spec, render
 
@@ -163,7 +163,7 @@ the adapter sees `'(b f) c h w -> (b h w) f c'`: every pixel of every clip becom
 
 Flipbook's `TemporalAttention` (`engine/models/temporal.py`) is `x + proj_out(attention(...))` with `proj_out`
 **initialised to zero**, attached with a forward hook so the base weights stay untouched. The `temporal` mode
-(`engine/tuning.py`) puts one after every down, mid and up block and makes only those trainable.
+(`engine/tuning/recipes.py`) puts one after every down, mid and up block and makes only those trainable.
 '''),
 ("code", r'''
 temporal = apply_mode(inflate(copy.deepcopy(unet)), "temporal")
@@ -272,7 +272,7 @@ strip(clips, title="zero-shot: independent samples (flicker) or one sample (a st
 
 The `temporal` mode trains only its adapters with the ordinary diffusion loss on videos, whose target is what
 the base predicts (the shipped base predicts $v = a\,\varepsilon - b\,x_0$). The real recipe is `flipbook train-mode --mode temporal`
-(`engine/training/video.py`: thousands of clips). Here, to stay within a minute, we do what *Tune-A-Video*-style
+(`engine/training/modes.py`: thousands of clips). Here, to stay within a minute, we do what *Tune-A-Video*-style
 one-shot tuning does: **a few dozen steps on one clip**, the ground-truth clip above.
 
 Be clear about what this can show. A few dozen steps cannot teach general motion. They *can* show the mechanism:

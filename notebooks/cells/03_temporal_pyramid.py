@@ -513,7 +513,7 @@ Table 1); `bench/pyramid_bench.py` measures quality over many prompts.
 ("code", r'''
 from engine.metrics import tcc
 from engine.pipelines.load import keyframe_pipeline
-from engine.models.tuned import ASSET as MODES
+from engine.tuning import ASSET as MODES
 
 TRAINED = {"ddim": "pyramid-ddim", "flow": "pyramid-flow"}
 truth16 = render(prompt_to_spec(PROMPT, SEED), 32, 4.0, 16)   # the pyramid folders' clips: 16 frames at 4 fps

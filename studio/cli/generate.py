@@ -248,7 +248,7 @@ def train_mode(args) -> int:
     use_threads()
     # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.distributed import process_state
-    from engine.training.video import train_mode as train
+    from engine.training.modes import train_mode as train
 
     ablate = [a for a in args.ablate.split(",") if a]
     if args.model and not args.out:

@@ -1,4 +1,4 @@
-"""`flipbook tune`: a quick fine-tune of a mode on the user's own clips (engine.finetune).
+"""`flipbook tune`: a quick fine-tune of a mode on the user's own clips (engine.tune).
 (Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
@@ -35,11 +35,11 @@ def tune(args) -> int:
     result with `generate --tuned OUT`, `edit --tuned OUT`, or `studio --modes PARENT_OF_OUT`."""
     use_threads()
     # heavy: diffusers and the engine's models load only when the command runs, not for --help
-    from engine.finetune import finetune
     from engine.training.clips import LR
+    from engine.tune import tune_clips
 
-    finetune(args.data, args.mode, args.steps, args.out, caption=args.caption, checkpoint_every=args.checkpoint_every,
-             resume=args.resume, batch_size=args.batch_size, lr=args.lr or LR, seed=args.seed, model=args.model,
-             frames=args.frames, work_dir=args.work_dir)
+    tune_clips(args.data, args.mode, args.steps, args.out, caption=args.caption,
+               checkpoint_every=args.checkpoint_every, resume=args.resume, batch_size=args.batch_size,
+               lr=args.lr or LR, seed=args.seed, model=args.model, frames=args.frames, work_dir=args.work_dir)
     print(f"{args.mode} tuned on your clips, written to {args.out} (use it with --tuned {args.out})")
     return 0

@@ -145,7 +145,7 @@ def upscale(args) -> int:
     use_threads()
     # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.upscale import upscale_file
-    from engine.models.tuned import read_tuned
+    from engine.tuning import read_tuned
 
     mode = args.mode or read_tuned(args.tuned).mode or default_upscale_mode(args.model)
     progress = StageProgress({"upscale": None})  # steps a segment × segments: known once the clip is read

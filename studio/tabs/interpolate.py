@@ -3,8 +3,9 @@ model, MPL-Video's masked model; any of them, side by side) and two baselines, e
 and linear blending. For a world clip the world's ground truth at the output rate plays beside them and the table
 scores every clip against it (PSNR and SSIM on the frames between the keyframes, TCC on the whole clip).
 
-The models are engine.pipelines.interpolate's (`flipbook interpolate`), looked up in assets/interp/METHOD (or the
-studio's `interp_dir`); a method whose folder is missing is not offered, and the page says which command trains it.
+The models run through engine.interpolate (the task behind `flipbook interpolate`), looked up in
+assets/interp/METHOD (or the studio's `interp_dir`); a method whose folder is missing is not offered, and the page
+says which command trains it.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import gradio as gr
 import torch
 
 from engine.models.interpolation import FACTOR, blend_keyframes, hold_keyframes, output_frames
-from engine.pipelines.interpolate import interpolation_pipeline, skip_for_fps
+from engine.interpolate import interpolate_clip
 from engine.registry import INTERP_METHODS, TRAINS
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
@@ -91,11 +92,7 @@ def check_methods(studio: Studio, methods) -> list[str]:
 def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, steps: int, seed: int, emit,
                stop, done: int, total: int, previews: Previews) -> tuple[torch.Tensor, dict]:
     """One model on the keyframes: (frames (4T−3, 3, H, W), what to record). Emits each step; Stop → Stopped."""
-    m, start = studio.model, time.perf_counter()
-    base = {"model": m["model"]} if m.get("model") else {}  # a latent interpolator needs its base's VAE
-    pipe, hashes = interpolation_pipeline(method, root(studio, "interp") / method, "dpm++", m.get("device") or "cpu",
-                                          m.get("dtype") or "fp32", **base)
-    loaded = time.perf_counter()
+    m = studio.model
 
     def on_step(_, i, t, kw):
         if stop.is_set():
@@ -103,11 +100,13 @@ def run_method(studio: Studio, method: str, keys: torch.Tensor, fps: float, step
         emit("step", f"{method}: step {i + 1} of {steps}", done + i + 1,
              previews(noisy_frames(kw["frames"]), final=i + 1 == steps))
 
-    options = {"skip": skip_for_fps(fps)} if method == "group" else {}
-    frames = pipe(keys, num_inference_steps=steps, guidance_scale=GUIDANCE,
-                  generator=torch.Generator().manual_seed(seed), callback_on_step_end=on_step, **options).frames[0]
-    return frames, {"hashes": hashes, "options": options, "load": loaded - start,
-                    "seconds": time.perf_counter() - loaded}
+    # m["model"]: a latent interpolator needs its base's VAE
+    frames, record = interpolate_clip(keys, fps, method, root(studio, "interp") / method, steps, seed, GUIDANCE,
+                                      device=m.get("device") or "cpu", dtype=m.get("dtype") or "fp32",
+                                      model=m.get("model"), callback=on_step)
+    options = {"skip": record["skip"]} if "skip" in record else {}
+    return frames, {"hashes": record["model_hashes"], "options": options, "load": record["seconds"]["load"],
+                    "seconds": record["seconds"]["interpolate"]}
 
 
 def interpolate_methods(studio: Studio, methods: list[str], keys: torch.Tensor, fps: float, steps: int, seed: int,

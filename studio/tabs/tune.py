@@ -14,10 +14,11 @@ from engine.models.base import ASSET
 from engine.pipelines.load import unknown_words
 from engine.registry import MODE_RECORD
 from engine.sidecar import write_sidecar
-from engine.training.clips import LR, clip_batches, load_clips, tune as run_tune, world_batches
+from engine.training.clips import LR, clip_batches, load_clips, world_batches
 from engine.training.cost import measure_in_subprocess
 from engine.training.loop import save_loss_plot
-from engine.training.video import KEYFRAMES
+from engine.training.modes import KEYFRAMES
+from engine.tune import tune_mode
 from engine.tuning import MODES
 from engine.world import UnknownWordsError
 
@@ -88,9 +89,9 @@ def tune(studio: Studio, mode, data, clips, caption, steps, batch_size, lr, seed
                 losses.append(loss)
                 emit("step", list(losses))
 
-            return run_tune(mode, out, batches, steps, lr, seed, base=studio.model.get("model"),
-                            work_dir=out.with_name(out.name + "-work"), on_step=on_step,
-                            record={"batch_size": batch_size, "clip": clip, **what})
+            return tune_mode(mode, out, batches, steps, lr, seed, base=studio.model.get("model"),
+                             work_dir=out.with_name(out.name + "-work"), on_step=on_step,
+                             record={"batch_size": batch_size, "clip": clip, **what})
 
         for item in in_background(work):
             if item[0] == "step":

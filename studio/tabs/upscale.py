@@ -3,8 +3,9 @@
 that share one frame (MPL-Video §3.5). Bicubic upsampling plays beside the result and, for a world clip, the world
 rendered at the high resolution, which the table scores both against (PSNR, SSIM, TCC).
 
-The models are engine.pipelines.upscale's (`flipbook upscale`): the image SR model in assets/sr/image, the tuned
-video modes in assets/sr/video-MODE (or under the studio's `sr_dir`); a mode whose folder is missing is not offered.
+The models run through engine.upscale (the task behind `flipbook upscale`): the image SR model in assets/sr/image,
+the tuned video modes in assets/sr/video-MODE (or under the studio's `sr_dir`); a mode whose folder is missing is
+not offered.
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import gradio as gr
 import torch
 
 from engine.models.sr import upsample
-from engine.pipelines.upscale import segments, upscale_frames, upscale_pipeline
+from engine.pipelines.upscale import segments
 from engine.registry import TRAINS
+from engine.upscale import upscale_clip
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
@@ -85,10 +87,7 @@ def bicubic(low: torch.Tensor, scale: int) -> torch.Tensor:
 def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: int, seed: int, emit, stop,
              total: int, previews: Previews) -> tuple[torch.Tensor, dict]:
     """The upscaler on the clip (edge-padded to the UNet's multiple, cropped back): (frames, what to record)."""
-    m, folder, start = studio.model, root(studio, "sr"), time.perf_counter()
-    pipe, hashes = upscale_pipeline(mode, folder / "image", None if mode == "zero-shot" else folder / f"video-{mode}",
-                                    "dpm++", m.get("device") or "cpu", m.get("dtype") or "fp32")
-    loaded, done = time.perf_counter(), [0]
+    m, folder, done = studio.model, root(studio, "sr"), [0]
 
     def on_step(_, i, t, kw):
         if stop.is_set():
@@ -97,11 +96,14 @@ def run_mode(studio: Studio, mode: str, low: torch.Tensor, prompt: str, steps: i
         emit("step", f"segment {(done[0] - 1) // steps + 1}: step {i + 1} of {steps}", done[0],
              previews(kw["frames"], final=i + 1 == steps))
 
-    frames, notes = upscale_frames(pipe, low, prompt=prompt, steps=steps, segment_frames=SEGMENT,
-                                   generator=torch.Generator().manual_seed(seed), max_side=MAX_SIDE, callback=on_step)
-    config = pipe.config
-    return frames, {"hashes": hashes, "notes": notes, "scale": config.scale, "noise_level": config.noise_level,
-                    "residual": config.residual, "load": loaded - start, "seconds": time.perf_counter() - loaded}
+    frames, notes, record = upscale_clip(low, prompt, mode=mode, steps=steps, segment_frames=SEGMENT, seed=seed,
+                                         max_side=MAX_SIDE, model=folder / "image",
+                                         tuned=None if mode == "zero-shot" else folder / f"video-{mode}",
+                                         device=m.get("device") or "cpu", dtype=m.get("dtype") or "fp32",
+                                         callback=on_step)
+    return frames, {"hashes": record["model_hashes"], "notes": notes, "scale": record["model_scale"],
+                    "noise_level": record["noise_level"], "residual": record["residual"],
+                    "load": record["seconds"]["load"], "seconds": record["seconds"]["upscale"]}
 
 
 def _summary(low, high, fps, mode, done, rows, truth, notes) -> str:

@@ -1,4 +1,7 @@
-"""Quick fine-tunes on a user's own clips (`flipbook tune`): a folder of clips with captions, or one clip.
+"""Tuning a mode, the task (`flipbook tune`, the studio's Tune tab, one-shot editing): `tune_mode` trains a mode of
+the inflated base on batches (the world's training split or given clips, `engine.training.clips`) and saves the
+tuned folder (`engine.tuning`); `tune_clips` is a quick fine-tune on a user's own clip files: a folder of clips
+with captions, or one clip.
 
 Captions come from `--caption` (one for every clip), a `captions.json` ({file name: caption}) in the folder, or a
 `NAME.json` sidecar beside each clip with a "prompt" (what `flipbook render` writes), in that order. Clips are read
@@ -12,17 +15,19 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
+from .files import atomic_path
 from .io.video import READABLE
 from .models.base import load_base
 from .pipelines.load import prompt_for
 from .registry import is_tuned_folder
 from .sidecar import write_sidecar
-from .files import atomic_path
-from .training.clips import LR, clip_batches, load_clips, tune
+from .training.clips import LR, SNR_GAMMA, clip_batches, load_clips
 from .training.loop import save_loss_plot
+from .training.modes import train_mode
 from .tuning import MODES
 from .validate import check_folder, check_prompt, check_seed
 from .world import UnknownWordsError
@@ -74,9 +79,25 @@ def collect_clips(data: str | Path, caption: str | None = None) -> tuple[list[Pa
     return paths, captions
 
 
-def finetune(data: str | Path, mode: str, steps: int, out: str | Path, caption: str | None = None,
-             checkpoint_every: int = 100, resume: bool = False, batch_size: int = 4, lr: float = LR, seed: int = 0,
-             model: str | Path | None = None, frames: int = 8, work_dir: str | Path | None = None, on_step=None) -> dict:
+def tune_mode(mode: str, out: str | Path, batches: Callable[[int], dict], steps: int, lr: float = LR, seed: int = 0,
+              base: str | Path | None = None, work_dir: str | Path | None = None, snr_gamma: float | None = SNR_GAMMA,
+              on_step: Callable[[int, float], None] | None = None, record: dict | None = None,
+              checkpoint_every: int | None = None) -> dict:
+    """Tune `mode` of the inflated base on `batches(step)` ({"pixels": (B, 3, F, H, W) in [-1, 1], "captions",
+    "seed"}: `world_batches` or `clip_batches`) and save the tuned folder to `out`; returns the loop's final state
+    (step, losses). `on_step(step, loss)` is called after every step (a live loss plot; raising from it stops the
+    run, leaving the checkpoint of the last finished save)."""
+    if mode not in MODES or mode == "zero-shot":
+        raise ValueError(f"choose a mode to tune from: {', '.join(m for m in MODES if m != 'zero-shot')}")
+    work_dir = Path(work_dir or Path(out).with_name(Path(out).name + "-work"))
+    return train_mode(mode, out, steps=steps, lr=lr, seed=seed, base=base, work_dir=work_dir, snr_gamma=snr_gamma,
+                      record=record, checkpoint_every=checkpoint_every or steps, batches=batches, on_step=on_step)
+
+
+def tune_clips(data: str | Path, mode: str, steps: int, out: str | Path, caption: str | None = None,
+               checkpoint_every: int = 100, resume: bool = False, batch_size: int = 4, lr: float = LR, seed: int = 0,
+               model: str | Path | None = None, frames: int = 8, work_dir: str | Path | None = None,
+               on_step=None) -> dict:
     """Tune `mode` on the clips of `data`; write the tuned folder `out` (mode.json, tuned.safetensors, loss.png)
     and its sidecar OUT.json. Checkpoints go to `work_dir` (default OUT-work). Returns the loop's final state."""
     if mode not in MODES or mode == "zero-shot":
@@ -121,7 +142,7 @@ def finetune(data: str | Path, mode: str, steps: int, out: str | Path, caption: 
             tmp.write_text(json.dumps(run, indent=1))
     start = time.perf_counter()
     torch.manual_seed(seed)  # the added modules' initial weights (a resumed run takes them from the checkpoint)
-    state = tune(mode, out, clip_batches(clips, captions, batch_size, seed), steps, lr=lr, seed=seed, base=model,
+    state = tune_mode(mode, out, clip_batches(clips, captions, batch_size, seed), steps, lr=lr, seed=seed, base=model,
                  work_dir=work, on_step=on_step, checkpoint_every=min(checkpoint_every, steps),
                  record={"clip": {"size": size, "frames": frames}, "data": str(data), "clip_files": run["clips"],
                          "captions": sorted(set(captions)), "batch_size": batch_size})

@@ -1,4 +1,5 @@
-"""Tune a mode of the inflated base on world videos (keyframes: 8 frames at 2 fps, 32×32 by default).
+"""Train a tuning mode (engine.tuning) of the inflated base on world videos (keyframes: 8 frames at 2 fps, 32×32 by
+default), or on batches given (engine.tune).
 
 The same loop as the base (accelerate, EMA, checkpoints that resume); the text encoder stays frozen.
 """
@@ -12,8 +13,8 @@ import torch
 from ..distributed import process_state
 from ..models.base import load_base
 from ..models.text import encode_prompts
-from ..models.tuned import load_tuned, model_hash, read_tuned, save_tuned
-from ..tuning import apply_mode
+from ..sidecar import model_hash
+from ..tuning import apply_mode, load_tuned, read_tuned, save_tuned
 from ..models.inflate import VideoUNet, inflate
 from ..motion import clip_noise, object_plan
 from ..world.render import render

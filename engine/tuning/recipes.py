@@ -27,9 +27,9 @@ from diffusers.models.resnet import ResnetBlock2D
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from peft import LoraConfig
 
-from .models.attention import LatentShiftAttnProcessor
-from .models.inflate import VideoUNet
-from .models.temporal import SpatialAdapter, TemporalAdapter, TemporalAttention, TemporalConv
+from ..models.attention import LatentShiftAttnProcessor
+from ..models.inflate import VideoUNet
+from ..models.temporal import SpatialAdapter, TemporalAdapter, TemporalAttention, TemporalConv
 
 
 def _channels(module) -> int:

@@ -10,7 +10,6 @@ for the plain dict); `is_tuned_folder` (engine.registry, light) says whether a f
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,34 +18,12 @@ import torch
 from safetensors.torch import save_file
 
 from ..files import atomic_folder
+from ..models.inflate import VideoUNet, inflate
 from ..registry import ASSETS, MODE_RECORD, is_tuned_folder
-from ..tuning import apply_mode
 from ..validate import read_safetensors
-from .inflate import VideoUNet, inflate
+from .recipes import apply_mode
 
-REPO = Path(__file__).resolve().parents[2]
 ASSET = ASSETS / "modes"
-
-
-def recorded_path(path: str | Path) -> str:
-    """How a record names a folder: relative to the repository when inside it (so that a clone elsewhere reads
-    the same record), absolute otherwise; what is not a folder here (a hub id) as it was given."""
-    if not Path(path).exists():
-        return str(path)
-    resolved = Path(path).resolve()
-    try:
-        return str(resolved.relative_to(REPO))
-    except ValueError:
-        return str(resolved)
-
-
-def model_hash(module: torch.nn.Module) -> str:
-    """A short content hash of a module's weights (what sidecars record)."""
-    h = hashlib.sha256()
-    for k, v in sorted(module.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().to(torch.float16).contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def trainable_state(video: VideoUNet) -> dict[str, torch.Tensor]:
