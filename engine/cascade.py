@@ -3,6 +3,11 @@
     keyframes (text-to-video, 32², 2 fps) → interpolation (T → 4T−3 frames, 8 fps) → pixel super-resolution
     (×4: 128²) → latent expert translation (VAE encode, SDEdit from t ≤ 900, temporal or image decoder)
 
+The defaults are measured (engine.registry.CASCADE_WHY): interpolation moves each keyframe's object to the
+in-between time (tween, no model) unless blending or a model is asked for (`interp_method`: blend, group or masked;
+None, as sidecars before the measured default record it, is the best model here), and the cascade stops after
+upscaling (`depth` "translate" runs the expert).
+
 Every stage is the public pipeline of its own module (`keyframe_pipeline`, `interpolation_pipeline`,
 `upscale_pipeline`, `translation_pipeline`). `depth` stops after a stage. Each stage's model is loaded before any
 stage runs, so a missing one fails at once, with its loader's message (which names the command that trains it)
@@ -20,17 +25,20 @@ import torch
 
 from .generate import keyframe_settings, motion_plan_for
 from .io import write_video
+from .interpolate import MODEL_FREE
 from .models.interpolation import output_frames
 from .pipelines.interpolate import GroupInterpolationPipeline, interpolation_pipeline, skip_for_fps
 from .pipelines.load import keyframe_pipeline, prompt_for
 from .pipelines.translate import STRENGTH, fit_size, translation_pipeline
 from .pipelines.upscale import SEGMENT, segments, upscale_pipeline
-from .sidecar import write_sidecar
 from .peak_memory import PeakMemory
+from .registry import CASCADE_DEPTH, DEFAULT_INTERP, INTERP_METHODS
+from .sidecar import write_sidecar
 from .validate import check_number, check_output, check_prompt, check_seed
 
 STAGES = ("keyframes", "interpolate", "upscale", "translate")
 INTERP_GUIDANCE = 0.25  # FusionFrames' context guidance
+HOOKS = ("out", "on_stage", "on_stage_done", "callback_on_step_end")  # run_cascade's arguments that are not settings
 
 
 def _load(stage: str, load: Callable):
@@ -49,20 +57,22 @@ def load_stages(depth: str, mode: str, scheduler: str, model, tuned, interp, int
     loaders = {
         "keyframes": lambda: keyframe_pipeline(mode=mode, scheduler=scheduler, model=model, tuned=tuned, device=device,
                                                dtype=dtype),
-        "interpolate": lambda: interpolation_pipeline(method=interp_method, folder=interp, device=device, dtype=dtype,
-                                                      **({"model": model} if model else {})),
+        "interpolate": lambda: (MODEL_FREE[interp_method], {}) if interp_method in MODEL_FREE else interpolation_pipeline(
+            method=interp_method, folder=interp, device=device, dtype=dtype, **({"model": model} if model else {})),
         "upscale": lambda: upscale_pipeline(mode=sr_mode, model=sr, tuned=sr_tuned, device=device, dtype=dtype),
         "translate": lambda: translation_pipeline(expert=expert, decoder=decoder, device=device, dtype=dtype),
     }
     return {stage: _load(stage, loaders[stage]) for stage in STAGES[:STAGES.index(depth) + 1]}
 
 
-def steps_by_stage(depth: str, frames: int, steps: int, stage_steps: int, strength: float = STRENGTH) -> dict[str, int]:
+def steps_by_stage(depth: str, frames: int, steps: int, stage_steps: int, strength: float = STRENGTH,
+                   interp_method: str | None = DEFAULT_INTERP) -> dict[str, int]:
     """The denoising steps each stage up to `depth` runs (what progress bars count): the keyframes' `steps`, the
-    interpolator's `stage_steps`, pixel SR's in every segment, and translation's last `strength` part of them
-    (SDEdit) in every segment."""
+    interpolator's `stage_steps` (none without a model), pixel SR's in every segment, and translation's last
+    `strength` part of them (SDEdit) in every segment."""
     segments_of = len(segments(output_frames(frames), SEGMENT))
-    plan = {"keyframes": steps, "interpolate": stage_steps, "upscale": stage_steps * segments_of,
+    interpolation = 0 if interp_method in MODEL_FREE else stage_steps
+    plan = {"keyframes": steps, "interpolate": interpolation, "upscale": stage_steps * segments_of,
             "translate": max(1, min(stage_steps, int(stage_steps * strength))) * segments_of}
     return {stage: plan[stage] for stage in STAGES[:STAGES.index(depth) + 1]}
 
@@ -79,6 +89,8 @@ def _runners(s: dict, prompt: str, plan, step: dict) -> dict[str, Callable]:
                     cross_frame=bool(s["cross_frame"]), **step).frames
 
     def interpolate(pipe, clip):
+        if pipe in MODEL_FREE.values():  # tweening or blending: no model
+            return torch.stack([pipe(keys) for keys in clip])
         options = {"skip": skip_for_fps(s["fps"])} if isinstance(pipe, GroupInterpolationPipeline) else {}
         return pipe(clip, num_inference_steps=s["stage_steps"], guidance_scale=INTERP_GUIDANCE, generator=generator(),
                     **options, **step).frames
@@ -94,7 +106,7 @@ def _runners(s: dict, prompt: str, plan, step: dict) -> dict[str, Callable]:
     return {"keyframes": keyframes, "interpolate": interpolate, "upscale": upscale, "translate": translate}
 
 
-def _run_stages(pipes: dict, runners: dict, fps: float, on_stage, keep: Path | None, depth: str):
+def _run_stages(pipes: dict, runners: dict, fps: float, on_stage, keep: Path | None, depth: str, on_stage_done=None):
     """Run the stages in order: (the last clip (B, F, 3, H, W), its frame rate, each stage's record). `keep`: also
     write each stage before `depth` beside it (KEEP-STAGE.mp4)."""
     clip, rate, stages = None, fps, []
@@ -105,6 +117,8 @@ def _run_stages(pipes: dict, runners: dict, fps: float, on_stage, keep: Path | N
         with PeakMemory() as probe:
             clip = runners[stage](pipe) if clip is None else runners[stage](pipe, clip)
         rate = rate * 4 if stage == "interpolate" else rate
+        if on_stage_done is not None:
+            on_stage_done(stage, clip)
         stages.append({"stage": stage, "seconds": round(time.perf_counter() - start, 3), "peak_mb": round(probe.mb, 1),
                        "frames": int(clip.shape[1]), "size": list(clip.shape[-2:]), "fps": rate})
         if keep is not None and stage != depth:
@@ -112,28 +126,33 @@ def _run_stages(pipes: dict, runners: dict, fps: float, on_stage, keep: Path | N
     return clip, rate, stages
 
 
-def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: int = 0, frames: int = 8,
+def run_cascade(out: str | Path, prompt: str, depth: str = CASCADE_DEPTH, seed: int = 0, frames: int = 8,
                 steps: int = 25, guidance: float = 4.0, mode: str | None = None, scheduler: str | None = None,
                 fps: float = 2.0, model: str | None = None, tuned: str | None = None,
-                negative_prompt: str | None = None, interp: str | None = None, interp_method: str | None = None,
+                negative_prompt: str | None = None, interp: str | None = None, interp_method: str | None = DEFAULT_INTERP,
                 sr: str | None = None, sr_mode: str = "zero-shot", sr_tuned: str | None = None,
                 expert: str | None = None, decoder: str | None = None, strength: float = STRENGTH,
                 stage_steps: int = 20, keep_stages: bool = False, device: str = "cpu", dtype: str = "fp32",
                 motion: str | None = None, speed: float = 1.0, path: str | list | None = None,
                 motion_plan: bool = True, motion_method: str | None = None, motion_strength: float | None = None,
                 plan: dict | None = None, cross_frame: bool = False, on_stage: Callable[[str], None] | None = None,
+                on_stage_done: Callable[[str, torch.Tensor], None] | None = None,
                 callback_on_step_end: Callable | None = None) -> tuple[Path, torch.Tensor, dict]:
     """Run the cascade from `prompt` up to `depth`; write the clip, its sidecar and (`keep_stages`) every stage's
     clip beside it (OUT-keyframes.mp4, ...). Returns (path, frames (F, 3, H, W) in [0, 1], sidecar).
     `steps`, `guidance`, `mode`, `scheduler`, `fps`: the keyframes' (as `flipbook generate`); `stage_steps`: the
-    later stages' sampling steps; `motion` … `plan`: how the keyframes move (as `generate_video`'s); `on_stage(name)` is told when each stage starts; `callback_on_step_end(pipe, i, t,
-    {"latents": ...})` after every denoising step of every stage (diffusers' form; an exception raised from either
-    ends the run before its clip and sidecar are written)."""
+    later stages' sampling steps; `motion` … `plan`: how the keyframes move (as `generate_video`'s);
+    `on_stage(name)` is told when each stage starts, `on_stage_done(name, clip (B, F, 3, H, W) in [0, 1])` when it
+    ends; `callback_on_step_end(pipe, i, t, {"latents": ...})` after every denoising step of every stage (diffusers'
+    form; an exception raised from any of them ends the run before its clip and sidecar are written)."""
     # 1. check the settings
     out, prompt = check_output(out), check_prompt(prompt)
     negative_prompt = check_prompt(negative_prompt, "the negative prompt", empty_ok=True) or None
     if depth not in STAGES:
         raise ValueError(f"unknown cascade depth {depth!r}; choose one of: {', '.join(STAGES)}")
+    if interp_method not in (None, *MODEL_FREE, *INTERP_METHODS):
+        raise ValueError(f"unknown interpolation method {interp_method!r}; choose one of: "
+                         f"{', '.join((*MODEL_FREE, *INTERP_METHODS))}")
     seed, fps = check_seed(seed), check_number(fps, "fps", 0.1, 30)
     frames = check_number(frames, "frames", 2 if depth != "keyframes" else 1, 64, whole=True)
     steps = check_number(steps, "steps", 1, 1000, whole=True)
@@ -141,7 +160,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
     guidance, strength = check_number(guidance, "guidance", 0, 50), check_number(strength, "strength", 0.01, 1)
     mode, scheduler = keyframe_settings(mode, tuned, model, scheduler)
     # every argument: what --from replays
-    settings = {k: v for k, v in locals().items() if k not in ("out", "on_stage", "callback_on_step_end")}
+    settings = {k: v for k, v in locals().items() if k not in HOOKS}
     plan = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan)
     settings["plan"] = plan.to_dict() if plan else None
 
@@ -156,7 +175,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = "translate", seed: in
     runners = _runners(settings, prompt, plan, {"callback_on_step_end": callback_on_step_end})
 
     # 3. the stages, each on the last one's clip (B, F, 3, H, W) in [0, 1]
-    clip, rate, stages = _run_stages(pipes, runners, fps, on_stage, out if keep_stages else None, depth)
+    clip, rate, stages = _run_stages(pipes, runners, fps, on_stage, out if keep_stages else None, depth, on_stage_done)
 
     # 4. the clip and its sidecar
     write_video(out, clip[0], rate)

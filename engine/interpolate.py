@@ -10,21 +10,38 @@ from typing import Callable
 import torch
 
 from .io import read_video, write_video
-from .models.interpolation import ASSET, FACTOR
+from .models.interpolation import ASSET, FACTOR, blend_keyframes
+from .motion.tween import tween_keyframes
 from .pipelines.interpolate import GroupInterpolationPipeline, interpolation_pipeline, skip_for_fps
+from .registry import INTERP_BLEND, INTERP_METHODS, INTERP_TWEEN
 from .sidecar import write_sidecar
+
+MODEL_FREE = {INTERP_BLEND: blend_keyframes, INTERP_TWEEN: tween_keyframes}  # (T, 3, H, W) -> (4T − 3, 3, H, W)
+
+
+def _model_free(video: torch.Tensor, method: str) -> tuple[torch.Tensor, dict]:
+    """Interpolation with no model: the frames and what a sidecar records of the run."""
+    start = time.perf_counter()
+    frames = MODEL_FREE[method](video)
+    return frames, {"method": method, "model_hashes": {}, "seconds": {"interpolate": time.perf_counter() - start}}
 
 
 def interpolate_clip(video: torch.Tensor, fps_in: float, method: str | None = None, folder: str | Path | None = None,
                      steps: int = 20, seed: int = 0, guidance: float = 0.25, skip: int | None = None,
                      aug_level: int = 0, scheduler: str = "dpm++", device: str = "cpu", dtype: str = "fp32",
                      model: str | Path | None = None, callback: Callable | None = None) -> tuple[torch.Tensor, dict]:
-    """Interpolate keyframes (T, 3, H, W) in [0, 1] playing at `fps_in` to 4T−3 frames with the group or masked
-    model (the best here unless `method`; from `folder` or the embedded one). `model`: the latent base a latent
-    interpolator learned on; `callback`: the pipeline's `callback_on_step_end`, after every step. Returns the frames
-    (4T−3, 3, H, W) in [0, 1] and what a sidecar records of the run (method, settings, model hashes, seconds)."""
+    """Interpolate keyframes (T, 3, H, W) in [0, 1] playing at `fps_in` to 4T−3 frames: by `method` tween or blend
+    (no model: MODEL_FREE), or the group or masked model (from `folder` or the embedded one; None: the folder's, or
+    the best here). `model`: the latent base a latent interpolator learned on; `callback`: the pipeline's
+    `callback_on_step_end`, after every step. Returns the frames (4T−3, 3, H, W) in [0, 1] and what a sidecar records
+    of the run (method, settings, model hashes, seconds)."""
     if video.ndim != 4 or video.shape[0] < 2:
         raise ValueError(f"interpolation needs at least 2 keyframes shaped (T, 3, H, W), got {tuple(video.shape)}")
+    if method in MODEL_FREE:
+        return _model_free(video, method)
+    if method not in (None, *INTERP_METHODS):
+        raise ValueError(f"unknown interpolation method {method!r}; choose one of: "
+                         f"{', '.join((*MODEL_FREE, *INTERP_METHODS))}")
     start = time.perf_counter()
     pipe, hashes = interpolation_pipeline(method, folder, scheduler, device, dtype, model)
     method = "group" if isinstance(pipe, GroupInterpolationPipeline) else "masked"

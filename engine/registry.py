@@ -28,7 +28,11 @@ MODE_RECORD = "mode.json"
 # two windows in a row share by default
 LONG_METHODS = ("windows", "autoregressive", "chunks")
 DEFAULT_OVERLAP = 4
-INTERP_METHODS = ("group", "masked")  # the interpolation models, the default (FusionFrames' group) first
+INTERP_METHODS = ("group", "masked")  # the interpolation models, the best (FusionFrames' group) first
+# interpolation with no model: each keyframe's object moved to the in-between time (engine.motion.tween), and the
+# baseline every interpolation is measured against, linear blending of the two keyframes around a frame
+INTERP_TWEEN, INTERP_BLEND = "tween", "blend"
+MODEL_FREE_INTERP = (INTERP_TWEEN, INTERP_BLEND)
 # the command that trains each model a stage needs (scripts/build_assets.sh has the embedded assets' exact recipes)
 TRAINS = {
     "interp/group": "flipbook train-interp --method group --steps 3000 --lr 3e-4",
@@ -39,6 +43,20 @@ TRAINS = {
 }
 DECODER_ORDER = ("conv3d-attn", "conv1d-attn", "conv3d", "conv1d")  # temporal decoders: FusionFrames Table 3's order
 UPSCALE_MODES = ("zero-shot", "full", "temporal")
+# The cascade's defaults, chosen by measurement: a stage whose model does not beat what a stage with no model gives
+# (moving or blending the keyframes; the clip as it comes out of pixel SR) on the bench is off by default, and
+# CASCADE_WHY says why wherever the default is offered (the CLI's help and run, the studio's notes).
+DEFAULT_INTERP = INTERP_TWEEN
+CASCADE_DEPTH = "upscale"
+CASCADE_WHY = {
+    "interpolate": "tweening (each keyframe's object moved to the in-between time) beats blending the keyframes "
+                   "and the interpolation models do not (bench/results/interp.md, the cascade's keyframes: tween "
+                   "35.8 dB, blending 33.3, group 31.2, masked 33.3; interp_fast.md, keyframes 2 s apart: tween 26.1 "
+                   "dB and a translucent share of 0.10, blending 22.1 dB and 0.38, group 21.5 dB, masked 22.1 dB), "
+                   "so the cascade tweens unless a model is chosen",
+    "translate": "expert translation scores below its own input (bench/results/expert.md: 31.8 dB after it against "
+                 "39.7 dB before, at 128²), so the cascade stops after upscaling unless the depth translate is chosen",
+}
 UPSCALE_ORDER = ("zero-shot", "full", "temporal")
 
 

@@ -15,7 +15,7 @@ import threading
 
 from engine.cascade import STAGES, run_cascade, steps_by_stage
 
-from engine.registry import INTERP_METHODS, TRAINS
+from engine.registry import DEFAULT_INTERP, CASCADE_WHY, INTERP_METHODS, MODEL_FREE_INTERP, TRAINS
 from engine.sidecar import read_sidecar
 
 from .context import Stopped, Studio, Variant
@@ -27,33 +27,52 @@ DEPTHS = STAGES  # how far down the cascade a run goes: the last stage it runs
 STAGE_STEPS = 20  # the later stages' sampling steps (`--stage-steps`)
 
 
+def interp_method(studio: Studio) -> str:
+    """The cascade's interpolation method here: the measured default (engine.registry.DEFAULT_INTERP), or the best
+    model here when the default is a model (a missing one fails with the command that trains it)."""
+    if DEFAULT_INTERP in MODEL_FREE_INTERP:
+        return DEFAULT_INTERP
+    return (interp_methods(studio) or [DEFAULT_INTERP])[0]
+
+
 def stages_note(studio: Studio) -> str:
-    """Which cascade stages have trained models now (and the model each runs), and the command that trains each
-    missing one."""
+    """Which cascade stages have trained models now (and the model each runs), the command that trains each
+    missing one, and why the defaults are what they are."""
     interp, sr, dec, expert = interp_methods(studio), upscale_modes(studio), decoders(studio), has_expert(studio)
+    method = interp_method(studio)
     parts = ["**keyframes** ✓ (the tuning mode above)",
-             f"**interpolate** ✓ ({interp[0]})" if interp else f"**interpolate** ✗ (`{TRAINS['interp/group']}`)",
+             f"**interpolate** ✓ ({method})" if method in MODEL_FREE_INTERP or method in interp else
+             f"**interpolate** ✗ (`{TRAINS['interp/' + method]}`)",
              f"**upscale** ✓ ({sr[0]})" if sr else f"**upscale** ✗ (`{TRAINS['sr/image']}`)",
              f"**translate** ✓ (expert {EXPERT}, {dec[0] if dec else 'image'} decoder)" if expert else
              f"**translate** ✗ (`{TRAINS['expert']}`)"]
-    more = [f"`{TRAINS['interp/' + m]}`" for m in INTERP_METHODS if interp and m not in interp] + (
+    more = [f"`{TRAINS['interp/' + m]}`" for m in INTERP_METHODS if m not in interp and m != method] + (
         [f"`{TRAINS['decoder']}` (a temporal decoder)"] if expert and not dec else [])
     return ("Cascade stages with trained models here: " + " · ".join(parts) + ". A depth whose model is missing "
-            "answers with the command that trains it." + (f" Not trained yet: {'; '.join(more)}." if more else ""))
+            "answers with the command that trains it." + (f" Not trained yet: {'; '.join(more)}." if more else "")
+            + f" Measured defaults: {CASCADE_WHY['interpolate']} (the Interpolate tab compares them); "
+            f"{CASCADE_WHY['translate'].replace('unless the depth translate is chosen', 'unless chosen')}.")
 
 
 def stage_models(studio: Studio) -> dict:
-    """run_cascade's model arguments: the studio's folders, the best interpolation method and SR mode here."""
-    m, interp, sr = studio.model, interp_methods(studio), upscale_modes(studio)
-    method, mode = (interp or ["group"])[0], (sr or ["zero-shot"])[0]  # a missing model fails with its command
+    """run_cascade's model arguments: the studio's folders, the cascade's interpolation method and the best SR mode
+    here."""
+    m, sr, method = studio.model, upscale_modes(studio), interp_method(studio)
+    mode = (sr or ["zero-shot"])[0]  # a missing model fails with its command
     chosen = {"model": m.get("model"), "device": m.get("device") or "cpu", "dtype": m.get("dtype") or "fp32",
-              "interp": str(root(studio, "interp") / method), "interp_method": method,
+              "interp": None if method in MODEL_FREE_INTERP else str(root(studio, "interp") / method),
+              "interp_method": method,
               "sr": str(root(studio, "sr") / "image"), "sr_mode": mode,
               "sr_tuned": None if mode == "zero-shot" else str(root(studio, "sr") / f"video-{mode}"),
               "expert": str(root(studio, "expert") / EXPERT)}
     if m.get("decoder_dir"):  # else the engine takes the best embedded decoder made from the expert's VAE
         chosen["decoder"] = str(root(studio, "decoder") / decoders(studio)[0]) if decoders(studio) else "image"
     return chosen
+
+
+def stage_plan(studio: Studio, depth: str, frames: int, steps: int, stage_steps: int) -> dict[str, int]:
+    """Each stage's denoising steps down to `depth` with this studio's models (what progress counts)."""
+    return steps_by_stage(depth, frames, steps, stage_steps, interp_method=interp_method(studio))
 
 
 def check_cascade(depth, stage_steps, pyramid: bool) -> tuple[str, int]:
@@ -85,7 +104,7 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
     of whichever stage runs (each stage's pipeline takes the step callback); the loading of the models, a VAE's
     encoding and decoding and SR's back-projection cannot be interrupted, so Stop pressed then takes effect at the
     next step or at the start of the next stage."""
-    plan = steps_by_stage(depth, frames, steps, stage_steps)
+    plan = stage_plan(studio, depth, frames, steps, stage_steps)
     total, names = sum(plan.values()), list(plan)
     done, current = [0, 0], ["keyframes"]  # steps done in all, steps done before this stage
     preview = Previews(studio.outputs.new("cascade-preview", ".png"))

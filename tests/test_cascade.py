@@ -193,7 +193,21 @@ def _cascade(models, out, *extra):
     root = models["root"]
     return main(["generate", "--cascade", "--prompt", PROMPT, "--model", str(models["base"]), "--frames", "3",
                  "--steps", "2", "--stage-steps", "2", "--interp", str(root / "interp"), "--sr", str(root / "sr"),
-                 "--expert", str(root / "t900"), "--decoder", str(root / "decoder"), "--out", str(out), *extra])
+                 "--expert", str(root / "t900"), "--decoder", str(root / "decoder"), "--out", str(out),
+                 "--cascade-depth", "translate", *extra])  # every stage (the measured default stops after upscaling)
+
+
+def test_the_cascade_s_measured_defaults_tween_and_stop_after_upscaling_and_say_why(models, tmp_path, capsys):
+    root, out = models["root"], tmp_path / "default.mp4"
+    assert main(["generate", "--cascade", "--prompt", PROMPT, "--model", str(models["base"]), "--frames", "3",
+                 "--steps", "2", "--stage-steps", "2", "--sr", str(root / "sr"), "--out", str(out)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert [s["stage"] for s in side["stages"]] == ["keyframes", "interpolate", "upscale"]
+    assert side["settings"]["interp_method"] == "tween" and side["model_hashes"]["interpolate"] == {}
+    err = capsys.readouterr().err
+    assert "interpolate: tween, since tweening (each keyframe's object moved to the in-between time) beats" in err
+    assert "depth upscale: expert translation scores below its own input" in err
+    assert read_video(out)[0].shape == (9, 3, 32, 32)
 
 
 def test_the_cascade_from_a_prompt_end_to_end(models, tmp_path, capsys):

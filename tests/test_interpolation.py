@@ -278,3 +278,40 @@ def test_cli_trains_then_interpolates_a_clip(base_dir, tmp_path, capsys):
     assert main(["interpolate", "--input", str(clip), "--out", str(tmp_path / "y.mp4"),
                  "--interp", str(tmp_path / "none")]) == 2
     assert "train-interp" in capsys.readouterr().err
+
+
+def test_tween_moves_the_object_to_the_in_between_time_where_a_blend_ghosts():
+    from engine.metrics import psnr
+    from engine.metrics.ghosting import ghosting, object_counts
+    from engine.motion.tween import tween_keyframes
+    from engine.world import prompt_to_spec, render
+    from engine.world.render import render_background
+    from engine.world.vocab import COLOURS
+
+    spec = prompt_to_spec("a small red square moving right on a sunset background", 0)
+    truth = render(spec, 32, 2.0, 9)  # keyframes every 4th frame, 2 s apart: the square moves 5 px between them
+    keys = truth[::4]
+    tweened, blended = tween_keyframes(keys), blend_keyframes(keys)
+    assert tweened.shape == truth.shape and torch.equal(tweened[::4], keys)  # the keyframes as given
+    mid = [i for i in range(9) if i % 4]
+    ours, theirs = (psnr(x[mid].permute(1, 0, 2, 3), truth[mid].permute(1, 0, 2, 3)).item() for x in (tweened, blended))
+    assert ours > theirs + 5, (ours, theirs)
+    background = render_background(spec.background, 32, 32)
+    ours = ghosting(tweened[mid], truth[mid], background, [COLOURS["red"]])["translucent"]
+    assert ours.mean() < 0.1 and ours.max() < 0.2  # a bilinear move softens an edge a little, no more
+    assert ghosting(blended[mid], truth[mid], background, [COLOURS["red"]])["translucent"].min() > 0.3
+    assert (object_counts(tweened, background) == 1).all()
+
+
+def test_tween_blends_where_its_regions_are_not_one_object_and_checks_its_input():
+    from engine.motion.tween import tween_keyframes
+
+    from engine.world import prompt_to_spec, render
+
+    flat = torch.linspace(0, 1, 3).view(3, 1, 1, 1).expand(3, 3, 16, 16).contiguous()  # no object: plain frames
+    assert torch.allclose(tween_keyframes(flat), blend_keyframes(flat))
+    # a checkerboard changes along every row, so its region is not one object: blended, not tweened
+    keys = render(prompt_to_spec("a small red square moving right on a checkerboard background", 0), 32, 0.5, 3)
+    assert torch.allclose(tween_keyframes(keys), blend_keyframes(keys))
+    with pytest.raises(ValueError, match="at least 2 keyframes"):
+        tween_keyframes(flat[:1])

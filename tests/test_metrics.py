@@ -101,3 +101,41 @@ def test_judder_is_zero_for_steady_motion_and_one_for_frames_shown_twice():
     assert judder(v[:, :, :1].expand_as(v)).item() == 0.0  # nothing moves, so nothing judders
     with pytest.raises(ValueError, match="at least 3 frames"):
         judder(clip(frames=2))
+
+
+def _far_apart():
+    """A small red square moving right fast: 3 keyframes 2 s apart, the truth at 2 fps between them."""
+    from engine.world.render import render_background
+    from engine.world.vocab import COLOURS
+
+    spec = prompt_to_spec("a small red square moving right on a black background", 0)
+    truth = render(spec, 32, 2.0, 9)  # keyframes every 4th frame: 0.5 fps, the square 5 px apart
+    return truth, render_background(spec.background, 32, 32), [COLOURS["red"]]
+
+
+def test_ghosting_sees_a_blend_of_far_apart_keyframes_and_not_the_truth():
+    from engine.metrics.ghosting import ghosting, object_counts
+    from engine.models.interpolation import blend_keyframes
+
+    truth, background, colours = _far_apart()
+    assert (object_counts(truth, background) == 1).all()
+    same = ghosting(truth, truth, background, colours)
+    assert all(v.sum() == 0 for v in same.values())
+    blended = blend_keyframes(truth[::4])
+    g = ghosting(blended, truth, background, colours)
+    mid = [i for i in range(9) if i % 4]
+    assert g["translucent"][mid].mean() > 0.3  # half-transparent copies: most of the object is a mix
+    assert g["translucent"][::4].sum() == 0  # the keyframes are given back as they are
+    # the square moved as a solid (rolled along, no mixing): no translucent pixels beyond the truth's edges
+    rolled = torch.roll(truth, 3, dims=-1)
+    assert ghosting(rolled, truth, background, colours)["translucent"].max() < 0.05
+
+
+def test_object_counts_split_two_far_copies():
+    from engine.metrics.ghosting import object_counts
+
+    truth, background, _ = _far_apart()
+    two = torch.maximum(truth[:1], torch.roll(truth[:1], 12, dims=-1))  # the square and a copy 12 px away
+    assert object_counts(two, background).tolist() == [2]
+    with pytest.raises(ValueError, match="background"):
+        object_counts(truth, background[:, :8])

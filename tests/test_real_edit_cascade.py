@@ -245,7 +245,7 @@ def test_the_whole_cascade_from_the_folder(folders, tmp_path, kind):
     out = r / "cascade.mp4"
     assert main(["generate", "--cascade", "--prompt", SOURCE, "--model", base, "--frames", "3", "--steps", "2",
                  "--stage-steps", "2", "--interp", str(r / "interp"), "--sr", str(r / "sr"), "--expert",
-                 str(r / "t900"), "--out", str(out)]) == 0
+                 str(r / "t900"), "--cascade-depth", "translate", "--out", str(out)]) == 0
     frames, fps = read_video(out)
     assert_frames(frames, (9, 3, 32, 32))
     record = sidecar(out)

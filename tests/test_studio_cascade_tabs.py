@@ -107,13 +107,14 @@ def test_interpolate_a_world_clip_with_both_models(client):
     assert sidecar["kind"] == "interpolate" and sidecar["result"] == "group" and sidecar["steps"] == 2
     assert sidecar["world"]["prompt"] == PROMPT and sidecar["group_options"] == {"skip": 4}
     assert set(sidecar["model_hashes"]) == {"group", "masked"} and sidecar["ground_truth"]
-    # held keyframes, blend, both models and the ground truth play in one clip, in step
+    # held keyframes, blend, tween, both models and the ground truth play in one clip, in step
     tiled, _ = read_video(video)
-    assert tiled.shape[0] == 29 and tiled.shape[-1] >= 5 * 192
+    assert tiled.shape[0] == 29 and tiled.shape[-1] >= 6 * 192
     rows = {r[0]: r for r in table["data"]}
-    assert list(rows) == ["keyframes held", "blend", "group", "masked"]
+    assert list(rows) == ["keyframes held", "blend", "tween", "group", "masked"]
     assert all(r[1] > 0 and -1 <= r[2] <= 1 and -1 <= r[3] <= 1 for r in rows.values()), rows
     assert rows["blend"][1] > rows["keyframes held"][1] > 10 and rows["blend"][2] > 0.5, rows  # a moving circle
+    assert rows["tween"][1] > rows["blend"][1], rows  # the circle moved to the in-between time, not blended
     assert rows["group"][4] > 0 and rows["masked"][4] > 0
     assert "29 frames at 8 fps" in summary and "closest to the ground truth" in summary
     assert preview is not None  # the last step's preview stays in the page
@@ -135,15 +136,15 @@ def test_interpolate_an_uploaded_clip(client, tmp_path):
     assert record["fps_in"] == pytest.approx(10 * 15 / 19, abs=1e-3) and not record["ground_truth"]
     assert len(record["notes"]) == 2 and "16 evenly spaced frames of 20" in summary and "scaled down" in summary
     assert read_video(files[0])[0].shape == (61, 3, 32, 64)
-    assert [r[0] for r in table["data"]] == ["keyframes held", "blend", "group"]
+    assert [r[0] for r in table["data"]] == ["keyframes held", "blend", "tween", "group"]
     assert all(r[1] is None for r in table["data"])  # no ground truth for an uploaded clip: time only
-    assert read_video(video)[0].shape[-1] < 4 * 192  # no ground truth tile
+    assert read_video(video)[0].shape[-1] < 5 * 192  # no ground truth tile
 
 
 def test_interpolate_baselines_only(client):
     _, summary, table, files, record, _ = _interpolate(client, methods=[])
-    assert record["methods"] == [] and record["result"] == "blend" and len(files) == 3
-    assert "baselines only" in summary and [r[0] for r in table["data"]] == ["keyframes held", "blend"]
+    assert record["methods"] == [] and record["result"] == "tween" and len(files) == 3
+    assert "no model chosen" in summary and [r[0] for r in table["data"]] == ["keyframes held", "blend", "tween"]
 
 
 def test_upscale_a_world_clip(client):
@@ -197,8 +198,8 @@ def test_generate_down_the_cascade_to_translate_and_restore_it(client):
     assert [s["stage"] for s in sidecar["stages"]] == ["keyframes", "interpolate", "upscale", "translate"]
     assert [s["frames"] for s in sidecar["stages"]] == [2, 5, 5, 5]
     assert [s["size"] for s in sidecar["stages"]] == [[32, 32], [32, 32], [64, 64], [32, 32]]
-    settings = sidecar["settings"]  # the studio's folders: the best interpolation method, SR mode and decoder here
-    assert settings["interp_method"] == "group" and settings["sr_mode"] == "zero-shot" and settings["stage_steps"] == 2
+    settings = sidecar["settings"]  # the measured interpolation method (tween), the best SR mode and decoder here
+    assert settings["interp_method"] == "tween" and settings["sr_mode"] == "zero-shot" and settings["stage_steps"] == 2
     assert sidecar["decoder"] == "conv1d-attn" and set(sidecar["model_hashes"]) == {"keyframes", "interpolate",
                                                                                       "upscale", "translate"}
     assert read_video(video)[0].shape[-1] == 256 and preview is not None  # the page's enlarged copy; the last preview
@@ -241,9 +242,7 @@ def test_a_depth_whose_model_is_missing_names_the_command_that_trains_it(models,
     from studio.tabs.generate import generate
 
     assert DEPTHS == STAGES and "✗" not in stages_note(Studio(Outputs(tmp_path / "all"), models))
-    for folder, depth, command, earlier in [("interp_dir", "interpolate", "`flipbook train-interp --method group`",
-                                             "keyframes"),
-                                            ("sr_dir", "upscale", "`flipbook train-sr --out", "interpolate"),
+    for folder, depth, command, earlier in [("sr_dir", "upscale", "`flipbook train-sr --out", "interpolate"),
                                             ("expert_dir", "translate", "`flipbook train-expert --out", "upscale")]:
         out = tmp_path / folder
         studio = Studio(Outputs(out), {**models, folder: str(tmp_path / "none")})
@@ -255,6 +254,15 @@ def test_a_depth_whose_model_is_missing_names_the_command_that_trains_it(models,
         assert message.endswith(f"or choose the depth {earlier}") and "--" not in message.split("`")[-1], message
         assert not any(out.iterdir())  # it fails before any work: nothing written
         assert f"**{depth}** ✗" in stages_note(studio)
+    # the interpolation models are not the measured default (tweening beats them), so none is needed; the note
+    # names the commands that train them and says why
+    studio = Studio(Outputs(tmp_path / "blend"), {**models, "interp_dir": str(tmp_path / "none")})
+    *_, last = generate(studio, PROMPT, "", 0, 2, 1, 4.0, "ddim", "zero-shot", False, [], depth="interpolate",
+                        stage_steps=2)
+    assert last[2]["settings"]["interp_method"] == "tween" and last[2]["stages"][1]["frames"] == 5
+    note = stages_note(studio)
+    assert "**interpolate** ✓ (tween)" in note and "`flipbook train-interp --method group" in note
+    assert "tweening (each keyframe's object moved to the in-between time) beats blending" in note
 
 
 def test_stop_ends_the_cascade_in_a_later_stage(models, tmp_path):
@@ -265,8 +273,8 @@ def test_stop_ends_the_cascade_in_a_later_stage(models, tmp_path):
 
     studio, seen = Studio(Outputs(tmp_path), models), []
     run = generate(studio, PROMPT, "", 0, 2, 1, 4.0, "ddim", "zero-shot", False, [],
-                   progress=lambda value, desc: seen.append(desc), depth="interpolate", stage_steps=100)
-    while not seen or not seen[-1].startswith("interpolate (stage 2 of 2): step"):
+                   progress=lambda value, desc: seen.append(desc), depth="upscale", stage_steps=100)
+    while not seen or not seen[-1].startswith("upscale (stage 3 of 3): step"):  # (tweening takes no steps)
         next(run)
     studio.stop("local")
     with pytest.raises(gr.Error, match=r"Stopped at step \d+ of 101; nothing was saved"):
@@ -281,15 +289,15 @@ def test_compare_interpolation_methods_on_one_set_of_keyframes(client):
     video, table, summary, files, record, preview = _compare_methods(client)
     assert table["headers"] == HEADERS
     rows = {r[0]: dict(zip(HEADERS, r)) for r in table["data"]}
-    assert list(rows) == ["keyframes held", "blend", "group", "masked"] == record["labels"]
+    assert list(rows) == ["keyframes held", "blend", "tween", "group", "masked"] == record["labels"]
     for r in rows.values():  # the judge on every clip; PSNR and SSIM between the keyframes; TCC against the truth
         assert r["attributes right"].endswith("/4") and r["PSNR (dB)"] > 0, r
         assert -1 <= r["SSIM"] <= 1 and -1 <= r["TCC"] <= 1 and r["seconds"] >= 0, r
     assert rows["group"]["seconds"] > 0 and rows["masked"]["seconds"] > 0
-    tiled, fps = read_video(video)  # the ground truth, both baselines and both models, in step at the output rate
-    assert tiled.shape[0] == 9 and fps == 8.0 and tiled.shape[-1] >= 5 * 192
+    tiled, fps = read_video(video)  # the ground truth, the three with no model and both models, in step
+    assert tiled.shape[0] == 9 and fps == 8.0 and tiled.shape[-1] >= 6 * 192
     assert record["kind"] == "compare-interpolation" and record["ground_truth"]
-    assert record["metrics"][2]["clip"] == "group"
+    assert [m["clip"] for m in record["metrics"][2:4]] == ["tween", "group"]
     assert record["fps_in"] == 2.0 and record["output_frames"] == 9 and set(record["model_hashes"]) == {
         "keyframes", "group", "masked"}
     names = [Path(f).name for f in files]  # the result (group), its sidecar, the side-by-side, masked, the keyframes
@@ -309,9 +317,9 @@ def test_compare_interpolation_methods_on_one_set_of_keyframes(client):
 def test_compare_interpolation_baselines_only_outside_the_world(client):
     video, table, summary, files, record, _ = _compare_methods(client, "a red circle and a blue star and a green ring",
                                                                methods=[])
-    assert [r[0] for r in table["data"]] == ["keyframes held", "blend"]
+    assert [r[0] for r in table["data"]] == ["keyframes held", "blend", "tween"]
     assert all(r[1] == "–" and r[3] is None for r in table["data"])  # no judge (three objects), no ground truth
-    assert not record["ground_truth"] and record["methods"] == [] and len(files) == 5 and "baselines only" in summary
+    assert not record["ground_truth"] and record["methods"] == [] and len(files) == 5 and "no model chosen" in summary
 
 
 def test_bad_input_is_a_clear_error_and_leaves_nothing(studio, tmp_path):
@@ -369,7 +377,7 @@ def test_without_models_the_tabs_say_which_command_makes_them(tmp_path):
     assert f"`{TRAINS['interp/group']}`" in tab.models_note(studio) and "train-interp --method group" in TRAINS["interp/group"]
     assert "`flipbook train-sr --steps 3000`" in upscale.models_note(studio)
     *_, last = tab.interpolate(studio, WORLD, PROMPT, 0, None, [], 1, 0, [])
-    assert last[4]["result"] == "blend" and "baselines only" in last[1]
+    assert last[4]["result"] == "tween" and "no model chosen" in last[1]
     with pytest.raises(gr.Error, match="the masked model is not trained yet: `flipbook train-interp --method masked"):
         list(tab.interpolate(studio, WORLD, PROMPT, 0, None, ["masked"], 1, 0, []))
     with pytest.raises(gr.Error, match="no super-resolution model is here yet; train one with `flipbook train-sr"):
@@ -470,5 +478,7 @@ def test_the_progress_plan_counts_every_segment_of_upscale_and_translate():
     from engine.cascade import steps_by_stage as stage_plan
 
     # 8 keyframes → 29 frames: SR and translation each run 4 segments of 8 sharing a frame; SDEdit runs half the steps
-    assert stage_plan("translate", 8, 25, 20) == {"keyframes": 25, "interpolate": 20, "upscale": 80, "translate": 40}
+    assert stage_plan("translate", 8, 25, 20, interp_method="group") == {"keyframes": 25, "interpolate": 20,
+                                                                          "upscale": 80, "translate": 40}
+    assert stage_plan("translate", 8, 25, 20)["interpolate"] == 0  # the default, tweening, has no model and no steps
     assert stage_plan("translate", 2, 25, 20)["translate"] == 10  # 5 frames: one segment

@@ -4,10 +4,12 @@
 (Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from engine.files import atomic_path
-from engine.registry import DEFAULT_OVERLAP, KEYFRAME_MODES, LONG_METHODS, UPSCALE_MODES, default_upscale_mode
+from engine.registry import (CASCADE_DEPTH, DEFAULT_INTERP, CASCADE_WHY, DEFAULT_OVERLAP, INTERP_METHODS,
+                             KEYFRAME_MODES, LONG_METHODS, MODEL_FREE_INTERP, UPSCALE_MODES, default_upscale_mode)
 from engine.sidecar import read_sidecar
 
 from .options import (HelpFormatter, add_model, add_motion, add_out, add_seed, add_training, finite_float,
@@ -80,12 +82,14 @@ def _cascade_options(g):
     c = g.add_argument_group("cascade", "with --cascade: the keyframes (the options above) are interpolated (×4 frames, "
                                         "×4 fps), upscaled (×4) and translated by the latent expert")
     c.add_argument("--cascade", action="store_true", help="run the whole cascade instead of keyframes alone")
-    c.add_argument("--cascade-depth", default="translate", choices=["keyframes", "interpolate", "upscale", "translate"],
-                   help="the last stage to run")
+    c.add_argument("--cascade-depth", default=None, choices=["keyframes", "interpolate", "upscale", "translate"],
+                   help=f"the last stage to run (default {CASCADE_DEPTH}: {CASCADE_WHY['translate']})")
     c.add_argument("--stage-steps", type=positive_int, default=20, help="sampling steps of the later stages")
-    c.add_argument("--interp", default=None, metavar="FOLDER", help="interpolation model (default assets/interp/group)")
-    c.add_argument("--interp-method", default=None, choices=["group", "masked"],
-                   help="group (FusionFrames, default) or masked (MPL-Video)")
+    c.add_argument("--interp", default=None, metavar="FOLDER",
+                   help="interpolation model folder (default assets/interp/METHOD)")
+    c.add_argument("--interp-method", default=None, choices=[*MODEL_FREE_INTERP, *INTERP_METHODS],
+                   help=f"tween or blend (no model), group (FusionFrames) or masked (MPL-Video); default "
+                        f"{DEFAULT_INTERP} ({CASCADE_WHY['interpolate']}), or the method of --interp's model")
     c.add_argument("--sr", default=None, metavar="FOLDER", help="image SR folder (default assets/sr/image)")
     c.add_argument("--sr-mode", default=None, metavar="MODE",
                    help="the upscaling mode: " + ", ".join(UPSCALE_MODES) + " (default: the best one available)")
@@ -189,6 +193,17 @@ def generate(args) -> int:
     return 0
 
 
+def measured_defaults(args) -> dict:
+    """The depth and interpolation method asked for, else the measured defaults, saying why on stderr."""
+    chosen = {"depth": args.cascade_depth or CASCADE_DEPTH,
+              "interp_method": args.interp_method or (None if args.interp else DEFAULT_INTERP)}  # --interp: its model
+    if args.interp_method is None and chosen["interp_method"] == DEFAULT_INTERP and chosen["depth"] != "keyframes":
+        print(f"interpolate: {DEFAULT_INTERP}, since {CASCADE_WHY['interpolate']}", file=sys.stderr)
+    if args.cascade_depth is None and CASCADE_DEPTH != "translate":
+        print(f"depth {CASCADE_DEPTH}: {CASCADE_WHY['translate']}", file=sys.stderr)
+    return chosen
+
+
 def generate_cascade(args) -> int:
     """`generate --cascade` (or `generate --from` a cascade sidecar)."""
     # heavy: diffusers and the engine's models load only when the command runs, not for --help
@@ -209,10 +224,10 @@ def generate_cascade(args) -> int:
         keyframes = [k for k in GENERATE_KEYS if k not in ("pyramid", "renoise", "memory", "plan", *LONG_KEYS)]
         settings = {k: getattr(args, k) for k in keyframes}
         settings.update({k: getattr(args, k) for k in CASCADE_KEYS if k != "cascade_depth"})
-        settings["depth"] = args.cascade_depth
+        settings.update(measured_defaults(args))
         settings["sr_mode"] = args.sr_mode or default_upscale_mode(args.sr)
     progress = StageProgress(steps_by_stage(settings["depth"], settings["frames"], settings["steps"],
-                                            settings["stage_steps"], settings["strength"]))
+                                            settings["stage_steps"], settings["strength"], settings["interp_method"]))
     path, _, record = run_cascade(args.out, on_stage=progress.stage, callback_on_step_end=progress.step, **settings)
     progress.close()
     for stage in record["stages"]:

@@ -1,9 +1,11 @@
-"""`flipbook interpolate` and `train-interp`: frame interpolation, T → 4T−3 frames (engine.pipelines.interpolate,
+"""`flipbook interpolate` and `train-interp`: frame interpolation, T → 4T−3 frames (engine.interpolate,
 engine.training.interpolation).
 (Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
 from pathlib import Path
+
+from engine.registry import CASCADE_WHY, DEFAULT_INTERP, INTERP_METHODS, MODEL_FREE_INTERP
 
 from .options import (HelpFormatter, add_device, add_out, add_seed, non_negative_int, positive_float, positive_int,
                       use_threads)
@@ -17,8 +19,9 @@ def add_commands(sub):
                        description=interpolate.__doc__, formatter_class=HelpFormatter)
     i.add_argument("--input", required=True, help="the clip (.mp4, .gif, .webm) whose frames are the keyframes")
     add_out(i)
-    i.add_argument("--method", default=None, choices=["group", "masked"],
-                   help="group (FusionFrames, default) or masked (MPL-Video)")
+    i.add_argument("--method", default=None, choices=[*MODEL_FREE_INTERP, *INTERP_METHODS],
+                   help=f"tween or blend (no model), group (FusionFrames) or masked (MPL-Video); default: --interp's "
+                        f"model, else {DEFAULT_INTERP} ({CASCADE_WHY['interpolate'].split(', so ')[0]})")
     i.add_argument("--interp", default=None, metavar="FOLDER",
                    help=f"an interpolation model folder (default {INTERP_ASSET}/METHOD)")
     i.add_argument("--steps", type=positive_int, default=20, help="DPM-Solver++ steps")
@@ -94,8 +97,9 @@ def interpolate(args) -> int:
     # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.interpolate import interpolate_file
 
-    progress = StageProgress({"interpolate": args.steps})
-    path, _ = interpolate_file(args.input, args.out, method=args.method, folder=args.interp, steps=args.steps,
+    method = args.method or (None if args.interp else DEFAULT_INTERP)  # None: the folder's own method
+    progress = StageProgress({"interpolate": 0 if method in MODEL_FREE_INTERP else args.steps})
+    path, _ = interpolate_file(args.input, args.out, method=method, folder=args.interp, steps=args.steps,
                                seed=args.seed, guidance=args.guidance, skip=args.skip, aug_level=args.aug_level,
                                fps=args.fps, device=args.device, dtype=args.dtype, model=args.model,
                                callback=progress.step)

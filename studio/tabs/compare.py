@@ -90,8 +90,8 @@ def build(studio: Studio, history: gr.State) -> dict:
                     "the world's ground truth first when the prompt is a world prompt. *Attributes right*: what the "
                     "judge sees, against what the prompt names; *TCC*: how alike the frame-to-frame changes are to "
                     "the ground truth's (1 is identical); *seconds*: sampling time. Or one model's keyframes through "
-                    "the interpolation methods, beside each keyframe held and blending, with PSNR and SSIM of the "
-                    "frames between the keyframes.")
+                    "the interpolation methods, beside each keyframe held, blending and tweening, with PSNR and SSIM "
+                    "of the frames between the keyframes.")
         with gr.Row():
             with gr.Column(scale=1):
                 what = gr.Radio([MODELS, METHODS], value=MODELS, label="Compare", elem_id="cmp-what")

@@ -1,6 +1,7 @@
 """Compare, interpolation methods (`/compare_interpolation`): one prompt and seed's keyframes, generated once with one
-tuning mode, interpolated by each chosen interpolation model (group, masked: whichever are trained) beside the two
-baselines (each keyframe held, linear blending), tiled in step with the world's ground truth at the output rate first;
+tuning mode, interpolated by each chosen interpolation model (group, masked: whichever are trained) beside the ways
+with no model (each keyframe held, linear blending, tweening), tiled in step with the world's ground truth at the
+output rate first;
 a table of the attributes the judge finds right, PSNR and SSIM of the frames between the keyframes and TCC against
 the ground truth, and time. The interpolation itself is the Interpolate tab's (studio/tabs/interpolate.py)."""
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from engine.models.interpolation import FACTOR
+from engine.registry import INTERP_TWEEN
 
 from ..context import Studio, session_of
 from ..fields import Slider, open_choices
@@ -85,7 +87,7 @@ def compare_interpolation(studio: Studio, prompt, negative_prompt, seed, frames,
               "keyframes_clip": native.name,
               "seconds": {"keyframes": key_record["seconds"]["keyframes"],
                           **{m: round(results[m][1]["seconds"], 3) for m in methods}}}
-    video = results[methods[0]][0] if methods else clips[1][1]  # the first model's clip, else the blend
+    video = results[methods[0]][0] if methods else dict((n, c) for n, c, _ in clips)[INTERP_TWEEN]  # else tween
     shown, files, history = save_outputs(studio, "compare-interpolation", video, out_fps, tiles, names, record,
                                          history, extra={m: results[m][0] for m in methods[1:]},
                                          also=[native, native.with_suffix(".json")], model="-vs-".join(methods))
@@ -101,7 +103,7 @@ def controls(studio: Studio) -> dict:
         mode = gr.Dropdown(studio.choices(), value=studio.default_key(), label="Keyframes by (tuning mode)",
                            allow_custom_value=True, elem_id="cmp-keyframes-mode")
         methods = open_choices(gr.CheckboxGroup(have, value=have, visible=bool(have), elem_id="cmp-interp-methods",
-                                                label="Interpolation models (beside each keyframe held and blend)"))
+                                                label="Interpolation models (beside each keyframe held, blend and tween)"))
         note = gr.Markdown(interp.models_note(studio))
         steps = Slider(1, 100, value=interp.STEPS, step=1, label="Interpolation steps", elem_id="cmp-interp-steps")
     return {"group": group, "mode": mode, "methods": methods, "note": note, "steps": steps}

@@ -6,7 +6,6 @@ import random
 
 import gradio as gr
 
-from engine.cascade import steps_by_stage
 from engine.generate import keyframe_steps
 from engine.io.image import READABLE as IMAGE_FILES
 from engine.pipelines.load import SCHEDULERS
@@ -92,7 +91,7 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
             return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop, moves)
 
         total = (keyframe_steps(frames, steps, None, longer["context_overlap"], longer["long_method"])
-                 if depth == "keyframes" else sum(steps_by_stage(depth, frames, steps, stage_steps).values()))
+                 if depth == "keyframes" else sum(cascade.stage_plan(studio, depth, frames, steps, stage_steps).values()))
         (native, video, record), image = yield from with_progress(work, total, progress, outputs=5, preview=3)
 
     # 3. the clip for the page, its files, and History

@@ -1,6 +1,7 @@
 """Interpolate: T keyframes → 4T−3 frames at 4× the rate, by the trained interpolation models (FusionFrames' group
-model, MPL-Video's masked model; any of them, side by side) and two baselines, each keyframe held until the next
-and linear blending. For a world clip the world's ground truth at the output rate plays beside them and the table
+model, MPL-Video's masked model; any of them, side by side) and three ways with no model: each keyframe held until
+the next, linear blending, and tweening (each keyframe's object moved to the in-between time: the cascade's
+default, which measures best). For a world clip the world's ground truth at the output rate plays beside them and the table
 scores every clip against it (PSNR and SSIM on the frames between the keyframes, TCC on the whole clip).
 
 The models run through engine.interpolate (the task behind `flipbook interpolate`), looked up in
@@ -14,9 +15,9 @@ import time
 import gradio as gr
 import torch
 
-from engine.models.interpolation import FACTOR, blend_keyframes, hold_keyframes, output_frames
-from engine.interpolate import interpolate_clip
-from engine.registry import INTERP_METHODS, TRAINS
+from engine.interpolate import MODEL_FREE, interpolate_clip
+from engine.models.interpolation import FACTOR, hold_keyframes, output_frames
+from engine.registry import INTERP_METHODS, INTERP_TWEEN, TRAINS
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
@@ -119,10 +120,10 @@ def interpolate_methods(studio: Studio, methods: list[str], keys: torch.Tensor, 
 
 
 def method_clips(keys: torch.Tensor, methods: list[str], results: dict) -> list[tuple[str, torch.Tensor, float]]:
-    """The two baselines on keyframes (T, 3, H, W), each keyframe held and linear blending (timed here), then each
-    method's result: (name, frames (4T−3, 3, H, W), seconds)."""
+    """The ways with no model on keyframes (T, 3, H, W): each keyframe held, blending and tweening (timed here),
+    then each method's result: (name, frames (4T−3, 3, H, W), seconds)."""
     baselines = []
-    for name, make in (("keyframes held", hold_keyframes), ("blend", blend_keyframes)):
+    for name, make in (("keyframes held", hold_keyframes), *MODEL_FREE.items()):
         t0 = time.perf_counter()
         baselines.append((name, make(keys), time.perf_counter() - t0))
     return baselines + [(m, results[m][0], results[m][1]["seconds"]) for m in methods]
@@ -137,7 +138,7 @@ def describe(keys, fps, clip, out_fps, methods, results, rows, truth, notes) -> 
     text = f"**{clip.shape[0]} frames at {out_fps:g} fps** from {keys.shape[0]} keyframes at {fps:g} fps"
     text += "".join(f" · {m}: {results[m][1]['seconds']:.1f} s" for m in methods)
     if not methods:
-        text += " · the baselines only (no model chosen)"
+        text += " · no model chosen: each keyframe held, blend and tween"
     top = best(rows) if truth is not None else None
     if top is not None:
         text += f" · closest to the ground truth between the keyframes: **{top['clip']}** ({top['PSNR (dB)']} dB)"
@@ -167,7 +168,7 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
     truth = world_truth(what, tuple(keys.shape[-2:]), out_fps, n)
     clips = method_clips(keys, methods, results)
     rows = score_rows(clips, truth, between_keyframes(n))
-    result = methods[0] if methods else "blend"
+    result = methods[0] if methods else INTERP_TWEEN
     tiles, names = [c for _, c, _ in clips], [name for name, _, _ in clips]
     if truth is not None:
         tiles, names = tiles + [truth], names + ["ground truth"]
@@ -181,10 +182,10 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
               "metrics_note": "PSNR and SSIM on the frames between the keyframes, TCC on the whole clip",
               "seconds": {"read": round(read, 3), **{f"load {m}": round(results[m][1]["load"], 3) for m in methods},
                           **{m: round(results[m][1]["seconds"], 3) for m in methods}}}
-    video = results[result][0] if methods else clips[1][1]
+    video = results[result][0] if methods else dict((n, c) for n, c, _ in clips)[INTERP_TWEEN]
     extra = {m: results[m][0] for m in methods[1:]}
     shown, files, history = save_outputs(studio, "interpolate", video, out_fps, tiles, names, record, history,
-                                         extra=extra, model="-".join(methods) or "blend")
+                                         extra=extra, model="-".join(methods) or INTERP_TWEEN)
     summary = describe(keys, fps, video, out_fps, methods, results, rows, truth, what.get("notes", []))
     yield shown, summary, table(rows), files, record, image, history
 
@@ -197,8 +198,10 @@ def build(studio: Studio, history: gr.State) -> dict:
                     f"frames at 4× the rate (a world clip: {KEYFRAMES['size']}² at {KEYFRAMES['fps']:g} fps → "
                     f"{4 * KEYFRAMES['fps']:g} fps). *group* (FusionFrames) predicts the three frames between every "
                     "two keyframes in one pass; *masked* (MPL-Video) denoises the whole clip with the keyframes "
-                    "given. Beside them: each keyframe held, and linear blending; for a world clip, the ground "
-                    "truth at the output rate. PSNR and SSIM score the frames between the keyframes.")
+                    "given. Beside them, with no model: each keyframe held, linear blending, and *tween*, each "
+                    "keyframe's object moved to the in-between time (the cascade's default: it measures best, and "
+                    "does not ghost where blending does); for a world clip, the ground truth at the output rate. "
+                    "PSNR and SSIM score the frames between the keyframes.")
         note = gr.Markdown(models_note(studio), elem_id="interp-models")
         with gr.Row():
             with gr.Column(scale=1):
@@ -215,7 +218,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                     stop = gr.Button("Stop", variant="stop", scale=1)
             with gr.Column(scale=2):
                 preview = gr.Image(label="Step preview", height=96, interactive=False, buttons=[])
-                video = gr.Video(label="Keyframes held, blend, the models and the ground truth, side by side",
+                video = gr.Video(label="Keyframes held, blend, tween, the models and the ground truth, side by side",
                                  autoplay=True, loop=True, height=260, interactive=False, elem_id="interp-video")
                 summary = gr.Markdown(elem_id="interp-summary")
                 scores = gr.Dataframe(headers=HEADERS, label="Against the ground truth (world clips) and time",
