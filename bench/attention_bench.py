@@ -6,11 +6,11 @@ layer of an inflated UNet, whole (projections included), side by side in one run
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 from diffusers.models.attention_processor import Attention
 
+from engine.files import write_text
 from engine.models.base import base_unet
 from engine.models.attention import LatentShiftAttnProcessor, SpatioTemporalAttnProcessor
 from engine.models.temporal import FrameContext
@@ -76,11 +76,9 @@ def main():
     full = sum(n * times[k][1] for k, n in levels.items())
     lines.append(f"| **embedded UNet, all {len(embedded)} self-attention layers** | {shift:.4f} | {full:.4f} | "
                  f"**{shift / full:.3f}** |")
-    text = "\n".join(lines)
-    print(text)
+    print(text := "\n".join(lines) + "\n")
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text + "\n")
+        write_text(a.out, text)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from engine.metrics import psnr, ssim, tcc  # noqa: E402
 from engine.models.decoder import available_decoders, load_decoder  # noqa: E402
 from engine.models.expert import VAE_ASSET, load_world_vae  # noqa: E402
 from engine.models.vae import decode_frames, encode_frames  # noqa: E402
-from engine.files import atomic_path  # noqa: E402
+from engine.files import write_text  # noqa: E402
 from engine.training.expert import val_clips  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -80,9 +80,7 @@ def main():
         lines += ["", "No temporal decoder is trained yet: `flipbook train-decoder --variant VARIANT` for each of "
                       + ", ".join(LAYERS) + "."]
     text = "\n".join(lines) + "\n"
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(text)
-    print(text)
+    print(write_text(args.out, text).read_text())
 
 
 if __name__ == "__main__":

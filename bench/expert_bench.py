@@ -31,7 +31,7 @@ from engine.models.expert import EXPERT_ASSET, EXPERT_RECORD  # noqa: E402
 from engine.models.vae import decode_frames, encode_frames  # noqa: E402
 from engine.pipelines.translate import translation_pipeline  # noqa: E402
 from engine.pipelines.upscale import upscale_pipeline  # noqa: E402
-from engine.files import atomic_path  # noqa: E402
+from engine.files import write_text  # noqa: E402
 from engine.training.expert import val_clips  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -127,9 +127,7 @@ def main():
     lines += ["", "Translation time per clip: " + ", ".join(f"{n} {s:.1f} s" for n, s in seconds.items()) + ".", "",
               f"The expert scores the higher PSNR at {wins} of {len(strengths)} strengths."]
     text = "\n".join(lines) + "\n"
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(text)
-    print(text)
+    print(write_text(args.out, text).read_text())
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
 from diffusers.models.attention_processor import AttnProcessor
 from torch.utils.flop_counter import FlopCounterMode
 
+from engine.files import write_text
 from engine.models.base import base_unet
 from engine.models.inflate import inflate
 from engine.tuning import apply_mode
@@ -83,11 +83,9 @@ def main():
              "| variant | s / step | GFLOP/s | of matmul peak | speed vs default |", "|---|---|---|---|---|"]
     for name, s in rows.items():
         lines.append(f"| {name} | {s:.3f} | {flops / s / 1e9:.1f} | {flops / s / peak:.1%} | {base / s:.2f}× |")
-    text = "\n".join(lines)
-    print(text)
+    print(text := "\n".join(lines) + "\n")
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text + "\n")
+        write_text(a.out, text)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,13 @@ def atomic_path(path: str | Path, suffix: str | None = None):
         raise
 
 
+def write_text(path: str | Path, text: str) -> Path:
+    """A text file (a report, a record) written whole or not at all."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
 @contextmanager
 def atomic_folder(path: str | Path, keep: tuple[str, ...] = ("*.md",)):
     """Yield an empty temporary folder beside `path`; on success it replaces `path` whole (files of `path`
