@@ -46,3 +46,22 @@ def open_choices(component):
     'not in the list of choices'."""
     component.preprocess = lambda payload: payload
     return component
+
+
+def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
+    """A tab's run button and Stop beside it."""
+    with gr.Row():
+        return gr.Button(label, variant="primary", scale=3), gr.Button("Stop", variant="stop", scale=1)
+
+
+def result_column(key: str, video: str, files: str, headers: list[str], table: str, summary_id: str | None = None,
+                  preview: str = "Step preview", height: int = 260) -> tuple:
+    """A tab's results, top to bottom: the step preview, the clips side by side (elem_id KEY-video), a summary, a table
+    of scores (KEY-table), the downloads and the sidecar: (preview, video, summary, table, files, record)."""
+    shown = gr.Image(label=preview, height=96, interactive=False, buttons=[])
+    clip = gr.Video(label=video, autoplay=True, loop=True, height=height, interactive=False, elem_id=f"{key}-video")
+    summary = gr.Markdown(elem_id=summary_id or f"{key}-summary")
+    scores = gr.Dataframe(headers=headers, label=table, interactive=False, elem_id=f"{key}-table")
+    downloads = gr.File(label=f"Download ({files})", file_count="multiple", interactive=False)
+    record = gr.JSON(label="Parameters (the sidecar)", max_height=240)
+    return shown, clip, summary, scores, downloads, record

@@ -27,7 +27,7 @@ from engine.world.vocab import MOTIONS
 
 from ..clip_input import WORLD, clip_picker, load_clip, upload_roots
 from ..context import Stopped, Studio, session_of
-from ..fields import Number, Slider
+from ..fields import Number, Slider, result_column, run_buttons
 from ..media import Previews
 from ..work import MOTION_FROM_PROMPT, MOTION_OFF, check_seed, motion_settings, number, save_outputs, user_errors, \
     with_progress
@@ -220,19 +220,12 @@ def build(studio: Studio, history: gr.State) -> dict:
                 steps = Slider(1, 100, value=STEPS, step=1, label="Steps", elem_id="edit-steps",
                                info="over the whole schedule: inverting and sampling each take strength × steps")
                 motion = motion_controls("edit", plan=MOTION_PLAN, methods=False)
-                with gr.Row():
-                    go = gr.Button("Edit", variant="primary", scale=3)
-                    stop = gr.Button("Stop", variant="stop", scale=1)
+                go, stop = run_buttons("Edit")
             with gr.Column(scale=2):
-                preview = gr.Image(label="Step preview", height=96, interactive=False, buttons=[])
-                video = gr.Video(label="Input and edit, side by side", autoplay=True, loop=True, height=260,
-                                 interactive=False, elem_id="edit-video")
-                summary = gr.Markdown(elem_id="edit-verdict")
-                table = gr.Dataframe(headers=HEADERS, label="The judge's verdict", interactive=False,
-                                     elem_id="edit-table")
-                files = gr.File(label="Download (the edit, its JSON sidecar, the side-by-side clip, the input as "
-                                      "edited)", file_count="multiple", interactive=False)
-                record = gr.JSON(label="Parameters (the sidecar)", max_height=240)
+                preview, video, summary, table, files, record = result_column(
+                    "edit", "Input and edit, side by side",
+                    "the edit, its JSON sidecar, the side-by-side clip, the input as edited", HEADERS,
+                    "The judge's verdict", summary_id="edit-verdict")
 
         def run(source, world_prompt, world_seed, upload, source_prompt, prompt, mode, tune_steps, strength, guidance,
                 steps, seed, motion, speed, path, history, request: gr.Request, progress=gr.Progress()):

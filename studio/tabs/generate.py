@@ -16,7 +16,7 @@ from engine.world.vocab import CAMERA_MOVES, MOTIONS
 from .. import cascade
 from ..context import Studio, session_of
 from ..examples import EXAMPLES, words_markdown
-from ..fields import Number, Slider, open_choices
+from ..fields import Number, Slider, open_choices, run_buttons
 from ..work import (LIMITS, MOTION_FROM_PROMPT, MOTION_OFF, OWN_FPS, check_prompt, check_scheduler, check_seed,
                     check_settings, display_copy, generate_one, history_entry, long_settings, motion_settings,
                     user_errors, with_progress)
@@ -147,9 +147,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                 motion = motion_controls()
                 longer = long_controls(studio)
                 depth, stage_steps, stages = cascade_controls(studio)
-                with gr.Row():
-                    go = gr.Button("Generate", variant="primary", scale=3)
-                    stop = gr.Button("Stop", variant="stop", scale=1)
+                go, stop = run_buttons("Generate")
             with gr.Column(scale=1):
                 preview = gr.Image(label="Step preview", height=96, interactive=False, buttons=[])
                 video = gr.Video(label="Generated", autoplay=True, loop=True, height=300, interactive=False)

@@ -21,7 +21,7 @@ from engine.registry import INTERP_METHODS, INTERP_TWEEN, TRAINS
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
-from ..fields import Number, Slider, open_choices
+from ..fields import Number, Slider, open_choices, result_column, run_buttons
 from ..media import Previews
 from ..media import noisy_frames
 from ..scores import HEADERS, best, score_rows, table
@@ -213,19 +213,12 @@ def build(studio: Studio, history: gr.State) -> dict:
                 with gr.Row():
                     steps = Slider(1, 100, value=STEPS, step=1, label="Steps", elem_id="interp-steps")
                     seed = Number(label="Seed (−1: random)", value=0, precision=0, minimum=-1)
-                with gr.Row():
-                    go = gr.Button("Interpolate", variant="primary", scale=3)
-                    stop = gr.Button("Stop", variant="stop", scale=1)
+                go, stop = run_buttons("Interpolate")
             with gr.Column(scale=2):
-                preview = gr.Image(label="Step preview", height=96, interactive=False, buttons=[])
-                video = gr.Video(label="Keyframes held, blend, tween, the models and the ground truth, side by side",
-                                 autoplay=True, loop=True, height=260, interactive=False, elem_id="interp-video")
-                summary = gr.Markdown(elem_id="interp-summary")
-                scores = gr.Dataframe(headers=HEADERS, label="Against the ground truth (world clips) and time",
-                                      interactive=False, elem_id="interp-table")
-                files = gr.File(label="Download (the result, its JSON sidecar, the side-by-side clip, other methods)",
-                                file_count="multiple", interactive=False)
-                record = gr.JSON(label="Parameters (the sidecar)", max_height=240)
+                preview, video, summary, scores, files, record = result_column(
+                    "interp", "Keyframes held, blend, tween, the models and the ground truth, side by side",
+                    "the result, its JSON sidecar, the side-by-side clip, other methods", HEADERS,
+                    "Against the ground truth (world clips) and time")
 
         def run(source, world_prompt, world_seed, upload, methods, steps, seed, history, request: gr.Request,
                 progress=gr.Progress()):

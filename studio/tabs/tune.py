@@ -23,7 +23,7 @@ from engine.tuning import MODES
 from engine.world import UnknownWordsError
 
 from ..context import Stopped, Studio, session_of
-from ..fields import Number
+from ..fields import Number, run_buttons
 from ..work import history_entry, in_background, number, user_errors
 
 WORLD = "world clips (train split)"
@@ -187,9 +187,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                 with gr.Row():
                     lr = Number(label="Learning rate", value=LR, minimum=1e-6, maximum=0.1)
                     seed = Number(label="Seed", value=0, precision=0, minimum=0)
-                with gr.Row():
-                    go = gr.Button("Tune", variant="primary", scale=3)
-                    stop = gr.Button("Stop", variant="stop", scale=1)
+                go, stop = run_buttons("Tune")
             with gr.Column(scale=2):
                 status = gr.Markdown("Choose a mode and data, then press Tune.", elem_id="tune-status")
                 loss = gr.LinePlot(x="step", y="loss", title="Training loss", height=260, label="Loss",

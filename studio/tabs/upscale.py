@@ -22,7 +22,7 @@ from engine.upscale import upscale_clip
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
-from ..fields import Number, Slider, open_choices
+from ..fields import Number, Slider, open_choices, result_column, run_buttons
 from ..media import Previews
 from ..scores import HEADERS, best, score_rows, table
 from ..stages import root, upscale_modes
@@ -180,20 +180,13 @@ def build(studio: Studio, history: gr.State) -> dict:
                 with gr.Row():
                     steps = Slider(1, 100, value=STEPS, step=1, label="Steps (per segment)", elem_id="sr-steps")
                     seed = Number(label="Seed (−1: random)", value=0, precision=0, minimum=-1)
-                with gr.Row():
-                    go = gr.Button("Upscale", variant="primary", scale=3)
-                    stop = gr.Button("Stop", variant="stop", scale=1)
+                go, stop = run_buttons("Upscale")
             with gr.Column(scale=2):
-                preview = gr.Image(label="Step preview (the current segment)", height=96,
-                                   interactive=False, buttons=[])
-                video = gr.Video(label="Bicubic, the result and the ground truth, side by side", autoplay=True,
-                                 loop=True, height=300, interactive=False, elem_id="sr-video")
-                summary = gr.Markdown(elem_id="sr-summary")
-                scores = gr.Dataframe(headers=HEADERS, label="Against the ground truth (world clips) and time",
-                                      interactive=False, elem_id="sr-table")
-                files = gr.File(label="Download (the result, its JSON sidecar, the side-by-side clip, bicubic)",
-                                file_count="multiple", interactive=False)
-                record = gr.JSON(label="Parameters (the sidecar)", max_height=240)
+                preview, video, summary, scores, files, record = result_column(
+                    "sr", "Bicubic, the result and the ground truth, side by side",
+                    "the result, its JSON sidecar, the side-by-side clip, bicubic", HEADERS,
+                    "Against the ground truth (world clips) and time", preview="Step preview (the current segment)",
+                    height=300)
 
         def run(source, world_prompt, world_seed, upload, mode, steps, seed, history, request: gr.Request,
                 progress=gr.Progress()):
