@@ -70,6 +70,17 @@ def open_and_run(page, name, wait_text):
           "widgets:", page.locator(".widget-interact").count())
 
 
+def nudge(page, widget, presses: int, name: str, offset=0):
+    """Press a widget's first slider handle right `presses` times, wait for the kernel, shoot the widget."""
+    handle = widget.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(presses):
+        handle.press("ArrowRight")
+    wait_idle(page, 60)
+    scroll_to(page, widget, "end", offset=offset)
+    shot(page, name)
+
+
 def index(page):
     open_and_run(page, "00_index", None)
     page.evaluate("() => document.querySelector('.jp-WindowedPanel-outer').scrollTo(0, 0)")
@@ -86,13 +97,7 @@ def inflation(page):
     shot(page, "01_inflation_tuning")
     w = page.locator(".widget-interact").first
     w.locator("select").select_option(label="temporal, 40 steps")
-    handle = w.locator(".noUi-handle").first
-    handle.focus()
-    for _ in range(5):
-        handle.press("ArrowRight")
-    wait_idle(page, 60)
-    scroll_to(page, w, "end")
-    shot(page, "01_inflation_widget")
+    nudge(page, w, 5, "01_inflation_widget")
 
 
 def latent_shift(page):
@@ -103,24 +108,13 @@ def latent_shift(page):
     w = page.locator(".widget-interact").first
     w.locator("button", has_text="spatio-temporal").click()
     wait_idle(page, 60)
-    handle = w.locator(".noUi-handle").first   # frame slider
-    handle.focus()
-    for _ in range(2):
-        handle.press("ArrowRight")
-    wait_idle(page, 60)
-    scroll_to(page, w, "end")
-    shot(page, "02_latent_shift_widget")
+    nudge(page, w, 2, "02_latent_shift_widget")  # the frame slider
 
 
 def pyramid(page):
     open_and_run(page, "03_temporal_pyramid", "notebook ran in")
     widgets = page.locator(".widget-interact")
-    handle = widgets.nth(0).locator(".noUi-handle").first   # K: 3 -> 4
-    handle.focus()
-    handle.press("ArrowRight")
-    wait_idle(page, 60)
-    scroll_to(page, widgets.nth(0), "end", offset=60)
-    shot(page, "03_pyramid_stage_windows")
+    nudge(page, widgets.nth(0), 1, "03_pyramid_stage_windows", offset=60)  # K: 3 -> 4
     imgs = page.locator(".jp-OutputArea-output img")
     scroll_to(page, imgs.nth(3), "end")
     shot(page, "03_pyramid_covariances")
