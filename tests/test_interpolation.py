@@ -315,3 +315,16 @@ def test_tween_blends_where_its_regions_are_not_one_object_and_checks_its_input(
     assert torch.allclose(tween_keyframes(keys), blend_keyframes(keys))
     with pytest.raises(ValueError, match="at least 2 keyframes"):
         tween_keyframes(flat[:1])
+
+
+def test_flipbook_interpolate_tweens_by_default_and_says_why(tmp_path, capsys):
+    from engine.world import prompt_to_spec, render
+
+    keys = tmp_path / "keys.mp4"
+    write_video(keys, render(prompt_to_spec("a red circle moving left on a black background", 0), 32, 0.5, 3), 0.5)
+    out = tmp_path / "smooth.mp4"
+    assert main(["interpolate", "--input", str(keys), "--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["method"] == "tween" and record["model_hashes"] == {} and record["frames"] == 9
+    assert "interpolate: tween, since tweening" in capsys.readouterr().err
+    assert read_video(out)[0].shape == (9, 3, 32, 32)

@@ -3,6 +3,7 @@ engine.training.interpolation).
 (Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from engine.registry import CASCADE_WHY, DEFAULT_INTERP, INTERP_METHODS, MODEL_FREE_INTERP
@@ -98,6 +99,8 @@ def interpolate(args) -> int:
     from engine.interpolate import interpolate_file
 
     method = args.method or (None if args.interp else DEFAULT_INTERP)  # None: the folder's own method
+    if args.method is None and method == DEFAULT_INTERP:
+        print(f"interpolate: {DEFAULT_INTERP}, since {CASCADE_WHY['interpolate'].split(', so ')[0]}", file=sys.stderr)
     progress = StageProgress({"interpolate": 0 if method in MODEL_FREE_INTERP else args.steps})
     path, _ = interpolate_file(args.input, args.out, method=method, folder=args.interp, steps=args.steps,
                                seed=args.seed, guidance=args.guidance, skip=args.skip, aug_level=args.aug_level,
