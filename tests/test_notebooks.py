@@ -92,9 +92,11 @@ nbformat.write(nb, sys.argv[2])
 """
 
 
-def execute(name: str, out: Path, tries: int = 2) -> float:
+def execute(name: str, out: Path, tries: int = 3) -> float:
     """Run a notebook in its own process (a kernel client inside the test process, after the studio tests' servers
-    and event loops, has hung with both sides idle); a run that hangs is killed and tried once more."""
+    and event loops, has hung with both sides idle); a run that hangs is killed and tried again. Separate processes
+    have hung too, both sides idle in their event loops (a lost kernel message; twice in a row once, on a CPU busy
+    with another job), so a notebook gets three tries."""
     import os
     import subprocess
     import sys
