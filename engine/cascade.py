@@ -3,7 +3,7 @@
     keyframes (text-to-video, 32², 2 fps) → interpolation (T → 4T−3 frames, 8 fps) → pixel super-resolution
     (×4: 128²) → latent expert translation (VAE encode, SDEdit from t ≤ 900, temporal or image decoder)
 
-The defaults are measured (engine.registry.CASCADE_WHY): interpolation moves each keyframe's object to the
+The defaults are measured (engine.registry.MEASURED_WHY): interpolation moves each keyframe's object to the
 in-between time (tween, no model) unless blending or a model is asked for (`interp_method`: blend, group or masked;
 None, as sidecars before the measured default record it, is the best model here), and the cascade stops after
 upscaling (`depth` "translate" runs the expert).

@@ -45,17 +45,17 @@ DECODER_ORDER = ("conv3d-attn", "conv1d-attn", "conv3d", "conv1d")  # temporal d
 UPSCALE_MODES = ("zero-shot", "full", "temporal")
 # The cascade's defaults, chosen by measurement: a stage whose model does not beat what a stage with no model gives
 # (moving or blending the keyframes; the clip as it comes out of pixel SR) on the bench is off by default, and
-# CASCADE_WHY says why wherever the default is offered (the CLI's help and run, the studio's notes).
+# MEASURED_WHY holds the evidence, which the CLI's help and run and the studio's notes give wherever a default is
+# offered, each in its own words.
 DEFAULT_INTERP = INTERP_TWEEN
 CASCADE_DEPTH = "upscale"
-CASCADE_WHY = {
+MEASURED_WHY = {
     "interpolate": "tweening (each keyframe's object moved to the in-between time) beats blending the keyframes "
                    "and the interpolation models do not (bench/results/interp.md, the cascade's keyframes: tween "
                    "35.8 dB, blending 33.3, group 31.2, masked 33.3; interp_fast.md, keyframes 2 s apart: tween 26.1 "
-                   "dB and a translucent share of 0.10, blending 22.1 dB and 0.38, group 21.5 dB, masked 22.1 dB), "
-                   "so the cascade tweens unless a model is chosen",
+                   "dB and a translucent share of 0.10, blending 22.1 dB and 0.38, group 21.5 dB, masked 22.1 dB)",
     "translate": "expert translation scores below its own input (bench/results/expert.md: 31.8 dB after it against "
-                 "39.7 dB before, at 128²), so the cascade stops after upscaling unless the depth translate is chosen",
+                 "39.7 dB before, at 128²)",
 }
 UPSCALE_ORDER = ("zero-shot", "full", "temporal")
 

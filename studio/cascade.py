@@ -15,7 +15,7 @@ import threading
 
 from engine.cascade import STAGES, run_cascade, steps_by_stage
 
-from engine.registry import DEFAULT_INTERP, CASCADE_WHY, INTERP_METHODS, MODEL_FREE_INTERP, TRAINS
+from engine.registry import DEFAULT_INTERP, INTERP_METHODS, MEASURED_WHY, MODEL_FREE_INTERP, TRAINS
 from engine.sidecar import read_sidecar
 
 from .context import Stopped, Studio, Variant
@@ -50,8 +50,9 @@ def stages_note(studio: Studio) -> str:
         [f"`{TRAINS['decoder']}` (a temporal decoder)"] if expert and not dec else [])
     return ("Cascade stages with trained models here: " + " · ".join(parts) + ". A depth whose model is missing "
             "answers with the command that trains it." + (f" Not trained yet: {'; '.join(more)}." if more else "")
-            + f" Measured defaults: {CASCADE_WHY['interpolate']} (the Interpolate tab compares them); "
-            f"{CASCADE_WHY['translate'].replace('unless the depth translate is chosen', 'unless chosen')}.")
+            + f" Measured defaults: the cascade interpolates by {method}, since {MEASURED_WHY['interpolate']} (the "
+            f"Interpolate tab compares them); it translates only when the depth translate is chosen, since "
+            f"{MEASURED_WHY['translate']}.")
 
 
 def stage_models(studio: Studio) -> dict:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.files import atomic_path
-from engine.registry import (CASCADE_DEPTH, DEFAULT_INTERP, CASCADE_WHY, DEFAULT_OVERLAP, INTERP_METHODS,
+from engine.registry import (CASCADE_DEPTH, DEFAULT_INTERP, DEFAULT_OVERLAP, INTERP_METHODS, MEASURED_WHY,
                              KEYFRAME_MODES, LONG_METHODS, MODEL_FREE_INTERP, UPSCALE_MODES, default_upscale_mode)
 from engine.sidecar import read_sidecar
 
@@ -83,13 +83,13 @@ def _cascade_options(g):
                                         "×4 fps), upscaled (×4) and translated by the latent expert")
     c.add_argument("--cascade", action="store_true", help="run the whole cascade instead of keyframes alone")
     c.add_argument("--cascade-depth", default=None, choices=["keyframes", "interpolate", "upscale", "translate"],
-                   help=f"the last stage to run (default {CASCADE_DEPTH}: {CASCADE_WHY['translate']})")
+                   help=f"the last stage to run (default {CASCADE_DEPTH}, since {MEASURED_WHY['translate']})")
     c.add_argument("--stage-steps", type=positive_int, default=20, help="sampling steps of the later stages")
     c.add_argument("--interp", default=None, metavar="FOLDER",
                    help="interpolation model folder (default assets/interp/METHOD)")
     c.add_argument("--interp-method", default=None, choices=[*MODEL_FREE_INTERP, *INTERP_METHODS],
                    help=f"tween or blend (no model), group (FusionFrames) or masked (MPL-Video); default "
-                        f"{DEFAULT_INTERP} ({CASCADE_WHY['interpolate']}), or the method of --interp's model")
+                        f"{DEFAULT_INTERP}, since {MEASURED_WHY['interpolate']}; or the method of --interp's model")
     c.add_argument("--sr", default=None, metavar="FOLDER", help="image SR folder (default assets/sr/image)")
     c.add_argument("--sr-mode", default=None, metavar="MODE",
                    help="the upscaling mode: " + ", ".join(UPSCALE_MODES) + " (default: the best one available)")
@@ -198,9 +198,11 @@ def measured_defaults(args) -> dict:
     chosen = {"depth": args.cascade_depth or CASCADE_DEPTH,
               "interp_method": args.interp_method or (None if args.interp else DEFAULT_INTERP)}  # --interp: its model
     if args.interp_method is None and chosen["interp_method"] == DEFAULT_INTERP and chosen["depth"] != "keyframes":
-        print(f"interpolate: {DEFAULT_INTERP}, since {CASCADE_WHY['interpolate']}", file=sys.stderr)
+        print(f"interpolate: {DEFAULT_INTERP}, since {MEASURED_WHY['interpolate']} (--interp-method chooses)",
+              file=sys.stderr)
     if args.cascade_depth is None and CASCADE_DEPTH != "translate":
-        print(f"depth {CASCADE_DEPTH}: {CASCADE_WHY['translate']}", file=sys.stderr)
+        print(f"depth {CASCADE_DEPTH}: {MEASURED_WHY['translate']} (--cascade-depth translate runs it)",
+              file=sys.stderr)
     return chosen
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.registry import CASCADE_WHY, DEFAULT_INTERP, INTERP_METHODS, MODEL_FREE_INTERP
+from engine.registry import DEFAULT_INTERP, INTERP_METHODS, MEASURED_WHY, MODEL_FREE_INTERP
 
 from .options import (HelpFormatter, add_device, add_out, add_seed, non_negative_int, positive_float, positive_int,
                       use_threads)
@@ -22,7 +22,7 @@ def add_commands(sub):
     add_out(i)
     i.add_argument("--method", default=None, choices=[*MODEL_FREE_INTERP, *INTERP_METHODS],
                    help=f"tween or blend (no model), group (FusionFrames) or masked (MPL-Video); default: --interp's "
-                        f"model, else {DEFAULT_INTERP} ({CASCADE_WHY['interpolate'].split(', so ')[0]})")
+                        f"model, else {DEFAULT_INTERP} ({MEASURED_WHY['interpolate']})")
     i.add_argument("--interp", default=None, metavar="FOLDER",
                    help=f"an interpolation model folder (default {INTERP_ASSET}/METHOD)")
     i.add_argument("--steps", type=positive_int, default=20, help="DPM-Solver++ steps")
@@ -100,7 +100,7 @@ def interpolate(args) -> int:
 
     method = args.method or (None if args.interp else DEFAULT_INTERP)  # None: the folder's own method
     if args.method is None and method == DEFAULT_INTERP:
-        print(f"interpolate: {DEFAULT_INTERP}, since {CASCADE_WHY['interpolate'].split(', so ')[0]}", file=sys.stderr)
+        print(f"interpolate: {DEFAULT_INTERP}, since {MEASURED_WHY['interpolate']}", file=sys.stderr)
     progress = StageProgress({"interpolate": 0 if method in MODEL_FREE_INTERP else args.steps})
     path, _ = interpolate_file(args.input, args.out, method=method, folder=args.interp, steps=args.steps,
                                seed=args.seed, guidance=args.guidance, skip=args.skip, aug_level=args.aug_level,
