@@ -100,6 +100,23 @@ def test_trained_folders_load_and_say_what_they_are(models):
     assert all(torch.equal(v, spatial[k]) for k, v in decoder.decoder.state_dict().items())
 
 
+def test_a_decoder_finetune_tunes_the_whole_decoder_on_renders_of_every_size(models, tmp_path, capsys):
+    root = models["root"]
+    assert main(["train-decoder", "--variant", "conv1d", "--finetune", "decoder", "--sizes", "32,48", "--steps", "2",
+                 "--batch-size", "1", "--frames", "3", "--crop", "32", "--lr", "1e-2", "--vae", str(root / "vae"),
+                 "--out", str(tmp_path / "decoder"), "--work-dir", str(tmp_path / "run")]) == 0
+    vae = load_expert(root / "t900").base.vae
+    decoder, record = load_decoder(tmp_path / "decoder", vae)  # the encoder is the VAE's: still its pair
+    assert record["finetune"] == "decoder" and record["sizes"] == [32, 48] and record["crop"] == 32
+    assert record["trained_parameters"] > record["temporal_parameters"]
+    spatial = vae.decoder.state_dict()
+    assert any(not torch.equal(v, spatial[k]) for k, v in decoder.decoder.state_dict().items())
+    with pytest.raises(SystemExit):  # a render side that is no multiple of 4 is named before anything loads
+        main(["train-decoder", "--sizes", "128,250", "--out", str(tmp_path / "never")])
+    assert "multiples of 4 such as 128,256,512, got '128,250'" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+
+
 def test_translate_a_clip_with_the_expert_and_the_temporal_decoder(models, tmp_path, capsys):
     root = models["root"]
     clip = tmp_path / "in.mp4"

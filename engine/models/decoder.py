@@ -13,8 +13,9 @@ residual whose last projection starts at zero. Variants (Table 3's rows that fin
 | conv3d-attn | a 3×3×3 convolution, then attention over frames |
 
 An untrained temporal decoder is therefore the image decoder frame by frame, exactly (tested bit for bit). The
-spatial weights are a copy of the VAE's; training (`engine.training.decoder`) tunes the temporal layers only,
-and the folder records the hash of the VAE it came from, so it is never paired with another encoder.
+spatial weights start as a copy of the VAE's; training (`engine.training.decoder`) tunes the temporal layers alone
+or the whole decoder with them (Table 3's "Finetune: Decoder" rows), never the encoder, and the folder records the
+hash of the VAE it came from, so it is never paired with another encoder.
 """
 from __future__ import annotations
 

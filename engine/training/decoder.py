@@ -1,8 +1,12 @@
 """Fine-tune a temporal video decoder (FusionFrames §4.3) on world clips: the VAE's encoder (frozen) encodes each
 frame, the decoder with its temporal layers decodes the clip, and only the temporal layers train, on the MSE
-between the decoded clip and the clip (Table 3's "Finetune: Temporal" rows). Clips are 8 frames at 8 fps (what
-interpolation produces), random 64² crops of 128² renders by default (the layers are convolutions and attention
-over frames at each position, so a crop teaches them what a whole frame would, at a quarter of the cost).
+between the decoded clip and the clip. `finetune="temporal"` tunes the temporal layers alone (Table 3's "Finetune:
+Temporal" rows); `finetune="decoder"` tunes the whole decoder with them (its "Finetune: Decoder" rows, the best in
+the table), which can also lift what the image decoder reconstructs: the encoder stays frozen, so every latent the
+experts and the interpolation models make still decodes. Clips are 8 frames at 8 fps (what interpolation produces),
+random 64² crops of renders at `sizes` in turn (default: the VAE's own size; the layers are convolutions and
+attention over frames at each position, so a crop teaches them what a whole frame would, at a fraction of the cost,
+and crops of larger renders show the finer detail of the cascade's top resolution).
 """
 from __future__ import annotations
 
@@ -29,28 +33,48 @@ def decoder_loss(decoder: TemporalDecoder, vae, pixels: torch.Tensor) -> torch.T
     return (decoder(z) - pixels).pow(2).mean()
 
 
+FINETUNE = ("temporal", "decoder")  # what trains: the temporal layers alone, or the whole decoder with them
+
+
+def check_sizes(sizes: list[int], crop: int) -> list[int]:
+    """The render sides a run takes in turn; each a positive multiple of 4 and at least the crop."""
+    if not sizes or any(s <= 0 or s % 4 or s < crop for s in sizes):
+        raise ValueError(f"render sizes must be positive multiples of 4, each at least the crop ({crop}); got {sizes}")
+    return sizes
+
+
 def train_decoder(variant: str, out: str | Path, vae: str | Path | None = None, steps: int = 600, batch_size: int = 2,
                   lr: float = 5e-4, seed: int = 0, work_dir: str | Path | None = None, frames: int = 8,
-                  fps: float = 8.0, crop: int | None = 64, checkpoint_every: int = 100) -> dict:
-    """Add `variant`'s temporal layers to the VAE's decoder and tune them; write a decoder folder (fp16)."""
+                  fps: float = 8.0, crop: int | None = 64, checkpoint_every: int = 100, finetune: str = "temporal",
+                  sizes: list[int] | None = None) -> dict:
+    """Add `variant`'s temporal layers to the VAE's decoder and tune them (with the whole decoder when `finetune` is
+    "decoder") on clips rendered at `sizes` in turn; write a decoder folder (fp16)."""
+    if finetune not in FINETUNE:
+        raise ValueError(f"finetune must be one of {', '.join(FINETUNE)}, got {finetune!r}")
     torch.manual_seed(seed)
     v, record = load_world_vae(vae, process_state().device)
     v.requires_grad_(False)
     decoder = TemporalDecoder.from_vae(v, variant)
-    decoder.requires_grad_(False)
+    decoder.requires_grad_(finetune == "decoder")
     decoder.temporal.requires_grad_(True)
     size = int(record["size"])
-    crop = min(crop or size, size)
+    sizes = list(sizes or [size])
+    crop = min(crop or size, min(sizes))
+    sizes = check_sizes(sizes, crop)
     work_dir = run_folder(work_dir or f"runs/decoder/{variant}")
-    state = train_loop({"decoder": decoder}, lambda s: world_batch(s, batch_size, seed + 9, size, crop, frames, fps),
+    state = train_loop({"decoder": decoder},
+                       lambda s: world_batch(s, batch_size, seed + 9, sizes[s % len(sizes)], crop, frames, fps),
                        lambda b: decoder_loss(decoder, v, b["pixels"]), steps, work_dir, lr=lr,
                        checkpoint_every=checkpoint_every, title=f"temporal decoder {variant}")
     if process_state().is_main_process:
         with atomic_folder(out) as tmp:
             save_decoder(decoder, tmp, {"vae": recorded_path(vae or VAE_ASSET), "vae_hash": model_hash(v), "size": size,
                                         "crop": crop, "frames": frames, "fps": fps, "steps": steps,
+                                        "finetune": finetune, "sizes": sizes,
                                         "batch_size": batch_size, "lr": lr, "seed": seed,
                                         "temporal_parameters": sum(p.numel() for p in decoder.temporal_parameters()),
+                                        "trained_parameters": sum(p.numel() for p in decoder.parameters()
+                                                                  if p.requires_grad),
                                         "data": "world clips, train split"})
             if (work_dir / "loss.png").is_file():
                 shutil.copy2(work_dir / "loss.png", tmp / "loss.png")

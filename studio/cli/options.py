@@ -62,6 +62,17 @@ def finite_float(text: str) -> float:
     return value
 
 
+def sizes(text: str) -> list[int]:
+    """A comma-separated list of frame sides, each a positive multiple of 4 (e.g. 128,256,512)."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(v < 4 or v % 4 for v in values):
+        raise argparse.ArgumentTypeError(f"must be comma-separated multiples of 4 such as 128,256,512, got {text!r}")
+    return values
+
+
 def seed(text: str) -> int:
     try:
         return check_seed(text)

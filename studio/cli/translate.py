@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .options import (HelpFormatter, add_model, add_device, add_out, add_seed, add_training, channels, finite_float,
-                      positive_float, positive_int, use_threads)
+                      positive_float, positive_int, sizes, use_threads)
 from .progress import StageProgress
 
 VAE_ASSET, EXPERT_ASSET, DECODER_ASSET = "assets/vae", "assets/expert", "assets/decoder"
@@ -78,14 +78,18 @@ def _train_expert_parser(sub):
 
 
 def _train_decoder_parser(sub):
-    d = sub.add_parser("train-decoder", help="fine-tune a temporal video decoder's temporal layers on world clips "
-                                             "(assets/decoder/VARIANT)", description=train_decoder.__doc__,
-                       formatter_class=HelpFormatter)
+    d = sub.add_parser("train-decoder", help="fine-tune a temporal video decoder on world clips (assets/decoder/VARIANT)",
+                       description=train_decoder.__doc__, formatter_class=HelpFormatter)
     d.add_argument("--variant", default="conv3d-attn", choices=["conv1d", "conv3d", "conv1d-attn", "conv3d-attn"],
                    help="the temporal layers added")
     _latent_training(d, 600)
     d.add_argument("--frames", type=positive_int, default=8, help="frames a clip")
     d.add_argument("--crop", type=positive_int, default=64, help="random crops of this side")
+    d.add_argument("--finetune", default="temporal", choices=["temporal", "decoder"],
+                   help="what trains: the temporal layers alone, or the whole decoder with them (the encoder stays "
+                        "frozen, so every latent still decodes)")
+    d.add_argument("--sizes", type=sizes, default=None,
+                   help="render sides taken in turn, e.g. 128,256,512 (default: the VAE's own size)")
     d.add_argument("--checkpoint-every", type=positive_int, default=100, help="steps between checkpoints")
     d.add_argument("--vae", default=None, help=f"the VAE folder (default {VAE_ASSET})")
     d.add_argument("--out", default=None, help=f"default {DECODER_ASSET}/VARIANT")
@@ -127,7 +131,8 @@ def train_expert(args) -> int:
 
 def train_decoder(args) -> int:
     """FusionFrames' video decoder: the VAE's decoder with temporal layers after every resnet (zero at first: the image
-    decoder), tuned alone on the reconstruction of 8-frame world clips. Resumes from --work-dir."""
+    decoder), tuned alone (--finetune temporal) or with the whole decoder (--finetune decoder, Table 3's best rows) on
+    the reconstruction of 8-frame world clips rendered at --sizes. Resumes from --work-dir."""
     use_threads()
     # heavy: the trainer (diffusers, the engine's models, accelerate) loads only when it runs, not for --help
     from engine.training.decoder import train_decoder as train
@@ -135,7 +140,7 @@ def train_decoder(args) -> int:
     out = args.out or f"{DECODER_ASSET}/{args.variant}"
     train(args.variant, out, args.vae, args.steps, args.batch_size, args.lr, args.seed,
           args.work_dir or (f"runs/decoder/{Path(out).name}" if args.out else None), args.frames, crop=args.crop,
-          checkpoint_every=args.checkpoint_every)
+          checkpoint_every=args.checkpoint_every, finetune=args.finetune, sizes=args.sizes)
     print(f"temporal decoder ({args.variant}) written to {out}")
     return 0
 
