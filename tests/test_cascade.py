@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.nn.modules.module import register_module_forward_pre_hook
 
 from engine.io import read_video, write_video
@@ -15,6 +16,7 @@ from engine.models.expert import VAE_ASSET, expert_timesteps, load_expert, world
 from engine.models.inflate import VideoUNet
 from engine.sidecar import recorded_path
 from engine.models.vae import decode_frames, encode_frames
+from engine.pipelines.translate import keep_low_frequencies
 from engine.training.base import diffusion_loss
 from studio.cli import main
 
@@ -149,6 +151,36 @@ def test_translate_a_clip_with_the_expert_and_the_temporal_decoder(models, tmp_p
                      "--steps", "2", *args]) == 2, args
         err = capsys.readouterr().err
         assert fragment in err and "Traceback" not in err and not bad.exists(), (args, err)
+
+
+def test_translate_up_in_resolution_keeping_the_inputs_low_frequencies(models, tmp_path, capsys):
+    root, clip = models["root"], tmp_path / "in.mp4"
+    assert main(["render", "--prompt", PROMPT, "--size", "32", "--fps", "8", "--frames", "3", "--out", str(clip)]) == 0
+    out = tmp_path / "top.mp4"  # strength 0: the VAE alone, no denoising; to 64², the input's colours kept
+    assert main(["translate", "--input", str(clip), "--out", str(out), "--expert", str(root / "t900"), "--decoder",
+                 "image", "--strength", "0", "--size", "64", "--detail-sigma", "1.5"]) == 0
+    assert "resized 32×32 to 64×64 (bilinear), the size asked for" in capsys.readouterr().out
+    video, _ = read_video(out)
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert video.shape == (3, 3, 64, 64) and side["size"] == [64, 64] and side["detail_sigma"] == 1.5
+    assert main(["translate", "--input", str(clip), "--out", str(tmp_path / "bad.mp4"), "--expert",
+                 str(root / "t900"), "--strength", "-0.1"]) == 2
+    assert "strength must be in [0, 1]" in capsys.readouterr().err and not (tmp_path / "bad.mp4").exists()
+
+
+def test_keeping_low_frequencies_drops_a_colour_shift_and_keeps_fine_detail():
+    torch.manual_seed(0)
+    video = torch.rand(1, 3, 2, 8, 8)
+    base = F.interpolate(video.transpose(1, 2).flatten(0, 1), size=(32, 32), mode="bicubic",
+                         align_corners=False).clamp(0, 1).view(1, 2, 3, 32, 32).transpose(1, 2)
+    assert torch.allclose(keep_low_frequencies(video, base, 1.0), base, atol=1e-6)  # nothing changed: the input
+    shifted = (base + 0.05).clamp(0, 1)  # the VAE's kind of error: a colour shift everywhere
+    same = (shifted - base) == 0.05
+    assert (keep_low_frequencies(video, shifted, 2.0) - base)[same].abs().max() < 0.02
+    dot = base.clone()
+    dot[:, :, :, 16, 16] = 1 - dot[:, :, :, 16, 16]  # one pixel of detail: most of it stays
+    kept = keep_low_frequencies(video, dot, 1.0)
+    assert ((kept - base)[:, :, :, 16, 16] / (dot - base)[:, :, :, 16, 16]).min() > 0.8
 
 
 @torch.no_grad()

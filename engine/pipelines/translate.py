@@ -10,7 +10,14 @@ first frame of each segment after the first is the carried last frame of the one
 back into the segment after every step, noised to the level of the next (diffusers' inpainting way), so the new
 frames are denoised beside it, and it ends exactly as the last segment made it. Memory then grows with F, not
 with the clip (the point of MPL-Video's pixel-then-latent cascade). A strength whose start lies above the
-timesteps the expert was trained on is refused. `engine.translate.translate_file` runs it on a video file.
+timesteps the expert was trained on is refused; strength 0 denoises nothing (the clip through the VAE alone, the
+ablation that tells what the expert's steps add). `engine.translate.translate_file` runs it on a video file.
+
+Going up in resolution (MPL-Video's use: the pixel stage's 128² clip to a 512² top), the translated frames can keep
+the input's low frequencies and add only their own detail (`detail_sigma` σ: the input resized bicubically, plus
+what the translation changed above a Gaussian of σ output pixels, `'out = base + (x − base) − blur_σ(x − base)'`).
+The world's VAE errs mostly at low frequencies (colour, measured in bench/results/expert.md), which a clip that
+was already right at 128² need not inherit; its decoder draws sharper edges than bicubic does.
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from einops import rearrange
 
 from ..diffusion.loop import StoppablePipeline, pipeline_callback
 from ..diffusion.noise import frame_noise
+from ..metrics.degrade import blur
 from ..models.base import model_output
 from ..models.decoder import best_decoder, load_decoder
 from ..models.expert import load_expert, vae_factor
@@ -66,7 +74,7 @@ class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
         return (self.config.max_timestep + 1) / self.scheduler.config.num_train_timesteps
 
     def check_inputs(self, video, strength: float, num_inference_steps: int, guidance_scale: float, size: tuple,
-                     segment_frames: int = SEGMENT):
+                     segment_frames: int = SEGMENT, detail_sigma: float | None = None):
         if not torch.is_tensor(video) or video.ndim != 5 or video.shape[2] != 3:
             raise ValueError(f"video must be a tensor (B, F, 3, H, W) in [0, 1], got "
                              f"{tuple(video.shape) if torch.is_tensor(video) else type(video).__name__}")
@@ -75,9 +83,9 @@ class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
         if any(s < self.multiple or s % self.multiple for s in size):
             raise ValueError(f"frames of {size[0]}×{size[1]}: the expert needs sides that are multiples of "
                              f"{self.multiple}; pass height and width (translate_file chooses them)")
-        if not 0 < strength <= 1:
-            raise ValueError(f"strength must be in (0, 1] (the part of the schedule the clip is noised into), got "
-                             f"{strength}")
+        if not 0 <= strength <= 1:
+            raise ValueError(f"strength must be in [0, 1] (the part of the schedule the clip is noised into; 0: "
+                             f"through the VAE alone), got {strength}")
         if strength > self.max_strength:
             raise ValueError(f"strength {strength:g} noises the clip above the t ≤ {self.config.max_timestep} this "
                              f"expert was trained on; use a strength of at most {self.max_strength:.2f}")
@@ -86,6 +94,9 @@ class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
         if not 0 <= guidance_scale <= 50:
             raise ValueError(f"guidance must be between 0 and 50, got {guidance_scale}")
         check_segment_frames(segment_frames)
+        if detail_sigma is not None and not 0 < detail_sigma <= 16:
+            raise ValueError(f"detail_sigma must be in (0, 16] output pixels (or None: the translated frames as they "
+                             f"are), got {detail_sigma}")
 
     def get_timesteps(self, num_inference_steps: int, strength: float, device) -> torch.Tensor:
         """SDEdit's part of the schedule, diffusers' img2img way: the last strength · steps of the steps spanning the
@@ -150,16 +161,17 @@ class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
                  num_inference_steps: int = 20, guidance_scale: float = 1.0, height: int | None = None,
                  width: int | None = None, generator: torch.Generator | None = None,
                  callback_on_step_end: Callable | None = None, decode_chunk_size: int | None = None,
-                 segment_frames: int = SEGMENT, return_dict: bool = True):
+                 segment_frames: int = SEGMENT, detail_sigma: float | None = None, return_dict: bool = True):
         """Translate `video` (B, F, 3, h, w) in [0, 1] at height × width (default: its own size): frames
         (B, F, 3, height, width) in [0, 1]. `strength`: how far into the noise the clip goes (at most
         (max_timestep + 1) / 1000); `num_inference_steps`: steps over the whole schedule, of which the last
         `strength` part runs in each segment; `segment_frames`: F, the frames denoised (and decoded) together;
-        `decode_chunk_size`: frames the VAE encodes, and the image decoder decodes, at once."""
+        `decode_chunk_size`: frames the VAE encodes, and the image decoder decodes, at once; `detail_sigma`: keep the
+        input's frequencies below a Gaussian of σ output pixels (None: the translated frames as they are)."""
         # 1. check inputs
         size = (height or video.shape[-2], width or video.shape[-1])
         self.start_run()  # Stop (engine.diffusion.loop) ends a run after its current step
-        self.check_inputs(video, strength, num_inference_steps, guidance_scale, size, segment_frames)
+        self.check_inputs(video, strength, num_inference_steps, guidance_scale, size, segment_frames, detail_sigma)
         device, (b, n) = self._execution_device, video.shape[:2]
         prompts = [prompt] * b if isinstance(prompt, str) else list(prompt)
         if len(prompts) != b:
@@ -179,17 +191,31 @@ class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
         out, carried = torch.empty_like(pixels), None
         for start, stop in segments(n, segment_frames):
             z0 = encode_frames(self.vae, pixels[:, :, start:stop], decode_chunk_size)
-            latents = self.sdedit(z0, carried, num_inference_steps, strength, text, guidance_scale, generator,
-                                  callback_on_step_end)
+            latents = z0 if strength == 0 else self.sdedit(z0, carried, num_inference_steps, strength, text,
+                                                           guidance_scale, generator, callback_on_step_end)
             decoded = self.decode(latents, decode_chunk_size)
             first = 1 if carried is not None else 0  # the carried frame stays as the last segment decoded it
             out[:, :, start + first:stop] = decoded[:, :, first:]
             carried = latents[:, :, -1]
 
-        # 5. frames in [0, 1]
-        frames = rearrange(out / 2 + 0.5, "b c f h w -> b f c h w").clamp(0, 1).cpu()
+        # 5. frames in [0, 1], with the input's low frequencies if asked
+        out = (out / 2 + 0.5).clamp(0, 1)
+        if detail_sigma is not None:
+            out = keep_low_frequencies(rearrange(video.to(device, torch.float32), "b f c h w -> b c f h w"), out,
+                                       detail_sigma)
+        frames = rearrange(out, "b c f h w -> b f c h w").cpu()
         self.maybe_free_model_hooks()
         return VideoOutput(frames=frames) if return_dict else (frames,)
+
+
+def keep_low_frequencies(video: torch.Tensor, translated: torch.Tensor, sigma: float) -> torch.Tensor:
+    """`video` (B, 3, F, h, w) resized bicubically to `translated`'s (B, 3, F, H, W) size, plus the translation's
+    change above a Gaussian of `sigma` pixels: the input's colours and layout, the translation's detail. In [0, 1]."""
+    b, size = video.shape[0], translated.shape[-2:]
+    base = F.interpolate(rearrange(video, "b c f h w -> (b f) c h w"), size=size, mode="bicubic", align_corners=False)
+    base = rearrange(base.clamp(0, 1), "(b f) c h w -> b c f h w", b=b).to(translated.dtype)
+    change = translated - base
+    return (base + change - blur(change, sigma)).clamp(0, 1)
 
 
 def _decoder_for(name: str | None, vae):

@@ -19,13 +19,19 @@ def add_commands(sub):
     t.add_argument("--input", required=True, help="the clip (.mp4, .gif, .webm), e.g. the output of `flipbook upscale`")
     add_out(t)
     t.add_argument("--prompt", default=None, help="what the clip shows (default: its sidecar's prompt, else none)")
-    t.add_argument("--strength", type=positive_float, default=0.5, help="how far into the noise, in (0, 0.9]")
+    t.add_argument("--strength", type=finite_float, default=0.5,
+                   help="how far into the noise, in [0, 0.9] (0: through the VAE alone, no denoising)")
     t.add_argument("--steps", type=positive_int, default=20, help="steps over the whole schedule")
     t.add_argument("--guidance", type=finite_float, default=1.0, help="classifier-free guidance (1: none)")
     add_seed(t)
     t.add_argument("--expert", default=None, help=f"an expert folder (default {EXPERT_ASSET}/t900)")
     t.add_argument("--decoder", default=None, help="conv1d, conv3d, conv1d-attn, conv3d-attn, a folder, or image "
                                                    "(default: the best temporal decoder trained on its VAE, else image)")
+    t.add_argument("--size", type=positive_int, default=None,
+                   help="the output's long side (default: the expert's, 128); larger goes up in resolution")
+    t.add_argument("--detail-sigma", type=positive_float, default=None,
+                   help="keep the input's colours: its frequencies below a Gaussian of this many output pixels, the "
+                        "translation's detail above (e.g. 1.0; default: the translated frames as they are)")
     t.add_argument("--segment-frames", type=positive_int, default=8,
                    help="frames denoised together; longer clips run in segments sharing a frame")
     t.add_argument("--scheduler", default="dpm++", choices=["dpm++", "ddim"], help="the sampler")
@@ -156,7 +162,8 @@ def translate(args) -> int:
     progress = StageProgress({"translate": None})  # the last --strength of the steps, in every segment
     path, _, notes = translate_file(args.input, args.out, args.prompt, args.strength, args.steps, args.guidance,
                                     args.seed, args.expert, args.decoder, args.scheduler, args.device, args.dtype,
-                                    args.segment_frames, callback=progress.step)
+                                    args.segment_frames, callback=progress.step, side=args.size,
+                                    detail_sigma=args.detail_sigma)
     progress.close()
     for note in notes:
         print(f"note: {note}")
