@@ -73,7 +73,7 @@ def steps_by_stage(depth: str, frames: int, steps: int, stage_steps: int, streng
     segments_of = len(segments(output_frames(frames), SEGMENT))
     interpolation = 0 if interp_method in MODEL_FREE else stage_steps
     plan = {"keyframes": steps, "interpolate": interpolation, "upscale": stage_steps * segments_of,
-            "translate": max(1, min(stage_steps, int(stage_steps * strength))) * segments_of}
+            "translate": (max(1, min(stage_steps, int(stage_steps * strength))) if strength > 0 else 0) * segments_of}
     return {stage: plan[stage] for stage in STAGES[:STAGES.index(depth) + 1]}
 
 
@@ -99,9 +99,10 @@ def _runners(s: dict, prompt: str, plan, step: dict) -> dict[str, Callable]:
         return pipe(clip, prompt, num_inference_steps=s["stage_steps"], generator=generator(), **step).frames
 
     def translate(pipe, clip):
-        size = fit_size(*clip.shape[-2:], pipe.config.sample_size, pipe.multiple)
+        size = fit_size(*clip.shape[-2:], s["top"] or pipe.config.sample_size, pipe.multiple)
+        # decode_chunk_size 1: the image decoder decodes each frame alone, the least memory
         return pipe(clip, prompt, s["strength"], s["stage_steps"], 1.0, *size, generator=generator(),
-                    decode_chunk_size=1, **step).frames  # the image decoder decodes each frame alone: the least memory
+                    decode_chunk_size=1, detail_sigma=s["detail_sigma"], **step).frames
 
     return {"keyframes": keyframes, "interpolate": interpolate, "upscale": upscale, "translate": translate}
 
@@ -132,6 +133,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = CASCADE_DEPTH, seed: 
                 negative_prompt: str | None = None, interp: str | None = None, interp_method: str | None = DEFAULT_INTERP,
                 sr: str | None = None, sr_mode: str = "zero-shot", sr_tuned: str | None = None,
                 expert: str | None = None, decoder: str | None = None, strength: float = STRENGTH,
+                top: int | None = None, detail_sigma: float | None = None,
                 stage_steps: int = 20, keep_stages: bool = False, device: str = "cpu", dtype: str = "fp32",
                 motion: str | None = None, speed: float = 1.0, path: str | list | None = None,
                 motion_plan: bool = True, motion_method: str | None = None, motion_strength: float | None = None,
@@ -141,7 +143,8 @@ def run_cascade(out: str | Path, prompt: str, depth: str = CASCADE_DEPTH, seed: 
     """Run the cascade from `prompt` up to `depth`; write the clip, its sidecar and (`keep_stages`) every stage's
     clip beside it (OUT-keyframes.mp4, ...). Returns (path, frames (F, 3, H, W) in [0, 1], sidecar).
     `steps`, `guidance`, `mode`, `scheduler`, `fps`: the keyframes' (as `flipbook generate`); `stage_steps`: the
-    later stages' sampling steps; `motion` … `plan`: how the keyframes move (as `generate_video`'s);
+    later stages' sampling steps; `top`: the translated clip's long side (default the expert's; MPL-Video goes up
+    to it from the pixel stage); `detail_sigma`: translation keeps the pixel stage's frequencies below it; `motion` … `plan`: how the keyframes move (as `generate_video`'s);
     `on_stage(name)` is told when each stage starts, `on_stage_done(name, clip (B, F, 3, H, W) in [0, 1])` when it
     ends; `callback_on_step_end(pipe, i, t, {"latents": ...})` after every denoising step of every stage (diffusers'
     form; an exception raised from any of them ends the run before its clip and sidecar are written)."""
@@ -157,7 +160,9 @@ def run_cascade(out: str | Path, prompt: str, depth: str = CASCADE_DEPTH, seed: 
     frames = check_number(frames, "frames", 2 if depth != "keyframes" else 1, 64, whole=True)
     steps = check_number(steps, "steps", 1, 1000, whole=True)
     stage_steps = check_number(stage_steps, "stage steps", 1, 1000, whole=True)
-    guidance, strength = check_number(guidance, "guidance", 0, 50), check_number(strength, "strength", 0.01, 1)
+    guidance, strength = check_number(guidance, "guidance", 0, 50), check_number(strength, "strength", 0, 1)
+    top = check_number(top, "top", 8, 2048, whole=True) if top is not None else None
+    detail_sigma = check_number(detail_sigma, "detail sigma", 0.1, 16) if detail_sigma is not None else None
     mode, scheduler = keyframe_settings(mode, tuned, model, scheduler)
     # every argument: what --from replays
     settings = {k: v for k, v in locals().items() if k not in HOOKS}

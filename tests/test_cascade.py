@@ -282,6 +282,19 @@ def test_the_cascade_from_a_prompt_end_to_end(models, tmp_path, capsys):
     assert torch.equal(read_video(again)[0], video)  # the sidecar repeats the run
 
 
+def test_the_cascade_translates_up_to_a_top_side_keeping_the_pixel_stages_colours(models, tmp_path):
+    out = tmp_path / "top.mp4"
+    assert _cascade(models, out, "--top", "64", "--strength", "0", "--detail-sigma", "1") == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert [s["size"] for s in side["stages"]][-2:] == [[32, 32], [64, 64]]  # upscale 32², then up to the top
+    assert side["settings"]["top"] == 64 and side["settings"]["detail_sigma"] == 1
+    video = read_video(out)[0]
+    assert video.shape == (9, 3, 64, 64)
+    again = tmp_path / "again.mp4"
+    assert main(["generate", "--from", str(out.with_suffix(".json")), "--out", str(again)]) == 0
+    assert torch.equal(read_video(again)[0], video)
+
+
 def test_a_missing_stage_model_names_the_command_that_trains_it(models, tmp_path, capsys):
     none = tmp_path / "none"
     for flag, fragment, depth in [("--expert", "flipbook train-expert", "upscale"),

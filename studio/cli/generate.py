@@ -25,7 +25,7 @@ LONG_KEYS = ("image", "image_sha256", "context_window", "context_overlap", "long
 SIDECAR_DEFAULTS = {"renoise": True, "dtype": "fp32", "device": "cpu", "speed": 1.0, "motion_plan": False,
                     "cross_frame": False, "context_window": 0}
 CASCADE_KEYS = ("cascade_depth", "stage_steps", "interp", "interp_method", "sr", "sr_mode", "sr_tuned", "expert",
-                "decoder", "strength", "keep_stages")
+                "decoder", "strength", "top", "detail_sigma", "keep_stages")
 TRAINABLE = ", ".join(m for m in KEYFRAME_MODES if m != "zero-shot")
 
 
@@ -97,7 +97,14 @@ def _cascade_options(g):
     c.add_argument("--expert", default=None, metavar="FOLDER", help="expert folder (default assets/expert/t900)")
     c.add_argument("--decoder", default=None, help="temporal decoder variant or folder, or image (default: the best "
                                                    "temporal decoder trained on the expert's VAE, else image)")
-    c.add_argument("--strength", type=positive_float, default=0.5, help="expert translation strength")
+    c.add_argument("--strength", type=finite_float, default=0.5,
+                   help="expert translation strength (0: through the VAE alone)")
+    c.add_argument("--top", type=positive_int, default=None,
+                   help="the translated clip's long side (default: the expert's, 128); 512 goes up from the pixel "
+                        "stage's 128² in latent space, MPL-Video's way")
+    c.add_argument("--detail-sigma", type=positive_float, default=None,
+                   help="translation keeps the pixel stage's frequencies below a Gaussian of this many pixels and adds "
+                        "only its detail above (e.g. 1.0; default: the translated frames as they are)")
     c.add_argument("--keep-stages", action="store_true", help="also write each stage's clip (OUT-keyframes.mp4, ...)")
 
 
