@@ -72,7 +72,7 @@ def describe(name: str, record: dict | None, added: int) -> str:
     if record is None:
         return "image | – | – | 0.0 k"
     tuned = f"{record.get('finetune', 'temporal')} ({record.get('steps')} steps × {record.get('batch_size')} clips" + \
-        (f", renders {'/'.join(map(str, record['sizes']))}" if record.get("sizes") else "") + ")"
+        (f", renders {'/'.join(map(str, record['sizes']))}, crops {record.get('crop')}²" if record.get("sizes") else "") + ")"
     return f"video ({name}) | {LAYERS[record['variant']]} | {tuned} | {added / 1e3:.1f} k"
 
 

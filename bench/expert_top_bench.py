@@ -81,7 +81,7 @@ def main():
     p.add_argument("--pixel", type=int, default=128, help="the pixel stage's output side (its input is a quarter)")
     p.add_argument("--steps", type=int, default=20, help="DPM-Solver++ steps over the whole schedule (and SR's)")
     p.add_argument("--strengths", default="0.1", help="the expert's strengths besides 0")
-    p.add_argument("--detail-sigma", type=float, default=1.0, help="σ (top-side pixels) of the low-frequency split")
+    p.add_argument("--detail-sigma", type=float, default=0.5, help="σ (top-side pixels) of the low-frequency split")
     p.add_argument("--expert", default=None, help="the expert folder (default assets/expert/t900)")
     p.add_argument("--decoder", default="image", help="image, a temporal decoder variant, or a folder")
     p.add_argument("--sr-mode", default="zero-shot", help="the pixel SR model's video mode")

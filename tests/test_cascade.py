@@ -68,6 +68,27 @@ def test_an_untrained_temporal_decoder_is_the_image_decoder_exactly(variant):
     assert (decoder(other)[:, :, 0] - decoder(z)[:, :, 0]).abs().max() > 1e-4  # frames now see each other
 
 
+@torch.no_grad()
+def test_a_still_clip_decodes_still_to_its_ends_with_an_edge_frame():
+    torch.manual_seed(0)
+    vae = world_vae(32, (8, 16, 16)).eval()
+    z = encode_frames(vae, torch.rand(1, 3, 1, 32, 32).repeat(1, 1, 6, 1, 1) * 2 - 1)  # one frame, six times
+    spread = {}
+    for variant in ("conv1d", "conv1d-attn"):
+        decoder = TemporalDecoder.from_vae(vae, variant).eval()
+        assert decoder.config.edge_frames == 1
+        for p in decoder.temporal_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        # zero padding in time makes the end frames differ from the middle ones (flicker); each 3-frame layer
+        # carries that one frame further in, so as many edge frames as layers keep a still clip exactly still
+        for edge in (0, 1, len(decoder.temporal)):
+            decoder.register_to_config(edge_frames=edge)
+            out = decoder(z)
+            spread[variant, edge] = (out - out[:, :, 2:3]).abs().amax().item()
+    assert spread["conv1d", 1] < spread["conv1d", 0] and spread["conv1d", len(decoder.temporal)] < 1e-5
+    assert spread["conv1d-attn", 1] < spread["conv1d-attn", 0]
+
+
 def test_the_expert_never_trains_above_its_max_timestep(models):
     assert expert_timesteps(900) == (0, 901) and expert_timesteps(1000) == (0, 1000)
     with pytest.raises(ValueError, match="--max-timestep must be between 1 and 1000"):

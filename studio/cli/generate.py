@@ -223,6 +223,8 @@ def generate_cascade(args) -> int:
         if not isinstance(record, dict) or record.get("kind") != "cascade":
             raise ValueError(f"{args.from_json} is not a cascade sidecar (the .json beside a `generate --cascade` clip)")
         settings = {"motion_plan": False, **record["settings"]}  # sidecars before motion plans sampled without one
+        if settings.get("decoder") is None and record.get("decoder"):  # the decoder it used, even if a better one
+            settings["decoder"] = record["decoder"]                    # has been embedded since
     else:
         if not args.prompt:
             raise ValueError("give --prompt (or --from a sidecar)")
