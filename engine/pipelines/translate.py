@@ -200,9 +200,10 @@ class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
 
         # 5. frames in [0, 1], with the input's low frequencies if asked
         out = (out / 2 + 0.5).clamp(0, 1)
-        if detail_sigma is not None:
-            out = keep_low_frequencies(rearrange(video.to(device, torch.float32), "b f c h w -> b c f h w"), out,
-                                       detail_sigma)
+        if detail_sigma is not None:  # frame by frame: a frame's worth of memory, not a clip's
+            given = rearrange(video.to(device, torch.float32), "b f c h w -> b c f h w")
+            for i in range(n):
+                out[:, :, i:i + 1] = keep_low_frequencies(given[:, :, i:i + 1], out[:, :, i:i + 1], detail_sigma)
         frames = rearrange(out, "b c f h w -> b f c h w").cpu()
         self.maybe_free_model_hooks()
         return VideoOutput(frames=frames) if return_dict else (frames,)
