@@ -29,7 +29,7 @@ from .interpolate import MODEL_FREE
 from .models.interpolation import output_frames
 from .pipelines.interpolate import GroupInterpolationPipeline, interpolation_pipeline, skip_for_fps
 from .pipelines.load import keyframe_pipeline, prompt_for
-from .pipelines.translate import STRENGTH, fit_size, translation_pipeline
+from .pipelines.translate import DETAIL_SIGMA, STRENGTH, fit_size, translation_pipeline
 from .pipelines.upscale import SEGMENT, segments, upscale_pipeline
 from .peak_memory import PeakMemory
 from .registry import CASCADE_DEPTH, DEFAULT_INTERP, INTERP_METHODS
@@ -144,7 +144,8 @@ def run_cascade(out: str | Path, prompt: str, depth: str = CASCADE_DEPTH, seed: 
     clip beside it (OUT-keyframes.mp4, ...). Returns (path, frames (F, 3, H, W) in [0, 1], sidecar).
     `steps`, `guidance`, `mode`, `scheduler`, `fps`: the keyframes' (as `flipbook generate`); `stage_steps`: the
     later stages' sampling steps; `top`: the translated clip's long side (default the expert's; MPL-Video goes up
-    to it from the pixel stage); `detail_sigma`: translation keeps the pixel stage's frequencies below it; `motion` … `plan`: how the keyframes move (as `generate_video`'s);
+    to it from the pixel stage); `detail_sigma`: translation keeps the pixel stage's frequencies below it;
+    `motion` … `plan`: how the keyframes move (as `generate_video`'s);
     `on_stage(name)` is told when each stage starts, `on_stage_done(name, clip (B, F, 3, H, W) in [0, 1])` when it
     ends; `callback_on_step_end(pipe, i, t, {"latents": ...})` after every denoising step of every stage (diffusers'
     form; an exception raised from any of them ends the run before its clip and sidecar are written)."""
@@ -162,7 +163,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = CASCADE_DEPTH, seed: 
     stage_steps = check_number(stage_steps, "stage steps", 1, 1000, whole=True)
     guidance, strength = check_number(guidance, "guidance", 0, 50), check_number(strength, "strength", 0, 1)
     top = check_number(top, "top", 8, 2048, whole=True) if top is not None else None
-    detail_sigma = check_number(detail_sigma, "detail sigma", 0.1, 16) if detail_sigma is not None else None
+    detail_sigma = check_number(detail_sigma, "detail sigma", *DETAIL_SIGMA) if detail_sigma is not None else None
     mode, scheduler = keyframe_settings(mode, tuned, model, scheduler)
     # every argument: what --from replays
     settings = {k: v for k, v in locals().items() if k not in HOOKS}

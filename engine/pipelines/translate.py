@@ -43,6 +43,7 @@ from .text_to_video import VideoOutput
 from .upscale import SEGMENT, check_segment_frames, segments
 
 STRENGTH = 0.5
+DETAIL_SIGMA = (0.1, 16.0)  # the Gaussian's σ in output pixels that keep_low_frequencies takes
 
 
 class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
@@ -94,9 +95,9 @@ class ExpertTranslationPipeline(StoppablePipeline, DiffusionPipeline):
         if not 0 <= guidance_scale <= 50:
             raise ValueError(f"guidance must be between 0 and 50, got {guidance_scale}")
         check_segment_frames(segment_frames)
-        if detail_sigma is not None and not 0 < detail_sigma <= 16:
-            raise ValueError(f"detail_sigma must be in (0, 16] output pixels (or None: the translated frames as they "
-                             f"are), got {detail_sigma}")
+        if detail_sigma is not None and not DETAIL_SIGMA[0] <= detail_sigma <= DETAIL_SIGMA[1]:
+            raise ValueError(f"detail_sigma must be in [{DETAIL_SIGMA[0]:g}, {DETAIL_SIGMA[1]:g}] output pixels (or "
+                             f"None: the translated frames as they are), got {detail_sigma}")
 
     def get_timesteps(self, num_inference_steps: int, strength: float, device) -> torch.Tensor:
         """SDEdit's part of the schedule, diffusers' img2img way: the last strength · steps of the steps spanning the

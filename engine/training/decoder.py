@@ -1,12 +1,14 @@
 """Fine-tune a temporal video decoder (FusionFrames §4.3) on world clips: the VAE's encoder (frozen) encodes each
-frame, the decoder with its temporal layers decodes the clip, and only the temporal layers train, on the MSE
-between the decoded clip and the clip. `finetune="temporal"` tunes the temporal layers alone (Table 3's "Finetune:
+frame, the decoder with its temporal layers decodes the clip, and it trains on the MSE between the decoded clip
+and the clip. `finetune="temporal"` tunes the temporal layers alone (Table 3's "Finetune:
 Temporal" rows); `finetune="decoder"` tunes the whole decoder with them (its "Finetune: Decoder" rows, the best in
 the table), which can also lift what the image decoder reconstructs: the encoder stays frozen, so every latent the
 experts and the interpolation models make still decodes. Clips are 8 frames at 8 fps (what interpolation produces),
-random 64² crops of renders at `sizes` in turn (default: the VAE's own size; the layers are convolutions and
+random `crop`² crops (64 by default) of renders at `sizes` in turn (default: the VAE's own size; the layers are convolutions and
 attention over frames at each position, so a crop teaches them what a whole frame would, at a fraction of the cost,
-and crops of larger renders show the finer detail of the cascade's top resolution).
+and crops of larger renders show the finer detail of the cascade's top resolution). A whole-decoder finetune wants
+whole frames, though (`crop` = the render side): on crops its GroupNorm and mid-block attention learn a crop's
+statistics and it loses on whole frames (bench/results/decoder.md).
 """
 from __future__ import annotations
 
@@ -36,10 +38,10 @@ def decoder_loss(decoder: TemporalDecoder, vae, pixels: torch.Tensor) -> torch.T
 FINETUNE = ("temporal", "decoder")  # what trains: the temporal layers alone, or the whole decoder with them
 
 
-def check_sizes(sizes: list[int], crop: int) -> list[int]:
-    """The render sides a run takes in turn; each a positive multiple of 4 and at least the crop."""
-    if not sizes or any(s <= 0 or s % 4 or s < crop for s in sizes):
-        raise ValueError(f"render sizes must be positive multiples of 4, each at least the crop ({crop}); got {sizes}")
+def check_sizes(sizes: list[int]) -> list[int]:
+    """The render sides a run takes in turn, each a positive multiple of 4 (the crop is at most the smallest)."""
+    if not sizes or any(s <= 0 or s % 4 for s in sizes):
+        raise ValueError(f"render sizes must be positive multiples of 4; got {sizes}")
     return sizes
 
 
@@ -59,8 +61,7 @@ def train_decoder(variant: str, out: str | Path, vae: str | Path | None = None, 
     decoder.temporal.requires_grad_(True)
     size = int(record["size"])
     sizes = list(sizes or [size])
-    crop = min(crop or size, min(sizes))
-    sizes = check_sizes(sizes, crop)
+    crop = min(crop or size, min(check_sizes(sizes)))
     work_dir = run_folder(work_dir or f"runs/decoder/{variant}")
     state = train_loop({"decoder": decoder},
                        lambda s: world_batch(s, batch_size, seed + 9, sizes[s % len(sizes)], crop, frames, fps),
