@@ -18,6 +18,7 @@ from engine.sidecar import recorded_path
 from engine.models.vae import decode_frames, encode_frames
 from engine.pipelines.translate import keep_low_frequencies
 from engine.training.base import diffusion_loss
+from engine.training.decoder import decoder_loss
 from studio.cli import main
 
 PROMPT = "a red circle moving left on a black background"
@@ -89,6 +90,35 @@ def test_a_still_clip_decodes_still_to_its_ends_with_an_edge_frame():
     assert spread["conv1d-attn", 1] < spread["conv1d-attn", 0]
 
 
+@torch.no_grad()
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_still_decoder_keeps_a_still_clip_exactly_still_whatever_its_weights(variant):
+    torch.manual_seed(0)
+    vae = world_vae(32, (8, 16, 16)).eval()
+    z = encode_frames(vae, torch.rand(1, 3, 1, 32, 32).repeat(1, 1, 6, 1, 1) * 2 - 1)  # one frame, six times
+    decoder = TemporalDecoder.from_vae(vae, variant, still=True).eval()
+    assert torch.equal(decoder(z), decode_frames(vae, z))  # untrained: still the image decoder, bit for bit
+    for p in decoder.temporal_parameters():
+        p.add_(0.05 * torch.randn_like(p))
+    decoder.register_to_config(edge_frames=0)  # edge padding in every layer, no frame positions: no edge frames needed
+    out = decoder(z)
+    assert (out - out[:, :, :1]).abs().amax() == 0
+    moving = z.clone()
+    moving[:, :, 3] = torch.randn_like(moving[:, :, 3])
+    assert (decoder(moving)[:, :, 0] - out[:, :, 0]).abs().amax() > 1e-4  # and frames still see each other
+
+
+def test_the_decoder_change_loss_sees_flicker_and_not_a_steady_error():
+    vae = world_vae(32, (8, 16, 16)).eval()
+    pixels = torch.rand(1, 3, 4, 32, 32) * 2 - 1
+    sign = torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 1, 4, 1, 1)
+    steady, flicker = (lambda z: pixels + 0.1), (lambda z: pixels + 0.1 * sign)
+    for w in (0.0, 1.0):  # both err by 0.1 everywhere: the reconstruction term alone cannot tell them apart
+        assert decoder_loss(steady, vae, pixels, w).item() == pytest.approx(0.01)
+    assert decoder_loss(flicker, vae, pixels, 0.0).item() == pytest.approx(0.01)
+    assert decoder_loss(flicker, vae, pixels, 1.0).item() == pytest.approx(0.01 + 0.04)  # each change errs by 0.2
+
+
 def test_the_expert_never_trains_above_its_max_timestep(models):
     assert expert_timesteps(900) == (0, 901) and expert_timesteps(1000) == (0, 1000)
     with pytest.raises(ValueError, match="--max-timestep must be between 1 and 1000"):
@@ -126,11 +156,13 @@ def test_trained_folders_load_and_say_what_they_are(models):
 def test_a_decoder_finetune_tunes_the_whole_decoder_on_renders_of_every_size(models, tmp_path, capsys):
     root = models["root"]
     assert main(["train-decoder", "--variant", "conv1d", "--finetune", "decoder", "--sizes", "32,48", "--steps", "2",
-                 "--batch-size", "1", "--frames", "3", "--crop", "32", "--lr", "1e-2", "--vae", str(root / "vae"),
+                 "--batch-size", "1", "--frames", "3", "--crop", "32", "--lr", "1e-2", "--change-weight", "1",
+                 "--vae", str(root / "vae"),
                  "--out", str(tmp_path / "decoder"), "--work-dir", str(tmp_path / "run")]) == 0
     vae = load_expert(root / "t900").base.vae
     decoder, record = load_decoder(tmp_path / "decoder", vae)  # the encoder is the VAE's: still its pair
     assert record["finetune"] == "decoder" and record["sizes"] == [32, 48] and record["crop"] == 32
+    assert record["still"] is True and record["change_weight"] == 1.0 and decoder.config.still
     assert record["trained_parameters"] > record["temporal_parameters"]
     spatial = vae.decoder.state_dict()
     assert any(not torch.equal(v, spatial[k]) for k, v in decoder.decoder.state_dict().items())

@@ -15,7 +15,9 @@ residual whose last projection starts at zero. Variants (Table 3's rows that fin
 The clip's ends are decoded with their own latent repeated beyond them (`edge_frames`, 'b c f h w' padded in f by
 replication, then cropped), as a still clip would go on: otherwise the temporal layers' zero padding makes the
 first and last frames differ from the middle ones, a flicker at every segment boundary (bench/results/decoder.md:
-one edge frame took judder error from 0.086 to 0.028 at no cost in PSNR).
+one edge frame took judder error from 0.086 to 0.028 at no cost in PSNR). With `still=True` (config) the temporal
+convolutions pad with edge frames at every layer and the attention has no frame positions, so a still clip decodes
+exactly still through any depth of layers, trained or not: folders saved before it had zero padding and positions.
 
 An untrained temporal decoder is therefore the image decoder frame by frame, exactly (tested bit for bit). The
 spatial weights start as a copy of the VAE's; training (`engine.training.decoder`) tunes the temporal layers alone
@@ -46,12 +48,15 @@ VARIANTS = {"conv1d": (False, False), "conv3d": (True, False), "conv1d-attn": (F
 
 
 class TemporalLayers(nn.Sequential):
-    """A temporal convolution (3×1×1 or 3×3×3), then optionally attention over frames; each x + f(x), f zero first."""
+    """A temporal convolution (3×1×1 or 3×3×3), then optionally attention over frames; each x + f(x), f zero first.
+    `still=True`: the convolution pads with edge frames and the attention has no frame positions (the convolution
+    before it gives order), so a still clip decodes exactly still whatever the weights."""
 
-    def __init__(self, channels: int, ctx: FrameContext, spatial: bool, attention: bool):
-        layers = [TemporalConv(channels, ctx, spatial=spatial, block=False, bottleneck=False)]
+    def __init__(self, channels: int, ctx: FrameContext, spatial: bool, attention: bool, still: bool = False):
+        layers = [TemporalConv(channels, ctx, spatial=spatial, block=False, bottleneck=False,
+                               padding="replicate" if still else "zeros")]
         if attention:
-            layers.append(TemporalAttention(channels, ctx))
+            layers.append(TemporalAttention(channels, ctx, positions=not still))
         super().__init__(*layers)
 
 
@@ -71,7 +76,7 @@ class TemporalDecoder(ModelMixin, ConfigMixin):
                  block_out_channels=(16, 32, 64), layers_per_block: int = 1, norm_num_groups: int = 8,
                  act_fn: str = "silu", mid_block_add_attention: bool = True, use_post_quant_conv: bool = True,
                  scaling_factor: float = 1.0, shift_factor: float | None = None, variant: str = "conv3d-attn",
-                 edge_frames: int = 1):
+                 edge_frames: int = 1, still: bool = False):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown temporal decoder {variant!r}; choose one of: {', '.join(VARIANTS)}")
@@ -85,17 +90,17 @@ class TemporalDecoder(ModelMixin, ConfigMixin):
         self.temporal = nn.ModuleDict()
         for site, res in self.decoder.named_modules():
             if isinstance(res, ResnetBlock2D):
-                layers = TemporalLayers(res.out_channels, self.ctx, spatial, attention)
+                layers = TemporalLayers(res.out_channels, self.ctx, spatial, attention, still)
                 self.temporal[site.replace(".", "__")] = layers
                 res.register_forward_hook(_after(layers))
 
     @classmethod
-    def from_vae(cls, vae, variant: str = "conv3d-attn") -> "TemporalDecoder":
+    def from_vae(cls, vae, variant: str = "conv3d-attn", still: bool = False) -> "TemporalDecoder":
         """The VAE's decoder with `variant`'s temporal layers added (zero: the image decoder, frame by frame)."""
         c = vae.config
         decoder = cls(c.latent_channels, c.out_channels, tuple(c.up_block_types), tuple(c.block_out_channels),
                       c.layers_per_block, c.norm_num_groups, c.act_fn, c.get("mid_block_add_attention", True),
-                      c.get("use_post_quant_conv", True), c.scaling_factor, c.shift_factor, variant)
+                      c.get("use_post_quant_conv", True), c.scaling_factor, c.shift_factor, variant, still=still)
         decoder.decoder.load_state_dict(vae.decoder.state_dict())
         if c.get("use_post_quant_conv", True):
             decoder.post_quant_conv.load_state_dict(vae.post_quant_conv.state_dict())

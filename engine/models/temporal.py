@@ -77,12 +77,13 @@ class TemporalAttention(TemporalModule):
     temporal module that cannot read the prompt can only guess the direction (motion accuracy at chance).
     """
 
-    def __init__(self, channels: int, ctx: FrameContext, heads: int = 4, window: int = 1, text_dim: int | None = None):
+    def __init__(self, channels: int, ctx: FrameContext, heads: int = 4, window: int = 1, text_dim: int | None = None,
+                 positions: bool = True):
         super().__init__(ctx)
         self.window = window  # 1: Attn1D (one position); 2: Attn3D (a 2×2 window across all frames)
         heads = max(1, min(heads, channels // 8))
         self.norm = nn.GroupNorm(_groups(channels), channels)
-        self.positions = FramePositions(channels)
+        self.positions = FramePositions(channels) if positions else None  # None: order only from what comes before
         if text_dim:
             self.text_norm = nn.LayerNorm(channels)
             self.text_attn = nn.MultiheadAttention(channels, heads, kdim=text_dim, vdim=text_dim, batch_first=True)
@@ -103,9 +104,10 @@ class TemporalAttention(TemporalModule):
         h, w = x.shape[-2:]
         if h % p or w % p:
             raise ValueError(f"window attention needs sides divisible by {p}, got {h}×{w}")
-        pos = self.positions(f)  # f c
         t = rearrange(self.norm(x), "(b f) c (h p1) (w p2) -> (b h w) f (p1 p2) c", f=f, p1=p, p2=p)
-        t = self.read_prompt(rearrange(t + pos[None, :, None], "n f q c -> n (f q) c"))
+        if self.positions is not None:
+            t = t + self.positions(f)[None, :, None]  # f c
+        t = self.read_prompt(rearrange(t, "n f q c -> n (f q) c"))
         t, _ = self.attn(t, t, t, need_weights=False)
         t = self.proj_out(t)
         t = rearrange(t, "(b h w) (f p1 p2) c -> (b f) c (h p1) (w p2)", h=h // p, w=w // p, f=f, p1=p, p2=p)
@@ -114,10 +116,11 @@ class TemporalAttention(TemporalModule):
 
 class TemporalConv(TemporalModule):
     """x + conv(act(norm(x))) over time: kernel 3×1×1 (Conv1D) or 3×3×3 behind a 4× channel bottleneck (Conv3D;
-    `bottleneck=False`: at full width, as FusionFrames' video decoder)."""
+    `bottleneck=False`: at full width, as FusionFrames' video decoder). `padding="replicate"` pads with the edge
+    frames instead of zeros, so a still input stays exactly still through any stack of them."""
 
     def __init__(self, channels: int, ctx: FrameContext, spatial: bool = False, block: bool = True,
-                 bottleneck: bool = True):
+                 bottleneck: bool = True, padding: str = "zeros"):
         super().__init__(ctx)
         narrow = spatial and bottleneck
         inner = max(8, channels // 4) if narrow else channels
@@ -125,9 +128,10 @@ class TemporalConv(TemporalModule):
         layers = [nn.GroupNorm(_groups(channels), channels), nn.SiLU()] if block else [nn.GroupNorm(_groups(channels), channels)]
         if narrow:
             layers += [nn.Conv3d(channels, inner, 1)]
-        layers += [nn.Conv3d(inner, inner, k, padding=tuple(s // 2 for s in k))]
+        conv = lambda: nn.Conv3d(inner, inner, k, padding=tuple(s // 2 for s in k), padding_mode=padding)
+        layers += [conv()]
         if block:  # a block (FusionFrames' separate temporal block) has two convolutions
-            layers += [nn.GroupNorm(_groups(inner), inner), nn.SiLU(), nn.Conv3d(inner, inner, k, padding=tuple(s // 2 for s in k))]
+            layers += [nn.GroupNorm(_groups(inner), inner), nn.SiLU(), conv()]
         if narrow:
             layers += [nn.Conv3d(inner, channels, 1)]
         _zero(layers[-1])

@@ -28,11 +28,18 @@ from .expert import world_batch
 from .loop import train_loop
 
 
-def decoder_loss(decoder: TemporalDecoder, vae, pixels: torch.Tensor) -> torch.Tensor:
-    """Reconstruction MSE of clips (B, 3, F, H, W) in [-1, 1] through the frozen encoder and the temporal decoder."""
+def decoder_loss(decoder: TemporalDecoder, vae, pixels: torch.Tensor, change_weight: float = 0.0) -> torch.Tensor:
+    """Reconstruction MSE of clips (B, 3, F, H, W) in [-1, 1] through the frozen encoder and the temporal decoder,
+    plus `change_weight` × the MSE of the change between consecutive frames ('b c f h w', differences along f):
+    an error that varies from frame to frame is flicker, one that stays put is not, and this term sees only the
+    first."""
     with torch.no_grad():
         z = encode_frames(vae, pixels)
-    return (decoder(z) - pixels).pow(2).mean()
+    decoded = decoder(z)
+    loss = (decoded - pixels).pow(2).mean()
+    if change_weight:
+        loss = loss + change_weight * (decoded.diff(dim=2) - pixels.diff(dim=2)).pow(2).mean()
+    return loss
 
 
 FINETUNE = ("temporal", "decoder")  # what trains: the temporal layers alone, or the whole decoder with them
@@ -48,15 +55,16 @@ def check_sizes(sizes: list[int]) -> list[int]:
 def train_decoder(variant: str, out: str | Path, vae: str | Path | None = None, steps: int = 600, batch_size: int = 2,
                   lr: float = 5e-4, seed: int = 0, work_dir: str | Path | None = None, frames: int = 8,
                   fps: float = 8.0, crop: int | None = 64, checkpoint_every: int = 100, finetune: str = "temporal",
-                  sizes: list[int] | None = None) -> dict:
+                  sizes: list[int] | None = None, still: bool = True, change_weight: float = 0.0) -> dict:
     """Add `variant`'s temporal layers to the VAE's decoder and tune them (with the whole decoder when `finetune` is
-    "decoder") on clips rendered at `sizes` in turn; write a decoder folder (fp16)."""
+    "decoder") on clips rendered at `sizes` in turn; write a decoder folder (fp16). `still`: layers that keep a
+    still clip still (`TemporalDecoder`); `change_weight`: see `decoder_loss`."""
     if finetune not in FINETUNE:
         raise ValueError(f"finetune must be one of {', '.join(FINETUNE)}, got {finetune!r}")
     torch.manual_seed(seed)
     v, record = load_world_vae(vae, process_state().device)
     v.requires_grad_(False)
-    decoder = TemporalDecoder.from_vae(v, variant)
+    decoder = TemporalDecoder.from_vae(v, variant, still=still)
     decoder.requires_grad_(finetune == "decoder")
     decoder.temporal.requires_grad_(True)
     size = int(record["size"])
@@ -65,13 +73,14 @@ def train_decoder(variant: str, out: str | Path, vae: str | Path | None = None, 
     work_dir = run_folder(work_dir or f"runs/decoder/{variant}")
     state = train_loop({"decoder": decoder},
                        lambda s: world_batch(s, batch_size, seed + 9, sizes[s % len(sizes)], crop, frames, fps),
-                       lambda b: decoder_loss(decoder, v, b["pixels"]), steps, work_dir, lr=lr,
+                       lambda b: decoder_loss(decoder, v, b["pixels"], change_weight), steps, work_dir, lr=lr,
                        checkpoint_every=checkpoint_every, title=f"temporal decoder {variant}")
     if process_state().is_main_process:
         with atomic_folder(out) as tmp:
             save_decoder(decoder, tmp, {"vae": recorded_path(vae or VAE_ASSET), "vae_hash": model_hash(v), "size": size,
                                         "crop": crop, "frames": frames, "fps": fps, "steps": steps,
-                                        "finetune": finetune, "sizes": sizes,
+                                        "finetune": finetune, "sizes": sizes, "still": still,
+                                        "change_weight": change_weight,
                                         "batch_size": batch_size, "lr": lr, "seed": seed,
                                         "temporal_parameters": sum(p.numel() for p in decoder.temporal_parameters()),
                                         "trained_parameters": sum(p.numel() for p in decoder.parameters()

@@ -4,10 +4,11 @@ engine.training.expert, engine.training.decoder).
 (Engine imports are inside the handlers: diffusers and the models load only when a command runs, not for --help.)"""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from .options import (HelpFormatter, add_model, add_device, add_out, add_seed, add_training, channels, finite_float,
-                      positive_float, positive_int, sizes, use_threads)
+                      non_negative_float, positive_float, positive_int, sizes, use_threads)
 from .progress import StageProgress
 
 VAE_ASSET, EXPERT_ASSET, DECODER_ASSET = "assets/vae", "assets/expert", "assets/decoder"
@@ -97,6 +98,12 @@ def _train_decoder_parser(sub):
                         "frozen, so every latent still decodes)")
     d.add_argument("--sizes", type=sizes, default=None,
                    help="render sides taken in turn, e.g. 128,256,512 (default: the VAE's own size)")
+    d.add_argument("--still", action=argparse.BooleanOptionalAction, default=True,
+                   help="temporal layers that keep a still clip exactly still (edge padding, no frame positions); "
+                        "--no-still: zero padding and frame positions, as decoders trained before")
+    d.add_argument("--change-weight", type=non_negative_float, default=0.0,
+                   help="weight of a loss on the change between consecutive frames (flicker) beside the "
+                        "reconstruction's; 0: reconstruction alone, as FusionFrames")
     d.add_argument("--checkpoint-every", type=positive_int, default=100, help="steps between checkpoints")
     d.add_argument("--vae", default=None, help=f"the VAE folder (default {VAE_ASSET})")
     d.add_argument("--out", default=None, help=f"default {DECODER_ASSET}/VARIANT")
@@ -147,7 +154,8 @@ def train_decoder(args) -> int:
     out = args.out or f"{DECODER_ASSET}/{args.variant}"
     train(args.variant, out, args.vae, args.steps, args.batch_size, args.lr, args.seed,
           args.work_dir or (f"runs/decoder/{Path(out).name}" if args.out else None), args.frames, crop=args.crop,
-          checkpoint_every=args.checkpoint_every, finetune=args.finetune, sizes=args.sizes)
+          checkpoint_every=args.checkpoint_every, finetune=args.finetune, sizes=args.sizes, still=args.still,
+          change_weight=args.change_weight)
     print(f"temporal decoder ({args.variant}) written to {out}")
     return 0
 
