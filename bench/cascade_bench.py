@@ -3,8 +3,8 @@ stage's time and memory from a prompt.
 
 1. Peak memory (`peak_memory`). Pixel-then-latent: the pixel SR model runs at its own output size (`--pixel`,
    128²), its clip is resized bilinearly to the top resolution and the latent expert translates it there (VAE
-   encode, SDEdit, decode, in segments of 8 frames that carry one, as SR runs; the image decoder, `--frame-chunk`
-   frames at a time). All-pixel: the pixel SR model itself produces the top resolution (from top/4). Each run is
+   encode, SDEdit, decode, in segments of 8 frames that carry one, as SR runs; `--decoder`, the image decoder by
+   default, `--frame-chunk` frames at a time; `--detail-sigma` keeps the input's low frequencies). All-pixel: the pixel SR model itself produces the top resolution (from top/4). Each run is
    measured in a fresh process (engine.training.cost.PeakMemory: the growth of resident memory's high-water mark
    over the run, the models already loaded); the pixel-then-latent peak is the larger of its two stages, which run one after the other.
    The assets are used where they exist, else models of the same configurations with random weights (memory and
@@ -59,13 +59,15 @@ def pixel_pipe():
     return pipe, "random weights, the embedded configuration"
 
 
-def expert_pipe():
-    """The embedded expert with the image decoder (or one of its configuration with random weights)."""
+def expert_pipe(decoder: str = "image"):
+    """The embedded expert with `decoder` (a variant, a folder, "image"; "best": the best embedded one), or one of its
+    configuration with random weights and the image decoder."""
     from engine.models.expert import EXPERT_ASSET, EXPERT_RECORD, expert_unet, world_vae
     from engine.pipelines.translate import ExpertTranslationPipeline, translation_pipeline
 
     if (EXPERT_ASSET / "t900" / EXPERT_RECORD).is_file():
-        return translation_pipeline(decoder="image")[0], "assets/expert/t900"
+        pipe = translation_pipeline(decoder=None if decoder == "best" else decoder)[0]
+        return pipe, f"assets/expert/t900 with the {pipe.decoder_name} decoder"
     from engine.models.base import train_scheduler
     from engine.models.inflate import inflate
     from engine.models.text import build_text_encoder, build_tokenizer
@@ -83,18 +85,20 @@ def expert_pipe():
 
 
 @torch.no_grad()
-def probe(kind: str, size: int, frames: int, steps: int, chunk: int) -> dict:
+def probe(kind: str, size: int, frames: int, steps: int, chunk: int, detail_sigma: float | None = None,
+          decoder: str = "image") -> dict:
     """One stage at output side `size` in this process: {"peak_mb", "seconds", "models"}. `kind`: "pixel" (the SR
-    model producing size² from (size/4)²) or "expert" (translation at size², from a clip at that size)."""
+    model producing size² from (size/4)²) or "expert" (translation at size², from a clip at that size, keeping its
+    frequencies below `detail_sigma`, decoded by `decoder`)."""
     torch.manual_seed(0)
-    pipe, models = pixel_pipe() if kind == "pixel" else expert_pipe()
+    pipe, models = pixel_pipe() if kind == "pixel" else expert_pipe(decoder)
     g = torch.Generator().manual_seed(0)
     if kind == "pixel":
         clip = lambda f, side: torch.rand(1, f, 3, side // pipe.config.scale, side // pipe.config.scale, generator=g)
         run = lambda x: pipe(x, PROMPT, steps, generator=g)
     else:
         clip = lambda f, side: torch.rand(1, f, 3, side, side, generator=g)
-        run = lambda x: pipe(x, PROMPT, 0.5, steps, generator=g, decode_chunk_size=chunk)
+        run = lambda x: pipe(x, PROMPT, 0.5, steps, generator=g, decode_chunk_size=chunk, detail_sigma=detail_sigma)
     run(clip(2, 32))  # a small first call: the libraries' one-off buffers are not the stage's memory
     x = clip(frames, size)
     start = time.perf_counter()
@@ -103,20 +107,23 @@ def probe(kind: str, size: int, frames: int, steps: int, chunk: int) -> dict:
     return {"peak_mb": peak.mb, "seconds": time.perf_counter() - start, "models": models}
 
 
-def measured(kind: str, size: int, frames: int, steps: int, chunk: int, threads: int) -> dict:
+def measured(kind: str, size: int, frames: int, steps: int, chunk: int, threads: int,
+             detail_sigma: float | None = None, decoder: str = "image") -> dict:
     """`probe` in a fresh process, so that stages share no allocator state."""
     cmd = [sys.executable, __file__, "--probe", kind, "--size", str(size), "--frames", str(frames), "--steps", str(steps),
-           "--frame-chunk", str(chunk)]
+           "--frame-chunk", str(chunk), "--decoder", decoder] + (
+           ["--detail-sigma", str(detail_sigma)] if detail_sigma is not None else [])
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def peak_memory(top: int, pixel: int = 128, frames: int = 29, steps: int = 2, chunk: int = 1, threads: int = 1) -> dict:
+def peak_memory(top: int, pixel: int = 128, frames: int = 29, steps: int = 2, chunk: int = 1, threads: int = 1,
+                detail_sigma: float | None = None, decoder: str = "image") -> dict:
     """Pixel-then-latent (pixel SR to `pixel`², then the expert at `top`²) vs all-pixel (pixel SR to `top`²):
     {"pixel_then_latent_mb", "all_pixel_mb", "ratio", and each run's figures}."""
     stages = {"pixel SR at the pixel size": measured("pixel", min(pixel, top), frames, steps, chunk, threads),
-              "expert at the top size": measured("expert", top, frames, steps, chunk, threads),
+              "expert at the top size": measured("expert", top, frames, steps, chunk, threads, detail_sigma, decoder),
               "pixel SR at the top size": measured("pixel", top, frames, steps, chunk, threads)}
     ptl = max(stages["pixel SR at the pixel size"]["peak_mb"], stages["expert at the top size"]["peak_mb"])
     allpix = stages["pixel SR at the top size"]["peak_mb"]
@@ -146,6 +153,10 @@ def main():
     p.add_argument("--frame-chunk", type=int, default=1,
                    help="frames the VAE encodes and decodes at once (each frame alone either way: memory, not frames)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--detail-sigma", type=float, default=None,
+                   help="the expert keeps its input's frequencies below this σ (translate --detail-sigma)")
+    p.add_argument("--decoder", default="image",
+                   help="the expert's decoder: image, a variant or folder, or best (the best embedded one)")
     p.add_argument("--prompts", type=int, default=4, help="prompts through the whole cascade (0: none)")
     p.add_argument("--stage-steps", type=int, default=20)
     p.add_argument("--out", default=str(RESULTS / "cascade.md"))
@@ -154,20 +165,23 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads if not args.probe else int(os.environ.get("OMP_NUM_THREADS", 1)))
     if args.probe:
-        print(json.dumps(probe(args.probe, args.size, args.frames, args.steps, args.frame_chunk)))
+        print(json.dumps(probe(args.probe, args.size, args.frames, args.steps, args.frame_chunk, args.detail_sigma,
+                               args.decoder)))
         return
 
     lines = ["# The cascade's cost", "", f"`python bench/cascade_bench.py --tops {args.tops} --frames {args.frames} "
-             f"--prompts {args.prompts}`, {args.threads} thread(s).", "",
+             f"--prompts {args.prompts} --detail-sigma {args.detail_sigma} --decoder {args.decoder}`, "
+             f"{args.threads} thread(s).", "",
              "## Pixel-then-latent vs all-pixel at the top resolution (MPL-Video: 15 GB vs 72 GB)", "",
              f"{args.frames} frames; pixel SR (×4) and the expert each in segments of 8 that carry a frame, the "
-             f"expert's VAE {args.frame_chunk} frames at a time (the image decoder); peak = growth of resident memory over the run, each "
-             "run in its own process.", "",
+             f"expert's VAE {args.frame_chunk} frames at a time, its decoder `{args.decoder}`, detail σ "
+             f"{args.detail_sigma}; peak = growth of resident memory over the run, each run in its own process.", "",
              "| top | pixel-then-latent: SR to pixel size, then expert (MB) | all-pixel: SR to top (MB) | ratio | "
              "seconds (SR / expert / all-pixel SR) |", "|---|---|---|---|---|"]
     models = set()
     for top in (int(t) for t in args.tops.split(",")):
-        r = peak_memory(top, args.pixel, args.frames, args.steps, args.frame_chunk, args.threads)
+        r = peak_memory(top, args.pixel, args.frames, args.steps, args.frame_chunk, args.threads, args.detail_sigma,
+                        args.decoder)
         s = r["stages"]
         models |= {v["models"] for v in s.values()}
         lines.append(f"| {top}² | {r['pixel']}² SR {s['pixel SR at the pixel size']['peak_mb']:.0f}, expert "
