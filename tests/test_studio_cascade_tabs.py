@@ -99,18 +99,21 @@ def test_interpolate_a_world_clip_with_both_models(client):
     from engine.io import read_video
 
     video, summary, table, files, record, preview = _interpolate(client)
+    rows = {r[0]: r for r in table["data"]}
+    closest = max(rows, key=lambda name: rows[name][1])  # the result: the clip closest to the ground truth
     names = [Path(f).name for f in files]
-    assert len(names) == 4 and names[1] == names[0].replace(".mp4", ".json") and names[3].endswith("-masked.mp4")
+    assert names[1] == names[0].replace(".mp4", ".json") and f"interpolate-{closest}-" in names[0]
+    assert sorted(n.rsplit("-", 1)[1] for n in names[3:]) == sorted({"group.mp4", "masked.mp4"} - {f"{closest}.mp4"})
     result, fps = read_video(files[0])
     assert result.shape == (29, 3, 32, 32) and fps == 8.0  # 8 keyframes at 2 fps → 4·8 − 3 frames at 8 fps
     sidecar = json.loads(Path(files[1]).read_text())
-    assert sidecar["kind"] == "interpolate" and sidecar["result"] == "group" and sidecar["steps"] == 2
+    assert sidecar["kind"] == "interpolate" and sidecar["result"] == closest and sidecar["steps"] == 2
+    assert f"the result is **{closest}**, closest to the ground truth" in summary
     assert sidecar["world"]["prompt"] == PROMPT and sidecar["group_options"] == {"skip": 4}
     assert set(sidecar["model_hashes"]) == {"group", "masked"} and sidecar["ground_truth"]
     # held keyframes, blend, tween, both models and the ground truth play in one clip, in step
     tiled, _ = read_video(video)
     assert tiled.shape[0] == 29 and tiled.shape[-1] >= 6 * 192
-    rows = {r[0]: r for r in table["data"]}
     assert list(rows) == ["keyframes held", "blend", "tween", "group", "masked"]
     assert all(r[1] > 0 and -1 <= r[2] <= 1 and -1 <= r[3] <= 1 for r in rows.values()), rows
     assert rows["blend"][1] > rows["keyframes held"][1] > 10 and rows["blend"][2] > 0.5, rows  # a moving circle
@@ -136,6 +139,8 @@ def test_interpolate_an_uploaded_clip(client, tmp_path):
     assert record["fps_in"] == pytest.approx(10 * 15 / 19, abs=1e-3) and not record["ground_truth"]
     assert len(record["notes"]) == 2 and "16 evenly spaced frames of 20" in summary and "scaled down" in summary
     assert read_video(files[0])[0].shape == (61, 3, 32, 64)
+    # no ground truth to pick by: the result is the measured default (tween), the model's clip a file beside it
+    assert record["result"] == "tween" and "the measured default" in summary and files[3].endswith("-group.mp4")
     assert [r[0] for r in table["data"]] == ["keyframes held", "blend", "tween", "group"]
     assert all(r[1] is None for r in table["data"])  # no ground truth for an uploaded clip: time only
     assert read_video(video)[0].shape[-1] < 5 * 192  # no ground truth tile

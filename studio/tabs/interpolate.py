@@ -17,7 +17,7 @@ import torch
 
 from engine.interpolate import MODEL_FREE, interpolate_clip
 from engine.models.interpolation import FACTOR, hold_keyframes, output_frames
-from engine.registry import INTERP_METHODS, INTERP_TWEEN, TRAINS
+from engine.registry import DEFAULT_INTERP, INTERP_METHODS, MEASURED_WHY, TRAINS
 
 from ..clip_input import UPLOADED, clip_picker, load_clip, scale_down, upload_roots, world_truth
 from ..context import Stopped, Studio, session_of
@@ -134,14 +134,22 @@ def between_keyframes(frames: int) -> list[int]:
     return [i for i in range(frames) if i % FACTOR]
 
 
-def describe(keys, fps, clip, out_fps, methods, results, rows, truth, notes) -> str:
+def result_of(rows: list[dict], truth) -> tuple[str, str]:
+    """The clip the tab gives as its result, and why: the one closest to the ground truth between the keyframes when
+    there is a truth (a world clip), else the measured default (engine.registry.DEFAULT_INTERP), whichever models
+    were ticked: they play beside it and come as files of their own."""
+    top = best(rows) if truth is not None else None
+    if top is not None:
+        return top["clip"], f"closest to the ground truth between the keyframes ({top['PSNR (dB)']} dB)"
+    return DEFAULT_INTERP, f"the measured default: {MEASURED_WHY['interpolate']}"
+
+
+def describe(keys, fps, clip, out_fps, methods, results, result, why, notes) -> str:
     text = f"**{clip.shape[0]} frames at {out_fps:g} fps** from {keys.shape[0]} keyframes at {fps:g} fps"
     text += "".join(f" · {m}: {results[m][1]['seconds']:.1f} s" for m in methods)
     if not methods:
         text += " · no model chosen: each keyframe held, blend and tween"
-    top = best(rows) if truth is not None else None
-    if top is not None:
-        text += f" · closest to the ground truth between the keyframes: **{top['clip']}** ({top['PSNR (dB)']} dB)"
+    text += f" · the result is **{result}**, {why}"
     return text + "".join(f"\n\n*Note: {n}.*" for n in notes)
 
 
@@ -168,7 +176,7 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
     truth = world_truth(what, tuple(keys.shape[-2:]), out_fps, n)
     clips = method_clips(keys, methods, results)
     rows = score_rows(clips, truth, between_keyframes(n))
-    result = methods[0] if methods else INTERP_TWEEN
+    result, why = result_of(rows, truth)
     tiles, names = [c for _, c, _ in clips], [name for name, _, _ in clips]
     if truth is not None:
         tiles, names = tiles + [truth], names + ["ground truth"]
@@ -182,11 +190,11 @@ def interpolate(studio: Studio, source, world_prompt, world_seed, upload, method
               "metrics_note": "PSNR and SSIM on the frames between the keyframes, TCC on the whole clip",
               "seconds": {"read": round(read, 3), **{f"load {m}": round(results[m][1]["load"], 3) for m in methods},
                           **{m: round(results[m][1]["seconds"], 3) for m in methods}}}
-    video = results[result][0] if methods else dict((n, c) for n, c, _ in clips)[INTERP_TWEEN]
-    extra = {m: results[m][0] for m in methods[1:]}
+    video = dict((n, c) for n, c, _ in clips)[result]
+    extra = {m: results[m][0] for m in methods if m != result}  # each model's clip, a file of its own
     shown, files, history = save_outputs(studio, "interpolate", video, out_fps, tiles, names, record, history,
-                                         extra=extra, model="-".join(methods) or INTERP_TWEEN)
-    summary = describe(keys, fps, video, out_fps, methods, results, rows, truth, what.get("notes", []))
+                                         extra=extra, model=result)
+    summary = describe(keys, fps, video, out_fps, methods, results, result, why, what.get("notes", []))
     yield shown, summary, table(rows), files, record, image, history
 
 
