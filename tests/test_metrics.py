@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.metrics import attribute_accuracy, frechet_distance, judge_features, judder, psnr, ssim, tcc
+from engine.metrics import (attribute_accuracy, flicker, frechet_distance, judge_features, judder, psnr, ssim,
+                            tcc)
 from engine.metrics.degrade import blur, noise
 from engine.world import prompt_to_spec, render, sample_split_spec
 
@@ -91,6 +92,18 @@ def test_attribute_accuracy_checks_what_the_prompt_names(judge):
     assert "size" in right and len(right["per_clip"]) == 4
     with pytest.raises(ValueError, match="one-object"):
         attribute_accuracy(judge, videos[:1], ["a red circle and a blue square"])
+
+
+def test_flicker_sees_an_error_that_changes_between_frames_and_not_one_that_stays():
+    torch.manual_seed(0)
+    truth = torch.rand(2, 3, 6, 16, 16)
+    steady = truth + 0.1 * torch.randn(2, 3, 1, 16, 16)  # the same error in every frame
+    sign = torch.tensor([1.0, -1.0] * 3).view(1, 1, 6, 1, 1)
+    flickering = truth + 0.1 * sign  # as large an error, alternating
+    assert torch.allclose(flicker(steady, truth), torch.zeros(2), atol=1e-6) and flicker(truth, truth).eq(0).all()
+    assert torch.allclose(flicker(flickering, truth), torch.full((2,), 0.2))  # every change off by 0.2
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        flicker(truth[:, :, :1], truth[:, :, :1])
 
 
 def test_judder_is_zero_for_steady_motion_and_one_for_frames_shown_twice():

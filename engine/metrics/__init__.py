@@ -2,4 +2,4 @@
 Fréchet distance through the judge."""
 from .alignment import attribute_accuracy, frechet_distance, judge_features, video_frechet_distance
 from .judge import Judge, load_judge, to_judge_view
-from .quality import judder, psnr, ssim, tcc
+from .quality import flicker, judder, psnr, ssim, tcc

@@ -63,6 +63,16 @@ def tcc(generated: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return rearrange(per, "(b f) -> b f", b=g.shape[0]).mean(1)
 
 
+def flicker(generated: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Change between frames that the truth does not have: mean |(g_{i+1} − g_i) − (h_{i+1} − h_i)| over pixels and
+    pairs: (B,). An error that stays put from frame to frame scores 0, one that varies (flicker) does not. Unlike
+    judder, which normalises by the clip's own motion, it does not blow up where nearly nothing moves. Needs F ≥ 2."""
+    g, t = _check_pair(generated, truth)
+    if g.shape[2] < 2:
+        raise ValueError("flicker needs at least 2 frames")
+    return ((g[:, :, 1:] - g[:, :, :-1]) - (t[:, :, 1:] - t[:, :, :-1])).abs().mean(dim=(1, 2, 3, 4))
+
+
 def judder(video: torch.Tensor, still: float = 1e-3) -> torch.Tensor:
     """Uneven motion: the coefficient of variation (std / mean) of the change between consecutive frames: (B,).
 
