@@ -75,7 +75,7 @@ def build_app(outputs: Outputs | None = None, model: dict | None = None, queue_s
                                                       "upscale": cascade[1]["inputs"], "edit": edit["inputs"],
                                                       "compare_interp": cmp["interp_inputs"], "tune": tune["inputs"],
                                                       "world": world["inputs"], "edit_motion": edit["motion"],
-                                                      "long": gen["long"]})
+                                                      "long": gen["long"], "translate": gen["translate"]})
 
         def claim(token, request: gr.Request):
             """This browser's owner token (a new one for a new browser) and the History it kept, then its models:

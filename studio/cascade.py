@@ -14,6 +14,7 @@ import re
 import threading
 
 from engine.cascade import STAGES, run_cascade, steps_by_stage
+from engine.pipelines.translate import DETAIL_SIGMA
 
 from engine.registry import DEFAULT_INTERP, INTERP_METHODS, MEASURED_WHY, MODEL_FREE_INTERP, TRAINS
 from engine.sidecar import read_sidecar
@@ -25,6 +26,7 @@ from .work import LIMITS, number
 
 DEPTHS = STAGES  # how far down the cascade a run goes: the last stage it runs
 STAGE_STEPS = 20  # the later stages' sampling steps (`--stage-steps`)
+TOPS = (0, 256, 512)  # translation's output side: 0 keeps the upscaled clip's size; more goes up (MPL-Video's use)
 
 
 def interp_method(studio: Studio) -> str:
@@ -90,6 +92,22 @@ def check_cascade(depth, stage_steps, pyramid: bool) -> tuple[str, int]:
     return depth, stage_steps
 
 
+def check_translate(depth: str, top, detail_sigma) -> dict:
+    """run_cascade's `top` and `detail_sigma` from the page's two fields (0: the upscaled clip's size; 0: off), or a
+    ValueError that says what to change; none before the translate stage, which alone uses them."""
+    top = number(top or 0, "translate up to", int, 0, max(TOPS))
+    detail_sigma = number(detail_sigma or 0, "detail σ", float, 0, DETAIL_SIGMA[1])
+    if top not in TOPS:
+        raise ValueError(f"translate up to one of {', '.join(map(str, TOPS[1:]))} pixels, or 0 for the upscaled "
+                         f"clip's size; got {top}")
+    if 0 < detail_sigma < DETAIL_SIGMA[0]:
+        raise ValueError(f"detail σ is 0 (off) or from {DETAIL_SIGMA[0]:g} to {DETAIL_SIGMA[1]:g} pixels; got "
+                         f"{detail_sigma:g}")
+    if depth != "translate":
+        return {}
+    return {"top": top or None, "detail_sigma": detail_sigma or None}
+
+
 def studio_message(error: FileNotFoundError) -> str:
     """The engine's missing-model message (it names the training command) with the page's way to stop earlier, not
     the command line's."""
@@ -99,7 +117,7 @@ def studio_message(error: FileNotFoundError) -> str:
 
 def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, seed: int, frames: int, steps: int,
         guidance: float, scheduler: str, depth: str, stage_steps: int, emit, stop: threading.Event,
-        motion: dict | None = None):
+        motion: dict | None = None, translate: dict | None = None):
     """The cascade down to `depth` from `variant`'s keyframes: (its mp4, frames (F, 3, H, W), its sidecar).
     `emit("step", desc, done, preview)` after every denoising step of every stage. Stop ends it at the next step
     of whichever stage runs (each stage's pipeline takes the step callback); the loading of the models, a VAE's
@@ -130,7 +148,7 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
                                      frames=frames, steps=steps, guidance=guidance, mode=variant.mode, tuned=variant.tuned,
                                      scheduler=scheduler, fps=variant.fps, negative_prompt=negative or None,
                                      stage_steps=stage_steps, on_stage=on_stage, callback_on_step_end=on_step,
-                                     **stage_models(studio), **(motion or {}))
+                                     **stage_models(studio), **(motion or {}), **(translate or {}))
     except FileNotFoundError as e:
         raise FileNotFoundError(studio_message(e)) from None
     return path, video, read_sidecar(path)  # the record as written (as Generate's keyframes give it)

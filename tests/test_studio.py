@@ -117,7 +117,7 @@ def test_a_long_clip_from_an_uploaded_first_frame(client, tmp_path):
     assert (record["context_window"], record["context_overlap"], record["long_method"]) == (8, 3, "autoregressive")
     sidecar = next(f for f in files if f.endswith(".json"))
     restored = client.predict(handle_file(sidecar), api_name="/restore")
-    assert restored[3] == 12 and list(restored[-4:]) == [None, "autoregressive", 3, 6.0]
+    assert restored[3] == 12 and list(restored[-6:-2]) == [None, "autoregressive", 3, 6.0]
     with pytest.raises(Exception, match="for keyframes alone"):
         client.predict("a red square moving right on a gray background", "", 1, 8, 3, 4.0, "dpm++", "zero-shot",
                        False, "interpolate", 2, *motion, handle_file(str(still)), "windows", 4, 2,
@@ -198,10 +198,10 @@ def test_a_sidecar_restores_its_parameters(client, tuned, tmp_path):
     from engine.sidecar import sidecar_path
 
     restored = client.predict(handle_file(str(sidecar_path(tuned))), api_name="/restore")  # the tune's own
-    assert restored[-26:-18] == ("temporal", WORLD, {"__type__": "update"}, {"__type__": "update"}, 2, 1, 5e-4, 0)
+    assert restored[-28:-20] == ("temporal", WORLD, {"__type__": "update"}, {"__type__": "update"}, 2, 1, 5e-4, 0)
     world = client.predict("a big yellow star spinning against a sunset backdrop", 1, 32, 4, 6, api_name="/render")[1]
     restored = client.predict(handle_file(world[1]), api_name="/restore")  # a World render's sidecar
-    assert restored[-18:-13] == ("a big yellow star spinning against a sunset backdrop", 1, 32, 4.0, 6)
+    assert restored[-20:-15] == ("a big yellow star spinning against a sunset backdrop", 1, 32, 4.0, 6)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"kind": "upscale-bench", "prompt": PROMPT}))
     with pytest.raises(Exception, match="Tune and World sidecars can be restored"):

@@ -71,9 +71,9 @@ def _upscale(client, source=WORLD, world=PROMPT, upload=None, mode="temporal", s
     return client.predict(source, world, 0, upload, mode, steps, seed, api_name="/upscale")
 
 
-def _generate(client, depth, frames=2, stage_steps=1, seed=0):
+def _generate(client, depth, frames=2, stage_steps=1, seed=0, **named):
     return client.predict(PROMPT, "", seed, frames, 1, 4.0, "ddim", "zero-shot", False, depth, stage_steps,
-                          api_name="/generate")
+                          api_name="/generate", **named)
 
 
 def _compare_methods(client, prompt=PROMPT, methods=("group", "masked"), frames=3, interp_steps=1):
@@ -210,10 +210,18 @@ def test_generate_down_the_cascade_to_translate_and_restore_it(client):
     assert read_video(video)[0].shape[-1] == 256 and preview is not None  # the page's enlarged copy; the last preview
     restored = client.predict(handle_file(files[1]), api_name="/restore")  # its sidecar restores it, depth and all
     assert list(restored[:9]) == [PROMPT, "", 0, 2, 1, 4.0, "ddim", "zero-shot", False]
-    assert restored[17:19] == ("translate", 2)
-    keyframes = _generate(client, "keyframes", frames=3)  # the default depth: keyframes alone, as before
+    assert restored[17:19] == ("translate", 2) and restored[-2:] == (0, 0)  # the upscaled clip's size, no split
+    # up in size, as MPL-Video's expert goes, keeping the upscaled clip's colours below σ
+    _, files, record, _ = _generate(client, "translate", stage_steps=2, top=256, detail=0.5)
+    assert read_video(files[0])[0].shape == (5, 3, 256, 256) and record["stages"][-1]["size"] == [256, 256]
+    assert record["settings"]["top"] == 256 and record["settings"]["detail_sigma"] == 0.5
+    assert client.predict(handle_file(files[1]), api_name="/restore")[-2:] == (256, 0.5)
+    with pytest.raises(Exception, match="detail σ is 0 \\(off\\) or from 0.1"):
+        _generate(client, "translate", stage_steps=2, top=256, detail=0.05)
+    keyframes = _generate(client, "keyframes", frames=3, top=512)  # the default depth: keyframes alone, as before
     assert keyframes[2]["kind"] == "generate" and read_video(keyframes[1][0])[0].shape == (3, 3, 32, 32)
-    assert client.predict(handle_file(keyframes[1][1]), api_name="/restore")[17:19] == ("keyframes", 20)
+    restored = client.predict(handle_file(keyframes[1][1]), api_name="/restore")
+    assert restored[17:19] == ("keyframes", 20) and restored[-2:] == (0, 0)
 
 
 def test_the_cascade_reports_its_stages_and_joins_history(models, tmp_path):

@@ -172,5 +172,5 @@ def test_an_edit_follows_the_motion_controls(client):
     *_, files, record, preview = _edit(client, mode="zero-shot", motion=("up", 2.0, ""))
     assert record["plan"]["source"] == "motion:up" and record["speed"] == 2.0 and record["motion"] == "up"
     restored = client.predict(handle_file(files[1]), api_name="/restore")
-    assert restored[-7:-4] == ("up", 2.0, "")  # the Edit tab's motion controls come back (Generate's long clips last)
+    assert restored[-9:-6] == ("up", 2.0, "")  # the Edit tab's motion controls come back (Generate's long clips, translation last)
 

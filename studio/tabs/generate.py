@@ -9,6 +9,7 @@ import gradio as gr
 from engine.generate import keyframe_steps
 from engine.io.image import READABLE as IMAGE_FILES
 from engine.pipelines.load import SCHEDULERS
+from engine.pipelines.translate import DETAIL_SIGMA
 from engine.registry import DEFAULT_OVERLAP, LONG_METHODS
 from engine.tuning import MODES
 from engine.world.vocab import CAMERA_MOVES, MOTIONS
@@ -62,9 +63,11 @@ def summary(record: dict | None) -> str:
 
 def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid,
              history, request=None, progress=None, depth="keyframes", stage_steps=cascade.STAGE_STEPS,
-             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False), long=(None, "windows", 4, OWN_FPS)):
+             motion=(MOTION_FROM_PROMPT, 1.0, "", "frame", False), long=(None, "windows", 4, OWN_FPS),
+             translate=(0, 0.0)):
     """Generator: yields {preview} while the steps run, then (video, files, record, preview, history). Beyond the
-    keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each.
+    keyframes (`depth`), the cascade runs on down to that stage, its later stages `stage_steps` steps each;
+    `translate`: the translate stage's output side and detail σ (0, 0: the upscaled clip's size, no split).
     `motion`: the Motion controls (motion, speed, path, method, cross-frame; work.motion_settings); `long`: the Long
     clips controls (first frame, method, overlap, frame rate; work.long_settings), for keyframes alone."""
     with user_errors():
@@ -74,6 +77,7 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
         frames, steps, guidance = check_settings(frames, steps, guidance, "long frames")
         variant = studio.resolve(mode, bool(pyramid), studio.owner(request))
         depth, stage_steps = cascade.check_cascade(depth, stage_steps, bool(pyramid))
+        translation = cascade.check_translate(depth, *translate)
         moves, longer = motion_settings(*motion), long_settings(*long)
         if depth != "keyframes" and (longer["image"] or longer["fps"] not in (None, variant.fps)):
             raise ValueError("a first frame and another frame rate are for keyframes alone: set *How far down the "
@@ -88,7 +92,8 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
             if depth == "keyframes":
                 return generate_one(*args, scheduler, stop=stop, motion=moves, long=longer,
                                     emit=lambda _, i, n, shown: emit("step", f"step {i} of {n}", i, shown))
-            return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop, moves)
+            return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop, moves,
+                               translation)
 
         total = (keyframe_steps(frames, steps, None, longer["context_overlap"], longer["long_method"])
                  if depth == "keyframes" else sum(cascade.stage_plan(studio, depth, frames, steps, stage_steps).values()))
@@ -146,7 +151,7 @@ def build(studio: Studio, history: gr.State) -> dict:
                 pyramid = pyramid_state(studio, studio.default_key())
                 motion = motion_controls()
                 longer = long_controls(studio)
-                depth, stage_steps, stages = cascade_controls(studio)
+                depth, stage_steps, stages, translate = cascade_controls(studio)
                 go, stop = run_buttons("Generate")
             with gr.Column(scale=1):
                 preview = gr.Image(label="Step preview", height=96, interactive=False, buttons=[])
@@ -161,16 +166,16 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         def run(prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps,
                 motion, speed, path, method, cross, image=None, long_method="windows", overlap=4, fps=OWN_FPS,
-                history=None, request: gr.Request = None, progress=gr.Progress()):
+                top=0, detail=0.0, history=None, request: gr.Request = None, progress=gr.Progress()):
             # (image=None: the first frame is optional for API callers too)
             yield from generate(studio, prompt, negative_prompt, seed, frames, steps, guidance, scheduler, mode,
                                 pyramid, history, request, progress, depth, stage_steps,
-                                (motion, speed, path, method, cross), (image, long_method, overlap, fps))
+                                (motion, speed, path, method, cross), (image, long_method, overlap, fps), (top, detail))
 
         inputs = [prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid]
-        # the cascade's two inputs, then the motion's five and the long clips' four, come last, with defaults:
-        # callers that send the first nine get keyframes that move as the prompt says
-        event = go.click(run, inputs + [depth, stage_steps] + motion + longer + [history],
+        # the cascade's two inputs, then the motion's five, the long clips' four and translation's two come last,
+        # with defaults: callers that send the first nine get keyframes that move as the prompt says
+        event = go.click(run, inputs + [depth, stage_steps] + motion + longer + translate + [history],
                          [video, files, record, preview, history],
                          api_name="generate", concurrency_limit=1, concurrency_id="pipeline", show_progress_on=preview)
         event.success(summary, record, caption, api_visibility="private", queue=False)
@@ -185,9 +190,10 @@ def build(studio: Studio, history: gr.State) -> dict:
 
         mode.change(pyramid_for, mode, pyramid, api_visibility="private", queue=False)
 
-        depth.change(lambda d: gr.Slider(visible=d != "keyframes"), depth, stage_steps, api_visibility="private",
-                     queue=False)
+        depth.change(lambda d: (gr.Slider(visible=d != "keyframes"), *[gr.update(visible=d == "translate")] * 2),
+                     depth, [stage_steps, *translate], api_visibility="private", queue=False)
     return {"inputs": inputs, "cascade": [depth, stage_steps], "motion": motion, "long": longer, "mode": mode,
+            "translate": translate,
             "pyramid": pyramid,
             "refresh": (lambda: cascade.stages_note(studio), [stages])}
 
@@ -244,9 +250,9 @@ def long_controls(studio: Studio) -> list:
     return [image, method, overlap, fps]
 
 
-def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown]:
-    """How far down the cascade to go, the later stages' steps (shown beyond the keyframes), and which stages have
-    trained models now."""
+def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown, list]:
+    """How far down the cascade to go, the later stages' steps (shown beyond the keyframes), which stages have
+    trained models now, and translation's side and detail σ (shown at the depth translate)."""
     depth = open_choices(gr.Radio(list(cascade.DEPTHS), value="keyframes", label="How far down the cascade",
                                   elem_id="gen-depth",
                                   info="keyframes → interpolate (4T − 3 frames at 4× the rate) → upscale (pixel "
@@ -254,4 +260,12 @@ def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown]:
     stage_steps = Slider(*LIMITS["steps"], value=cascade.STAGE_STEPS, step=1, label="Steps of the later stages",
                          visible=False, elem_id="gen-stage-steps")
     stages = gr.Markdown(cascade.stages_note(studio), elem_id="gen-stages")
-    return depth, stage_steps, stages
+    top = gr.Dropdown([("the upscaled clip's size", 0), *((f"{t}²", t) for t in cascade.TOPS[1:])], value=0,
+                      label="Translate up to", visible=False, elem_id="gen-top",
+                      info="MPL-Video's use of the latent expert: up from the pixel stage's 128² "
+                           "(bench/results/expert_top.md)")
+    detail = Slider(0, DETAIL_SIGMA[1], value=0, step=0.1, label="Keep the upscaled clip's colours below σ (pixels)",
+                    visible=False, elem_id="gen-detail",
+                    info="0: off; the translation then adds only its detail above a Gaussian of σ (0.5 measured best "
+                         "at 512²)")
+    return depth, stage_steps, stages, [top, detail]

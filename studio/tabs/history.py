@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..cascade import STAGE_STEPS
+from ..cascade import STAGE_STEPS, TOPS
 from ..clip_input import WORLD
 from ..context import Studio
 from ..fields import ERROR_SECONDS
@@ -30,7 +30,8 @@ SECTIONS = (("generate", 9), ("compare", 8), ("cascade", 2), ("interpolate", 7),
             ("tune", 8), ("world", 5),
             ("motion", 6),  # Generate's motion, speed, path, plan method, cross-frame; Compare's motion plan
             ("edit_motion", 3),  # Edit's motion, speed, path
-            ("long", 4))  # Generate's first frame, long-clip method, window overlap, frame rate
+            ("long", 4),  # Generate's first frame, long-clip method, window overlap, frame rate
+            ("translate", 2))  # Generate's translation side and detail σ
 
 
 def table(history: list[dict] | None) -> list[list]:
@@ -133,6 +134,16 @@ def _long(record: dict) -> list:
     return [None, record.get("long_method") or "windows", int(record.get("context_overlap") or 4), fps]
 
 
+def _translate(settings: dict) -> list:
+    """A cascade's translation side and detail σ as the Generate tab's fields (0: none)."""
+    top = settings.get("top") or 0
+    if top not in TOPS:  # the command line takes any side
+        gr.Warning(f"the sidecar translated up to {top} pixels; the page offers {', '.join(map(str, TOPS[1:]))}: "
+                   "choose one (the other parameters are restored)")
+        top = 0
+    return [top, settings.get("detail_sigma") or 0]
+
+
 def restore(studio: Studio, record: dict, owner: str | None = None) -> tuple:
     """(the tab to show, then every tab's inputs in SECTIONS order): the record's values in its tab's section,
     gr.skip() elsewhere; models as `owner` sees them. A cascade's sidecar (run_cascade's: its arguments under "settings") restores into Generate
@@ -154,11 +165,12 @@ def restore(studio: Studio, record: dict, owner: str | None = None) -> tuple:
     motion = [*motion_inputs(record), gr.skip()]
     if record["kind"] == "generate":  # keyframes alone: the cascade's inputs back to their defaults
         return _outputs("generate", {"generate": [*common, _mode_key(studio, record, owner), bool(record.get("pyramid"))],
-                                     "cascade": ["keyframes", STAGE_STEPS], "motion": motion, "long": _long(record)})
+                                     "cascade": ["keyframes", STAGE_STEPS], "motion": motion, "long": _long(record),
+                                     "translate": [0, 0]})
     if record["kind"] == "cascade":
         depth = [record["depth"], min(int(record["stage_steps"]), LIMITS["steps"][1])]  # the command line allows more
         return _outputs("generate", {"generate": [*common, _mode_key(studio, record, owner), False], "cascade": depth,
-                                     "motion": motion})
+                                     "motion": motion, "translate": _translate(record)})
     if record["kind"] == "compare-interpolation":  # one mode's keyframes through the interpolation methods
         keyframes_by = _mode_key(studio, {"tuned": record.get("variant"), "mode": record.get("mode")}, owner)
         interp = [METHODS, keyframes_by, _trained_methods(studio, record),
