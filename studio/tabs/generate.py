@@ -259,7 +259,6 @@ def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown, 
                                        "super-resolution) → translate (the latent expert refines detail)"))
     stage_steps = Slider(*LIMITS["steps"], value=cascade.STAGE_STEPS, step=1, label="Steps of the later stages",
                          visible=False, elem_id="gen-stage-steps")
-    stages = gr.Markdown(cascade.stages_note(studio), elem_id="gen-stages")
     top = gr.Dropdown([("the upscaled clip's size", 0), *((f"{t}²", t) for t in cascade.TOPS[1:])], value=0,
                       label="Translate up to", visible=False, elem_id="gen-top",
                       info="MPL-Video's use of the latent expert: up from the pixel stage's 128² "
@@ -268,4 +267,5 @@ def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown, 
                     visible=False, elem_id="gen-detail",
                     info="0: off; the translation then adds only its detail above a Gaussian of σ (0.5 measured best "
                          "at 512²)")
+    stages = gr.Markdown(cascade.stages_note(studio), elem_id="gen-stages")
     return depth, stage_steps, stages, [top, detail]
