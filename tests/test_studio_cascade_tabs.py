@@ -171,7 +171,7 @@ def test_upscale_a_world_clip(client):
     restored = client.predict(handle_file(files[1]), api_name="/restore")
     assert restored[26:33] == (WORLD, PROMPT, 0, SKIP, "temporal", 1, 0)
     others = restored[:26] + restored[33:]
-    assert len(others) == 26 + 12 + 4 + 8 + 5 + 6 + 3 + 4 and set(map(str, others)) == {str(SKIP)}  # other tabs left as they are
+    assert len(others) == 26 + 12 + 4 + 8 + 5 + 6 + 3 + 4 + 2 and set(map(str, others)) == {str(SKIP)}  # other tabs left as they are
 
 
 def test_upscale_an_uploaded_clip_of_an_odd_size(client, tmp_path):
