@@ -9,8 +9,8 @@ frames) of the decoded clip, and its error against the truth's own judder (|judd
 clip); the parameters each decoder adds and the decoding time per clip, measured side by side in one run. The last
 line says which decoders beat the image decoder on PSNR and on flicker at every size: only those may be embedded.
 Judder error is reported but does not decide: judder divides by the clip's own motion, so on clips that barely move
-(most world clips at 8 fps change under 0.005 a pixel a frame) the VAE's frame-to-frame noise decides it, and every
-decoder, the image decoder included, lands within ±0.0005 of the others (bench/results/decoder.md).
+(most world clips at 8 fps change under 0.005 a pixel a frame) the VAE's frame-to-frame noise decides it (README,
+"Flicker, and decoders that keep a still clip still").
 Writes bench/results/decoder.md.
 
     python bench/decoder_bench.py                                    # 16 clips at 128², 4 at 512²
