@@ -357,10 +357,10 @@ def studio(tmp_path_factory):
 
 def _gen(prompt=PROMPT, negative="", seed=0, frames=2, steps=1, guidance=4.0, scheduler="ddim", mode="zero-shot",
          pyramid=False, depth="keyframes", stage_steps=20, motion="as the prompt says", speed=1.0, path="",
-         method="frame", cross_frame=False, image=None, long_method="windows", overlap=4, fps=0):
+         method="frame", cross_frame=False, image=None, long_method="windows", overlap=4, fps=0, top=0, detail=0.0):
     # every input: a raw request (the NaN cases) must send them all; gradio_client fills the defaults itself
     return (prompt, negative, seed, frames, steps, guidance, scheduler, mode, pyramid, depth, stage_steps, motion,
-            speed, path, method, cross_frame, image, long_method, overlap, fps), "/generate"
+            speed, path, method, cross_frame, image, long_method, overlap, fps, top, detail), "/generate"
 
 
 def _world(prompt=PROMPT, seed=0, size=16, fps=2, frames=2):
@@ -402,6 +402,8 @@ STUDIO_CASES = [
     ("generate-depth-unknown", _gen(depth="../../deeper"), "unknown cascade depth '../../deeper'"),
     ("generate-stage-steps-0", _gen(depth="interpolate", stage_steps=0), "steps of the later stages must be between"),
     ("generate-speed-nan", _gen(speed=math.nan), "speed must be a number, got 'nan'"),
+    ("generate-detail-nan", _gen(depth="translate", detail=math.nan), "colours below σ must be a number, got 'nan'"),
+    ("generate-detail-tiny", _gen(depth="translate", stage_steps=2, detail=0.05), "detail σ is 0 (off) or from 0.1"),
     ("generate-speed-huge", _gen(speed=100), "speed must be between 0.25 and 4"),
     ("generate-path-garbage", _gen(path="../../etc/passwd"), "a path is points 'x,y'"),
     ("generate-path-outside", _gen(path="0.2,0.2 3,3"), "path points must lie in the frame"),

@@ -92,7 +92,7 @@ def test_a_still_clip_decodes_still_to_its_ends_with_an_edge_frame():
 
 @torch.no_grad()
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_a_still_decoder_keeps_a_still_clip_exactly_still_whatever_its_weights(variant):
+def test_a_still_decoder_keeps_a_still_clip_still_whatever_its_weights(variant):
     torch.manual_seed(0)
     vae = world_vae(32, (8, 16, 16)).eval()
     z = encode_frames(vae, torch.rand(1, 3, 1, 32, 32).repeat(1, 1, 6, 1, 1) * 2 - 1)  # one frame, six times
@@ -102,7 +102,11 @@ def test_a_still_decoder_keeps_a_still_clip_exactly_still_whatever_its_weights(v
         p.add_(0.05 * torch.randn_like(p))
     decoder.register_to_config(edge_frames=0)  # edge padding in every layer, no frame positions: no edge frames needed
     out = decoder(z)
-    assert (out - out[:, :, :1]).abs().amax() == 0
+    assert (out - out[:, :, :1]).abs().amax() < 1e-5  # still to float rounding (attention's sums differ by row)
+    before = TemporalDecoder.from_vae(vae, variant).eval()  # the layers as before: zero padding, frame positions
+    before.load_state_dict(decoder.state_dict(), strict=False)
+    before.register_to_config(edge_frames=0)
+    assert (before(z) - before(z)[:, :, :1]).abs().amax() > 1e-3
     moving = z.clone()
     moving[:, :, 3] = torch.randn_like(moving[:, :, 3])
     assert (decoder(moving)[:, :, 0] - out[:, :, 0]).abs().amax() > 1e-4  # and frames still see each other

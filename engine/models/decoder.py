@@ -17,7 +17,7 @@ replication, then cropped), as a still clip would go on: otherwise the temporal 
 first and last frames differ from the middle ones, a flicker at every segment boundary (bench/results/decoder.md:
 one edge frame took judder error from 0.086 to 0.028 at no cost in PSNR). With `still=True` (config) the temporal
 convolutions pad with edge frames at every layer and the attention has no frame positions, so a still clip decodes
-exactly still through any depth of layers, trained or not: folders saved before it had zero padding and positions.
+still (to float rounding) through any depth of layers, trained or not: folders saved before it had zero padding and positions.
 
 An untrained temporal decoder is therefore the image decoder frame by frame, exactly (tested bit for bit). The
 spatial weights start as a copy of the VAE's; training (`engine.training.decoder`) tunes the temporal layers alone
@@ -50,7 +50,7 @@ VARIANTS = {"conv1d": (False, False), "conv3d": (True, False), "conv1d-attn": (F
 class TemporalLayers(nn.Sequential):
     """A temporal convolution (3×1×1 or 3×3×3), then optionally attention over frames; each x + f(x), f zero first.
     `still=True`: the convolution pads with edge frames and the attention has no frame positions (the convolution
-    before it gives order), so a still clip decodes exactly still whatever the weights."""
+    before it gives order), so a still clip decodes still (to float rounding) whatever the weights."""
 
     def __init__(self, channels: int, ctx: FrameContext, spatial: bool, attention: bool, still: bool = False):
         layers = [TemporalConv(channels, ctx, spatial=spatial, block=False, bottleneck=False,

@@ -117,7 +117,7 @@ class TemporalAttention(TemporalModule):
 class TemporalConv(TemporalModule):
     """x + conv(act(norm(x))) over time: kernel 3×1×1 (Conv1D) or 3×3×3 behind a 4× channel bottleneck (Conv3D;
     `bottleneck=False`: at full width, as FusionFrames' video decoder). `padding="replicate"` pads with the edge
-    frames instead of zeros, so a still input stays exactly still through any stack of them."""
+    frames instead of zeros, so a still input stays still (to float rounding) through any stack of them."""
 
     def __init__(self, channels: int, ctx: FrameContext, spatial: bool = False, block: bool = True,
                  bottleneck: bool = True, padding: str = "zeros"):

@@ -99,7 +99,7 @@ def _train_decoder_parser(sub):
     d.add_argument("--sizes", type=sizes, default=None,
                    help="render sides taken in turn, e.g. 128,256,512 (default: the VAE's own size)")
     d.add_argument("--still", action=argparse.BooleanOptionalAction, default=True,
-                   help="temporal layers that keep a still clip exactly still (edge padding, no frame positions); "
+                   help="temporal layers that keep a still clip still (edge padding, no frame positions); "
                         "--no-still: zero padding and frame positions, as decoders trained before")
     d.add_argument("--change-weight", type=non_negative_float, default=0.0,
                    help="weight of a loss on the change between consecutive frames (flicker) beside the "
