@@ -222,17 +222,18 @@ def test_history_lists_outputs_and_restores(tmp_path):
     assert len(history[0]["files"]) == 2 and Path(history[0]["shown"]).is_file()
     kind, *values = restore(studio, history[0]["record"])
     assert kind == "generate" and values[:9] == [PROMPT, "", 2, 4, 2, 4.0, "ddim", "zero-shot", False]
-    assert values[-13:-7] == ["as the prompt says", 1.0, "", "frame", False, gr.skip()]  # the motion plan came from the prompt
-    assert values[-4:] == [None, "windows", 4, 2.0]  # Long clips: no first frame, the default method, 2 fps
+    assert values[-15:-9] == ["as the prompt says", 1.0, "", "frame", False, gr.skip()]  # the motion plan came from the prompt
+    assert values[-6:-2] == [None, "windows", 4, 2.0]  # Long clips: no first frame, the default method, 2 fps
+    assert values[-2:] == [0, 0]  # keyframes alone: no translation
     assert history[0]["record"]["plan"]["source"].startswith("prompt:")
     *_, last = generate(studio, PROMPT, "", 2, 4, 2, 4.0, "ddim", "zero-shot", False, history, motion=(
         "pan-left", 2.0, "", "noise", True))
     record = last[-1][-1]["record"]
     assert record["plan"]["source"] == "camera:pan-left" and record["motion_method"] == "noise" and record["cross_frame"]
-    assert restore(studio, record)[-13:-7] == ("pan-left", 2.0, "", "noise", True, gr.skip())
+    assert restore(studio, record)[-15:-9] == ("pan-left", 2.0, "", "noise", True, gr.skip())
     old = {k: v for k, v in record.items() if k not in ("motion", "speed", "motion_plan", "motion_method", "plan",
                                                          "cross_frame")}
-    assert restore(studio, old)[-13:-7][0] == "none (the words alone)"  # sidecars before plans sampled without one
+    assert restore(studio, old)[-15:-9][0] == "none (the words alone)"  # sidecars before plans sampled without one
     # an uploaded clip's sidecar: its settings come back, the clip must be uploaded again; untrained models drop out
     studio = Studio(Outputs(tmp_path), {"interp_dir": str(tmp_path / "none")})
     kind, *values = restore(studio, {"kind": "interpolate", "input": "mine.mp4", "methods": ["group"], "steps": 7,
@@ -240,7 +241,7 @@ def test_history_lists_outputs_and_restores(tmp_path):
     assert kind == "interpolate" and values[19:26] == [gr.skip()] * 4 + [[], 7, 3] and values[:19] == [gr.skip()] * 19
     kind, *values = restore(studio, {"kind": "tune", "mode": "temporal", "data": "clips", "caption": "a red circle",
                                      "clip_files": ["a.mp4"], "steps": 9, "batch_size": 2, "lr": 1e-3, "seed": 4})
-    assert kind == "tune" and values[-26:-18] == ["temporal", "my clips, one caption", gr.skip(), "a red circle", 9,
+    assert kind == "tune" and values[-28:-20] == ["temporal", "my clips, one caption", gr.skip(), "a red circle", 9,
                                                  2, 1e-3, 4]
 
 
