@@ -2,6 +2,7 @@
 hand derivations against the engine (at least three asserts in cells that call the engine), shows plots and
 wraps a plain function in a widget; the committed files are what `notebooks/build.py` makes, without outputs."""
 import ast
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -98,7 +99,6 @@ def execute(name: str, out: Path, tries: int = 3) -> float:
     and event loops, has hung with both sides idle); a run that hangs is killed and tried again. Separate processes
     have hung too, both sides idle in their event loops (a lost kernel message; twice in a row once, on a CPU busy
     with another job), so a notebook gets three tries."""
-    import os
     import subprocess
     import sys
 
@@ -125,7 +125,7 @@ RUN_ORDER = ["01_inflation", "03_temporal_pyramid", "04_long_clips", "02_latent_
 @pytest.fixture(scope="module")
 def headless_runs(request, tmp_path_factory):
     """Every selected notebook's headless run, started when the first is asked for and run two at a time (each
-    kernel has one thread, so both cores work while the tests wait): {name: future of its executed copy's path}."""
+    kernel has one thread, so both cores work while the tests wait; one at a time in a pytest-xdist worker): {name: future of its executed copy's path}."""
     chosen = {item.callspec.params["name"] for item in request.session.items
               if getattr(item, "originalname", "") == "test_notebook_executes_headless"}
     out = tmp_path_factory.mktemp("notebooks")  # the executed copies, for a look when something is off
@@ -135,7 +135,8 @@ def headless_runs(request, tmp_path_factory):
         print(f"{name}: {seconds:.0f} s")
         return out / f"{name}.ipynb"
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # two kernels at a time, unless pytest-xdist already runs another test process beside this one
+    with ThreadPoolExecutor(max_workers=1 if os.environ.get("PYTEST_XDIST_WORKER") else 2) as pool:
         order = RUN_ORDER + [n for n in ALL if n not in RUN_ORDER]
         yield {name: pool.submit(run, name) for name in order if name in chosen}
 

@@ -443,6 +443,7 @@ def test_every_tab_in_a_browser(studio):
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # scripts/test.sh runs it after the others, on an idle CPU
 def test_cold_start_to_the_first_video(tmp_path):
     """Launch `flipbook studio` and time it to the first finished video with the default settings."""
     from gradio_client import Client
