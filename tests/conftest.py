@@ -11,6 +11,18 @@ import torch
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 2)))  # 1 while a training has the cores
 
 
+# Files whose tests take longest, longest first (--durations, at one thread): they start first, so that in two
+# test processes (scripts/test.sh: pytest-xdist, a file to a process, in this order) no long file is left for last
+# while the other process sits idle. The rest follow in their usual order.
+LONGEST_FIRST = ["test_notebooks.py", "test_studio.py", "test_load.py", "test_studio_cascade_tabs.py",
+                 "test_motion.py", "test_cascade.py", "test_kill_resume.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture(autouse=True)
 def _library_logs_to_this_tests_stderr():
     """diffusers' and transformers' log handlers keep the stderr they were made with; made inside a test that
