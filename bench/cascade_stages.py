@@ -9,7 +9,7 @@ one run (the issue's per-stage table).
    interpolated clip): a stage may score neither below the stage before it nor below that baseline. The judge sees
    every clip at 32² and 8 evenly spaced frames, which for the 29 interpolated frames are exactly the 8 keyframes
    (0, 4, …, 28): it cannot see interpolation's in-between frames, nor the upscale stage's detail. Both are
-   measured in part 2 (and interpolation where content moves well apart by bench/interp_bench.py --fast).
+   measured in part 2 (and interpolation where content moves well apart by bench/interp_bench.py --keyframe-fps 0.5).
 2. **From the ground truth of the stage before** (so that a stage is measured on its own work): interpolation of the
    truth's keyframes (the interpolation models beside blending and tweening), pixel SR of the truth at 8 fps (beside bicubic),
    expert translation of that SR output (beside the SR output itself), each against the truth at its output: PSNR,
