@@ -88,11 +88,12 @@ def check_output(path: str | Path, suffixes: tuple[str, ...] = (".mp4", ".gif"),
     return path
 
 
-def read_safetensors(path: str | Path, what: str = "weights") -> dict:
-    """The tensors of a safetensors file; a file that is not one (a pickle, a damaged file) is a ValueError.
-    Nothing here unpickles: safetensors reads a JSON header and raw tensor bytes."""
+def read_safetensors(path: str | Path, what: str = "weights", metadata: bool = False) -> dict | tuple[dict, dict]:
+    """The tensors of a safetensors file (with `metadata`, also its header's metadata: {str: str}); a file that is
+    not one (a pickle, a damaged file) is a ValueError. Nothing here unpickles: safetensors reads a JSON header and
+    raw tensor bytes."""
     # heavy: safetensors.torch loads torch, which the checks above (standard library only) do without
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -102,7 +103,10 @@ def read_safetensors(path: str | Path, what: str = "weights") -> dict:
                "loads)" if pickles else ""
         raise FileNotFoundError(f"{path.parent} has no {path.name}{note}; Flipbook loads {what} from safetensors only")
     try:
-        return load_file(str(path))
+        if not metadata:
+            return load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"{path} is not a safetensors file ({str(e).splitlines()[0][:80]}); Flipbook loads {what} "
                          "from safetensors only: convert it, or make it again") from None

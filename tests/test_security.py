@@ -91,11 +91,17 @@ def test_pickled_weights_are_refused_everywhere_weights_load(base_dir, tmp_path,
     torch.save({"w": Trap(marker)}, tuned / "tuned.pt")
     with pytest.raises(FileNotFoundError, match="tuned.pt is pickle weights, which Flipbook never loads"):
         load_tuned(load_base(base_dir).unet, tuned)
-    # a checkpoint whose optimizer state is a pickle with code in it (torch.load(weights_only=True) refuses)
+    # a checkpoint whose optimizer state is a pickle with code in it (an older Flipbook's optimizer.pt): never read,
+    # the weights resume with a fresh optimizer state and a warning says so
     model = torch.nn.Linear(2, 2)
     save_checkpoint(tmp_path / "ckpt", {"model": model}, torch.optim.AdamW(model.parameters()), {"step": 1})
+    (tmp_path / "ckpt" / "optimizer.safetensors").unlink()
     torch.save({"state": Trap(marker)}, tmp_path / "ckpt" / "optimizer.pt")
-    with pytest.raises(ValueError, match="not optimizer state this program wrote"):
+    with pytest.warns(UserWarning, match="optimizer.pt is a pickle"):
+        assert load_checkpoint(tmp_path / "ckpt", {"model": model}, torch.optim.AdamW(model.parameters())) == {"step": 1}
+    # ... and optimizer.safetensors replaced by that pickle is refused as what it is
+    (tmp_path / "ckpt" / "optimizer.pt").rename(tmp_path / "ckpt" / "optimizer.safetensors")
+    with pytest.raises(ValueError, match="not a safetensors file"):
         load_checkpoint(tmp_path / "ckpt", {"model": model}, torch.optim.AdamW(model.parameters()))
     # a cached inversion replaced by a pickle is a cache miss
     cache = InversionCache(tmp_path / "cache")
