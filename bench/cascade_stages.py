@@ -39,7 +39,8 @@ from engine.metrics.alignment import frechet_distance  # noqa: E402
 from engine.models.interpolation import FACTOR, output_frames  # noqa: E402
 from engine.models.sr import upsample  # noqa: E402
 from engine.pipelines.translate import STRENGTH, translation_pipeline  # noqa: E402
-from engine.registry import CASCADE_DEPTH, DEFAULT_INTERP, INTERP_BLEND, INTERP_METHODS, interp_methods_here  # noqa: E402
+from engine.registry import (CASCADE_DEPTH, DEFAULT_INTERP, INTERP_BLEND, INTERP_METHODS, STAGE_STEPS,  # noqa: E402
+                             interp_methods_here)
 from engine.upscale import upscale_clip  # noqa: E402
 from engine.world import render, sample_split_spec  # noqa: E402
 
@@ -177,7 +178,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--prompts", type=int, default=8)
     p.add_argument("--steps", type=int, default=25)
-    p.add_argument("--stage-steps", type=int, default=20)
+    p.add_argument("--stage-steps", type=int, default=STAGE_STEPS)
     p.add_argument("--interp-method", default=DEFAULT_INTERP, choices=[*MODEL_FREE, *INTERP_METHODS])
     p.add_argument("--out", default=str(RESULTS / "cascade_stages.md"))
     args = p.parse_args()

@@ -32,7 +32,7 @@ from .pipelines.load import keyframe_pipeline, prompt_for
 from .pipelines.translate import DETAIL_SIGMA, STRENGTH, fit_size, translation_pipeline
 from .pipelines.upscale import SEGMENT, segments, upscale_pipeline
 from .peak_memory import PeakMemory
-from .registry import CASCADE_DEPTH, DEFAULT_INTERP, INTERP_METHODS
+from .registry import CASCADE_DEPTH, DEFAULT_INTERP, INTERP_METHODS, STAGE_STEPS
 from .sidecar import write_sidecar
 from .validate import check_number, check_output, check_prompt, check_seed
 
@@ -134,7 +134,7 @@ def run_cascade(out: str | Path, prompt: str, depth: str = CASCADE_DEPTH, seed: 
                 sr: str | None = None, sr_mode: str = "zero-shot", sr_tuned: str | None = None,
                 expert: str | None = None, decoder: str | None = None, strength: float = STRENGTH,
                 top: int | None = None, detail_sigma: float | None = None,
-                stage_steps: int = 20, keep_stages: bool = False, device: str = "cpu", dtype: str = "fp32",
+                stage_steps: int = STAGE_STEPS, keep_stages: bool = False, device: str = "cpu", dtype: str = "fp32",
                 motion: str | None = None, speed: float = 1.0, path: str | list | None = None,
                 motion_plan: bool = True, motion_method: str | None = None, motion_strength: float | None = None,
                 plan: dict | None = None, cross_frame: bool = False, on_stage: Callable[[str], None] | None = None,

@@ -49,6 +49,7 @@ UPSCALE_MODES = ("zero-shot", "full", "temporal")
 # offered, each in its own words.
 DEFAULT_INTERP = INTERP_TWEEN
 CASCADE_DEPTH = "upscale"
+STAGE_STEPS = 12  # the later stages' sampling steps (each segment's of pixel SR; translation runs its strength's share)
 MEASURED_WHY = {
     "interpolate": "tweening (each keyframe's object moved to the in-between time) beats blending the keyframes "
                    "and the interpolation models do not (bench/results/interp.md, the cascade's keyframes: tween "
@@ -56,6 +57,8 @@ MEASURED_WHY = {
                    "dB and a translucent share of 0.10, blending 22.1 dB and 0.38, group 21.5 dB, masked 22.1 dB)",
     "translate": "expert translation scores below its own input (bench/results/expert.md: 31.8 dB after it against "
                  "39.7 dB before, at 128²)",
+    "stage_steps": "pixel SR scores the same at 12 steps as at 20 and takes 0.6 of the time (teacher-forced, 4 "
+                   "validation clips of 29 frames: 8 steps 40.59 dB, 12 steps 40.64, 20 steps 40.62)",
 }
 UPSCALE_ORDER = ("zero-shot", "full", "temporal")
 

@@ -16,7 +16,7 @@ import threading
 from engine.cascade import STAGES, run_cascade, steps_by_stage
 from engine.pipelines.translate import DETAIL_SIGMA
 
-from engine.registry import DEFAULT_INTERP, INTERP_METHODS, MEASURED_WHY, MODEL_FREE_INTERP, TRAINS
+from engine.registry import DEFAULT_INTERP, INTERP_METHODS, MEASURED_WHY, MODEL_FREE_INTERP, STAGE_STEPS, TRAINS
 from engine.sidecar import read_sidecar
 
 from .context import Stopped, Studio, Variant
@@ -25,7 +25,6 @@ from .stages import EXPERT, decoders, has_expert, interp_methods, root, upscale_
 from .work import LIMITS, number
 
 DEPTHS = STAGES  # how far down the cascade a run goes: the last stage it runs
-STAGE_STEPS = 20  # the later stages' sampling steps (`--stage-steps`)
 TOPS = (0, 256, 512)  # translation's output side: 0 keeps the upscaled clip's size; more goes up (MPL-Video's use)
 
 

@@ -2,6 +2,7 @@
 command line: the VAE, the expert (t ≤ 900), a temporal decoder, then expert translation, and `generate --cascade`
 from a prompt through interpolation and pixel SR to the expert; plus the temporal decoder's identity at
 initialisation (exact) and the expert's timestep range."""
+import inspect
 import json
 
 import pytest
@@ -314,6 +315,20 @@ def test_the_cascade_s_measured_defaults_tween_and_stop_after_upscaling_and_say_
     assert "interpolate: tween, since tweening (each keyframe's object moved to the in-between time) beats" in err
     assert "depth upscale: expert translation scores below its own input" in err
     assert read_video(out)[0].shape == (9, 3, 32, 32)
+
+
+def test_the_later_stages_steps_are_one_measured_default_everywhere(capsys):
+    from engine.cascade import run_cascade
+    from engine.registry import MEASURED_WHY, STAGE_STEPS
+    from studio.cascade import STAGE_STEPS as studio_default
+    from studio.cli import build_parser
+    args = build_parser().parse_args(["generate", "--cascade", "--prompt", PROMPT, "--out", "x.mp4"])
+    assert args.stage_steps == STAGE_STEPS == studio_default == inspect.signature(run_cascade).parameters[
+        "stage_steps"].default
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["generate", "--help"])
+    assert "pixel SR scores the same at 12 steps as at 20" in " ".join(capsys.readouterr().out.split())
+    assert MEASURED_WHY["stage_steps"].startswith("pixel SR scores the same at 12 steps")
 
 
 def test_the_cascade_from_a_prompt_end_to_end(models, tmp_path, capsys):

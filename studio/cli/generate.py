@@ -9,7 +9,8 @@ from pathlib import Path
 
 from engine.files import atomic_path
 from engine.registry import (CASCADE_DEPTH, DEFAULT_INTERP, DEFAULT_OVERLAP, INTERP_METHODS, MEASURED_WHY,
-                             KEYFRAME_MODES, LONG_METHODS, MODEL_FREE_INTERP, UPSCALE_MODES, default_upscale_mode)
+                             KEYFRAME_MODES, LONG_METHODS, MODEL_FREE_INTERP, STAGE_STEPS, UPSCALE_MODES,
+                             default_upscale_mode)
 from engine.sidecar import read_sidecar
 
 from .options import (HelpFormatter, add_model, add_motion, add_out, add_seed, add_training, finite_float,
@@ -84,7 +85,8 @@ def _cascade_options(g):
     c.add_argument("--cascade", action="store_true", help="run the whole cascade instead of keyframes alone")
     c.add_argument("--cascade-depth", default=None, choices=["keyframes", "interpolate", "upscale", "translate"],
                    help=f"the last stage to run (default {CASCADE_DEPTH}, since {MEASURED_WHY['translate']})")
-    c.add_argument("--stage-steps", type=positive_int, default=20, help="sampling steps of the later stages")
+    c.add_argument("--stage-steps", type=positive_int, default=STAGE_STEPS,
+                   help=f"sampling steps of the later stages (default {STAGE_STEPS}: {MEASURED_WHY['stage_steps']})")
     c.add_argument("--interp", default=None, metavar="FOLDER",
                    help="interpolation model folder (default assets/interp/METHOD)")
     c.add_argument("--interp-method", default=None, choices=[*MODEL_FREE_INTERP, *INTERP_METHODS],
