@@ -258,7 +258,8 @@ def cascade_controls(studio: Studio) -> tuple[gr.Radio, gr.Slider, gr.Markdown, 
                                   info="keyframes → interpolate (4T − 3 frames at 4× the rate) → upscale (pixel "
                                        "super-resolution) → translate (the latent expert refines detail)"))
     stage_steps = Slider(*LIMITS["steps"], value=cascade.STAGE_STEPS, step=1, label="Steps of the later stages",
-                         visible=False, elem_id="gen-stage-steps")
+                         visible=False, elem_id="gen-stage-steps",
+                         info=f"{cascade.STAGE_STEPS} by default: {cascade.MEASURED_WHY['stage_steps']}")
     top = gr.Dropdown([("the upscaled clip's size", 0), *((f"{t}²", t) for t in cascade.TOPS[1:])], value=0,
                       label="Translate up to", visible=False, elem_id="gen-top",
                       info="MPL-Video's use of the latent expert: up from the pixel stage's 128² "
