@@ -99,7 +99,8 @@ def main():
     judge = load_judge()
     lines = ["# Expert translation to the top resolution (MPL-Video), against bicubic and pixel SR", "",
              f"`python bench/expert_top_bench.py --clips {args.clips} --top {args.top} --strengths "
-             f"{','.join(map(str, args.strengths))} --detail-sigma {args.detail_sigma:g} --decoder {args.decoder}`, "
+             f"{','.join(map(str, args.strengths))} --detail-sigma {args.detail_sigma:g} --decoder {args.decoder} "
+             f"--steps {args.steps}{'' if args.pixel_top else ' --no-pixel-top'}`, "
              f"{torch.get_num_threads()} thread(s), one run. {args.clips} validation clips, {args.frames} frames at "
              f"8 fps: rendered at {args.top}² (the truth), area-scaled to {args.pixel // 4}², pixel SR to "
              f"{args.pixel}², then each row to {args.top}². σ was chosen on training-split clips.", "",

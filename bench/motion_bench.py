@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -83,6 +84,31 @@ def table(results: dict, n: dict) -> list[str]:
     return lines
 
 
+def plain_vs_warped(results: dict, methods: list[str]) -> list[str]:
+    """Tuned folders named MODE-plain-STEPS and MODE-warped-STEPS side by side, one line a mode; the untuned rows
+    (the embedded mode, zero-shot) above them: motion accuracy val / held-out; all attributes val / held-out."""
+    def cell(name, method):
+        rows = [results.get(f"{name}/{method}/{split}") for split in ("val", "heldout")]
+        if not all(rows):
+            return ""
+        return f"{rows[0]['motion']:.2f} / {rows[1]['motion']:.2f}; {rows[0]['all']:.3f} / {rows[1]['all']:.3f}"
+
+    names = list(dict.fromkeys(k.split("/")[0] for k in results))
+    paired = {}
+    for name in names:
+        mode, noise, steps = (name.rsplit("-", 2) + ["", ""])[:3] if name.count("-") >= 2 else (name, "", "")
+        if noise in ("plain", "warped") and steps.isdigit():
+            paired.setdefault(mode, {})[noise] = name
+    row = lambda label, cells: f"| {label} | " + " | ".join(cells) + " |"  # noqa: E731
+    lines = [row("mode", [f"{m}: {noise}" for m in methods for noise in ("plain", "warped")]),
+             "|---|" + "---|---|" * len(methods)]
+    for name in (n for n in names if not any(n in pair.values() for pair in paired.values())):
+        lines.append(row(f"{name} (not trained by this comparison)", [c for m in methods for c in (cell(name, m), "")]))
+    for mode, pair in paired.items():
+        lines.append(row(mode, [cell(pair.get(noise, ""), m) for m in methods for noise in ("plain", "warped")]))
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--val", type=int, default=48)
@@ -97,14 +123,39 @@ def main():
                    help="a pyramid-trained folder (DDIM): its rows sampled vanilla and through its pyramid")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="bench/results/motion")
+    p.add_argument("--merge", default="", metavar="JSON,...",
+                   help="rows of other runs (their .json) to add to this one's, e.g. a second pass run beside it")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = out.with_suffix(".json")
     results = json.loads(saved.read_text()) if saved.exists() else {}
+    merged = {k: v for f in a.merge.split(",") if f for k, v in json.loads(Path(f).read_text()).items()}
+    if set(merged) - set(results):
+        save({**merged, **results}, saved)
+        results = json.loads(saved.read_text())
     judge = load_judge()
     n = {"val": a.val, "heldout": a.heldout}
+    for name, mode, tuned, pyramid, scheduler in runs_of(a):
+        pipe, _ = keyframe_pipeline(mode, scheduler, tuned=tuned)
+        for method in (m for m in a.methods.split(",") if m):
+            for split in ("val", "heldout"):
+                key = f"{name}/{method}/{split}"
+                if key in results or not n[split]:
+                    continue
+                prompts = prompts_of(split, n[split])
+                start = time.perf_counter()
+                videos = sample(pipe, prompts, method, a.steps, a.guidance, pyramid)
+                seconds = time.perf_counter() - start
+                results[key] = {**score(videos, prompts, judge), "s_clip": seconds / len(prompts)}
+                save(results, saved)
+                print(table({key: results[key]}, n)[-1], flush=True)
+    report(results, a, n, out)
+
+
+def runs_of(a) -> list[tuple]:
+    """(row name, mode, tuned folder, pyramid stages, scheduler) for each mode, tuned folder and pyramid asked for."""
     runs = [(mode, mode, None, None, "dpm++") for mode in
             (default_mode() if m == "DEFAULT" else m for m in a.modes.split(",") if m)]
     for folder in (f for f in a.tuned.split(",") if f):
@@ -115,25 +166,27 @@ def main():
         name = Path(a.pyramid).name
         runs += [(f"{name} vanilla", record["mode"], a.pyramid, None, "ddim"),
                  (f"{name} pyramid", record["mode"], a.pyramid, record["pyramid"], "ddim")]
-    for name, mode, tuned, pyramid, scheduler in runs:
-        pipe, _ = keyframe_pipeline(mode, scheduler, tuned=tuned)
-        for method in a.methods.split(","):
-            for split in ("val", "heldout"):
-                key = f"{name}/{method}/{split}"
-                if key in results or not n[split]:
-                    continue
-                prompts = prompts_of(split, n[split])
-                start = time.perf_counter()
-                videos = sample(pipe, prompts, method, a.steps, a.guidance, pyramid)
-                seconds = time.perf_counter() - start
-                results[key] = {**score(videos, prompts, judge), "s_clip": seconds / len(prompts)}
-                tmp = saved.with_suffix(".tmp")
-                tmp.write_text(json.dumps(results, indent=1))
-                tmp.replace(saved)
-                print(table({key: results[key]}, n)[-1], flush=True)
+    return runs
+
+
+def save(results: dict, saved: Path):
+    """The rows so far, written whole under a temporary name first (a killed run leaves the last full file)."""
+    tmp = saved.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    tmp.replace(saved)
+
+
+def report(results: dict, a, n: dict, out: Path):
+    """The table (.md, printed) and the figure (.png); tuned folders named MODE-plain-N / MODE-warped-N also side
+    by side."""
     solver = "DPM-Solver++; the pyramid folder's rows DDIM" if a.pyramid else "DPM-Solver++"
     lines = [f"## Motion with and without a plan ({a.steps} steps ({solver}), guidance {a.guidance}, "
              f"{FRAMES} keyframes at {FPS:g} fps; {a.val} validation and {a.heldout} held-out prompts)", ""]
+    if any(re.search(r"-(plain|warped)-\d+/", k) for k in results):
+        lines += ["### Plain against warped noise in tuning, side by side (motion accuracy val / held-out; all "
+                  "attributes val / held-out)", "",
+                  *plain_vs_warped(results, list(dict.fromkeys(k.split("/")[1] for k in results))), "",
+                  "### Every row", ""]
     lines += table(results, n)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
