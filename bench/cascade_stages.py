@@ -35,6 +35,8 @@ from engine.cascade import STAGES, run_cascade  # noqa: E402
 from engine.files import atomic_path  # noqa: E402
 from engine.interpolate import MODEL_FREE, interpolate_clip  # noqa: E402
 from engine.metrics import attribute_accuracy, judder, judge_features, load_judge, psnr, ssim, tcc  # noqa: E402
+from engine.metrics.ghosting import ghosting  # noqa: E402
+from engine.metrics.judge import to_judge_view  # noqa: E402
 from engine.metrics.alignment import frechet_distance  # noqa: E402
 from engine.models.interpolation import FACTOR, output_frames  # noqa: E402
 from engine.models.sr import upsample  # noqa: E402
@@ -43,6 +45,8 @@ from engine.registry import (CASCADE_DEPTH, DEFAULT_INTERP, INTERP_BLEND, INTERP
                              interp_methods_here)
 from engine.upscale import upscale_clip  # noqa: E402
 from engine.world import render, sample_split_spec  # noqa: E402
+from engine.world.render import render_background  # noqa: E402
+from engine.world.vocab import COLOURS  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KEYFRAMES, KEY_FPS, SR_SCALE = 8, 2.0, 4
@@ -87,9 +91,24 @@ BASELINES = {  # the stage with no model, run on the cascade's own clip before i
 }
 
 
+def between(judge, videos: torch.Tensor, truth: torch.Tensor, specs: list, prompts: list[str]) -> dict:
+    """What the judge's keyframe view misses, on the frames between the keyframes (at 32², as the judge sees them):
+    the judge's accuracy on those frames alone, and ghosting against the truth's same frames (engine.metrics.ghosting:
+    the share of frames with more objects than the truth, the translucent share beyond the truth's)."""
+    mid = [i for i in range(videos.shape[2]) if i % FACTOR]
+    small = to_judge_view(videos[:, :, mid], len(mid))
+    truth = to_judge_view(truth[:, :, mid], len(mid))
+    ghosts = [ghosting(o.permute(1, 0, 2, 3), t.permute(1, 0, 2, 3), render_background(s.background, 32, 32),
+                       [COLOURS[obj.colour] for obj in s.objects]) for o, t, s in zip(small, truth, specs)]
+    return {"mid_all": attribute_accuracy(judge, videos[:, :, mid], prompts)["all"],
+            "extra": float(np.mean([g["extra_count"].mean() for g in ghosts])),
+            "translucent": float(np.mean([g["translucent"].mean() for g in ghosts]))}
+
+
 def judged(judge, clips: dict, specs: list, prompts: list[str]) -> dict:
     """Per stage, and per baseline beside it: the judge's accuracy (all, motion), Fréchet distance to the truth of
-    the stage's size and rate, judder. {row: scores}, rows in STAGES order with each baseline after its stage."""
+    the stage's size and rate, judder, and beyond the keyframes what the judge's view misses (`between`). {row:
+    scores}, rows in STAGES order with each baseline after its stage."""
     runs = {}
     for stage in STAGES:
         runs[stage] = (stage, clips[stage])
@@ -99,7 +118,8 @@ def judged(judge, clips: dict, specs: list, prompts: list[str]) -> dict:
         acc = attribute_accuracy(judge, videos, prompts)
         truth = truth_of(specs, stage)
         rows[row] = {"all": acc["all"], "motion": acc.get("motion", float("nan")), "judder": judder(videos).mean().item(),
-                     "fd": frechet_distance(judge_features(judge, videos), judge_features(judge, truth))}
+                     "fd": frechet_distance(judge_features(judge, videos), judge_features(judge, truth)),
+                     **(between(judge, videos, truth, specs, prompts) if stage != "keyframes" else {})}
     return rows
 
 
@@ -134,15 +154,23 @@ def teacher_forced(specs: list, prompts: list[str], args) -> dict:
 
 def verdicts(rows: dict) -> list[str]:
     """Each stage after the first against the stage before it and against its no-model baseline: below on the judge
-    (all attributes) or above on Fréchet?"""
+    (all attributes) or above on Fréchet? And, where both have frames between the keyframes, below on the judge of
+    those or above on their extra objects?"""
     lines = []
     for before, stage in zip(STAGES, STAGES[1:]):
         others = [(before, rows[before])] + [(row, rows[row]) for row, (at, *_) in BASELINES.items() if at == stage]
         for name, other in others:
             judge = "below" if rows[stage]["all"] < other["all"] else "not below"
             fd = "above" if rows[stage]["fd"] > other["fd"] else "not above"
-            lines.append(f"{stage} against {name}: judge {judge} ({rows[stage]['all']:.3f} vs {other['all']:.3f}), "
-                         f"Fréchet {fd} ({rows[stage]['fd']:.1f} vs {other['fd']:.1f})")
+            line = (f"{stage} against {name}: judge {judge} ({rows[stage]['all']:.3f} vs {other['all']:.3f}), "
+                    f"Fréchet {fd} ({rows[stage]['fd']:.1f} vs {other['fd']:.1f})")
+            if "mid_all" in rows[stage] and "mid_all" in other:
+                mid = "below" if rows[stage]["mid_all"] < other["mid_all"] else "not below"
+                extra = "above" if rows[stage]["extra"] > other["extra"] else "not above"
+                line += (f"; between the keyframes, judge {mid} ({rows[stage]['mid_all']:.3f} vs "
+                         f"{other['mid_all']:.3f}), extra objects {extra} ({rows[stage]['extra']:.3f} vs "
+                         f"{other['extra']:.3f})")
+            lines.append(line)
     return lines
 
 
@@ -155,13 +183,16 @@ def report(args, judge_rows: dict, seconds: dict, forced: dict) -> str:
              "Each stage's clip judged (attribute accuracy over every named attribute; motion alone), its Fréchet "
              "distance to the world's ground truth of the same prompts at the stage's size and rate, judder. Rows "
              "marked *no model* run that stage's baseline on the cascade's clip before it. The judge sees 8 evenly "
-             "spaced frames at 32²: of 29 interpolated frames, the keyframes alone (the in-between frames and the "
-             "detail are measured below).", "",
-             "| stage | judge: all ↑ | judge: motion ↑ | Fréchet ↓ | judder ↓ | seconds |", "|---|---|---|---|---|---|"]
+             "spaced frames at 32²: of 29 interpolated frames, the keyframes alone. So beyond the keyframes the "
+             "frames between them are judged alone too (*between*: the judge on those frames; the share of them "
+             "showing more objects than the truth's; their translucent share beyond the truth's, a ghost's mark); "
+             "the detail is measured below.", "",
+             "| stage | judge: all ↑ | judge: motion ↑ | Fréchet ↓ | judder ↓ | between: judge all ↑ | "
+             "between: extra objects ↓ | between: translucent ↓ | seconds |", "|---|---|---|---|---|---|---|---|---|"]
     for row, r in judge_rows.items():
-        lines.append(f"| {row} | {r['all']:.3f} | {r['motion']:.2f} | {r['fd']:.1f} | {r['judder']:.2f} | "
-                     f"{seconds[row]:.1f} |" if row in seconds else
-                     f"| {row} | {r['all']:.3f} | {r['motion']:.2f} | {r['fd']:.1f} | {r['judder']:.2f} | – |")
+        mid = (f"{r['mid_all']:.3f} | {r['extra']:.3f} | {r['translucent']:.3f}" if "mid_all" in r else "– | – | –")
+        lines.append(f"| {row} | {r['all']:.3f} | {r['motion']:.2f} | {r['fd']:.1f} | {r['judder']:.2f} | {mid} | "
+                     + (f"{seconds[row]:.1f} |" if row in seconds else "– |"))
     default = STAGES[:STAGES.index(CASCADE_DEPTH) + 1]
     lines += ["", f"Seconds down to the default depth ({CASCADE_DEPTH}): {sum(seconds[s] for s in default):.1f}; "
               f"down to translate: {sum(seconds.values()):.1f}.", ""]
