@@ -66,13 +66,15 @@ def load_stages(depth: str, mode: str, scheduler: str, model, tuned, interp, int
 
 
 def steps_by_stage(depth: str, frames: int, steps: int, stage_steps: int, strength: float = STRENGTH,
-                   interp_method: str | None = DEFAULT_INTERP) -> dict[str, int]:
-    """The denoising steps each stage up to `depth` runs (what progress bars count): the keyframes' `steps`, the
+                   interp_method: str | None = DEFAULT_INTERP, keyframes: int | None = None) -> dict[str, int]:
+    """The denoising steps each stage up to `depth` runs (what progress bars count): the keyframes' (`keyframes`,
+    engine.generate.generation_steps: a motion plan's frame-0 pass and part-way start; default `steps`), the
     interpolator's `stage_steps` (none without a model), pixel SR's in every segment, and translation's last
     `strength` part of them (SDEdit) in every segment."""
     segments_of = len(segments(output_frames(frames), SEGMENT))
     interpolation = 0 if interp_method in MODEL_FREE else stage_steps
-    plan = {"keyframes": steps, "interpolate": interpolation, "upscale": stage_steps * segments_of,
+    plan = {"keyframes": steps if keyframes is None else keyframes, "interpolate": interpolation,
+            "upscale": stage_steps * segments_of,
             "translate": (max(1, min(stage_steps, int(stage_steps * strength))) if strength > 0 else 0) * segments_of}
     return {stage: plan[stage] for stage in STAGES[:STAGES.index(depth) + 1]}
 

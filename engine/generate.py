@@ -7,9 +7,11 @@ from pathlib import Path
 
 import torch
 
+from .diffusion.pyramid import FlowForm, noise_form, pyramid_steps
 from .diffusion.windows import DEFAULT_OVERLAP, context_windows
 from .io import file_hash, read_image, write_video
-from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for
+from .models.base import train_scheduler
+from .motion import DEFAULT_METHOD, DEFAULT_STRENGTH, motion_plan_for, resume_index
 from .tuning import read_tuned
 from .pipelines.load import available_modes, keyframe_pipeline, prompt_for
 from .pipelines.memory import MemoryOptions
@@ -89,13 +91,39 @@ def context_settings(frames: int, window: int | None, overlap: int | None, metho
 
 
 def keyframe_steps(frames: int, steps: int, context_window: int | None = None, context_overlap: int | None = None,
-                   long_method: str | None = None) -> int:
-    """The denoising steps a generation reports (its progress total): `steps`, once per window when windows are
-    made one after another."""
+                   long_method: str | None = None, planned: bool = False, motion_method: str | None = None,
+                   motion_strength: float | None = None, image: bool = False) -> int:
+    """The denoising steps a generation runs and reports (its progress total). Along a motion plan, frame 0's own
+    pass first (`steps`; none when frame 0 is given, `image`); then the clip's, from where the plan or the given
+    frame 0 starts it (the frame method part-way through the schedule, engine.motion.resume_index), once per
+    window when windows are made one after another."""
     long = context_settings(frames, context_window, context_overlap, long_method)
-    if long["long_method"] == "windows" or not long["context_window"]:
-        return steps
-    return steps * len(context_windows(frames, long["context_window"], long["context_overlap"]))
+    windows = 1 if long["long_method"] == "windows" or not long["context_window"] else len(
+        context_windows(frames, long["context_window"], long["context_overlap"]))
+    carried = (planned or image) and (motion_method or DEFAULT_METHOD) == "frame"
+    start = resume_index(steps, motion_strength or DEFAULT_STRENGTH) if carried else 0
+    return (steps if planned and not image else 0) + (steps - start) * windows
+
+
+def generation_steps(prompt: str, frames: int, steps: int, fps: float = 2.0, seed: int = 0, motion: str | None = None,
+                     speed: float = 1.0, path: str | list | None = None, motion_plan: bool = True,
+                     motion_method: str | None = None, motion_strength: float | None = None, plan: dict | None = None,
+                     image=None, context_window: int | None = None, context_overlap: int | None = None,
+                     long_method: str | None = None, pyramid: int | None = None, renoise: bool = True,
+                     mode: str | None = None, tuned: str | None = None, model: str | None = None,
+                     scheduler: str | None = None, **_) -> int:
+    """The denoising steps a generation given as generate_video's arguments runs (the others ignored): whether it
+    follows a motion plan is motion_plan_for's answer, as generate_video asks it; then `keyframe_steps`, or through
+    the temporal pyramid frame 0's pass and the pyramid's steps from where the plan enters it (counted with the
+    world's noise schedule, which the pyramid-trained models use)."""
+    planned = motion_plan_for(prompt, frames, fps, seed, motion, speed, path, motion_plan, plan) is not None
+    if pyramid is None:
+        return keyframe_steps(frames, steps, context_window, context_overlap, long_method, planned, motion_method,
+                              motion_strength, image is not None)
+    count, _, own = pyramid_run(pyramid, mode, tuned, model, scheduler, frames, steps)
+    form = FlowForm() if own == "flow" else noise_form(train_scheduler())
+    strength = (motion_strength or DEFAULT_STRENGTH) if planned else None
+    return (steps if planned else 0) + pyramid_steps(form, count, steps, renoise, strength)
 
 
 def first_frame(image: str | Path | None, image_sha256: str | None, height: int,

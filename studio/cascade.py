@@ -22,7 +22,7 @@ from engine.sidecar import read_sidecar
 from .context import Stopped, Studio, Variant
 from .media import Previews, noisy_frames
 from .stages import EXPERT, decoders, has_expert, interp_methods, root, upscale_modes
-from .work import LIMITS, number
+from .work import LIMITS, keyframe_total, number
 
 DEPTHS = STAGES  # how far down the cascade a run goes: the last stage it runs
 TOPS = (0, 256, 512)  # translation's output side: 0 keeps the upscaled clip's size; more goes up (MPL-Video's use)
@@ -72,9 +72,10 @@ def stage_models(studio: Studio) -> dict:
     return chosen
 
 
-def stage_plan(studio: Studio, depth: str, frames: int, steps: int, stage_steps: int) -> dict[str, int]:
+def stage_plan(studio: Studio, depth: str, frames: int, steps: int, stage_steps: int,
+               keyframes: int | None = None) -> dict[str, int]:
     """Each stage's denoising steps down to `depth` with this studio's models (what progress counts)."""
-    return steps_by_stage(depth, frames, steps, stage_steps, interp_method=interp_method(studio))
+    return steps_by_stage(depth, frames, steps, stage_steps, interp_method=interp_method(studio), keyframes=keyframes)
 
 
 def check_cascade(depth, stage_steps, pyramid: bool) -> tuple[str, int]:
@@ -122,7 +123,8 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
     of whichever stage runs (each stage's pipeline takes the step callback); the loading of the models, a VAE's
     encoding and decoding and SR's back-projection cannot be interrupted, so Stop pressed then takes effect at the
     next step or at the start of the next stage."""
-    plan = stage_plan(studio, depth, frames, steps, stage_steps)
+    plan = stage_plan(studio, depth, frames, steps, stage_steps,
+                      keyframe_total(variant, prompt, seed, frames, steps, motion))
     total, names = sum(plan.values()), list(plan)
     done, current = [0, 0], ["keyframes"]  # steps done in all, steps done before this stage
     preview = Previews(studio.outputs.new("cascade-preview", ".png"))

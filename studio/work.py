@@ -13,7 +13,7 @@ from typing import Callable
 import gradio as gr
 import torch
 
-from engine.generate import check_pyramid_run, generate_video, keyframe_steps
+from engine.generate import check_pyramid_run, generate_video, generation_steps
 from engine.io import VideoReadError, write_video
 from engine.registry import LONG_METHODS
 from engine.sidecar import read_sidecar, write_sidecar
@@ -133,13 +133,13 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
     scheduler = check_scheduler(variant, scheduler)
     long = dict(long or {})
     fps = long.pop("fps", None) or variant.fps
-    total = keyframe_steps(frames, steps, long.get("context_window"), long.get("context_overlap"),
-                           long.get("long_method"))
+    total = keyframe_total(variant, prompt, seed, frames, steps, motion, {**long, "fps": fps})
     preview = Previews(studio.outputs.new(f"{kind}-preview", ".png"))  # one file a run, rewritten whole
+    done = [0]
 
-    def callback(pipe, i, t, kw):
-        window = getattr(pipe, "window", None) or (0, 1)  # windows made one after another each count their steps
-        step = window[0] * steps + i + 1  # i: the scheduler's index (a motion plan's frame method starts part-way)
+    def callback(pipe, i, t, kw):  # every denoising step counts: frame 0's own pass, every window's
+        done[0] += 1
+        step = done[0]
         if stop is not None and stop.is_set():
             raise Stopped(step, total)
         if emit is not None:
@@ -154,6 +154,15 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
                                   pyramid=variant.stages if variant.pyramid else None, dtype=m.get("dtype"),
                                   device=m.get("device"), memory=m.get("memory"), **(motion or {}), **long)
     return native, video, read_sidecar(native)
+
+
+def keyframe_total(variant: Variant, prompt: str, seed: int, frames: int, steps: int, motion: dict | None = None,
+                   long: dict | None = None) -> int:
+    """The denoising steps a generation with `variant` runs (its progress total; engine.generate.generation_steps):
+    `motion` and `long` as motion_settings and long_settings give them."""
+    long = dict(long or {})
+    fps = long.pop("fps", None) or variant.fps
+    return generation_steps(prompt, frames, steps, fps, seed, **(motion or {}), **long)
 
 
 def warm(studio: Studio):

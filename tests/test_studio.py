@@ -271,8 +271,9 @@ def test_training_on_given_clips(tmp_path):
 
 @pytest.mark.parametrize("frames, method", [(8, "windows"), (12, "autoregressive")])
 def test_generate_counts_its_steps_to_the_last_and_shows_the_last(tmp_path, frames, method):
-    """Progress ends at 'step N of N' (a motion plan's frame method starts part-way through the schedule; windows
-    made one after another each count theirs), and the last step's preview is always drawn."""
+    """Progress ends at 'step N of N' and counts every denoising step: the motion plan's own pass of frame 0 (5
+    steps), then the clip's from where the frame method starts it (3 of 5), once a window when windows are made one
+    after another; the last step's preview is always drawn."""
     from studio.context import Outputs, Studio
     from studio.work import generate_one
 
@@ -281,7 +282,7 @@ def test_generate_counts_its_steps_to_the_last_and_shows_the_last(tmp_path, fram
     generate_one(studio, studio.resolve(studio.default_key()), PROMPT, None, 0, frames, 5, 4.0, "dpm++",
                  emit=lambda kind, i, n, shown: seen.append((i, n, shown)), long={"long_method": method})
     last, total, shown = seen[-1]
-    assert last == total == 5 * (1 if method == "windows" else 2) and shown is not None
+    assert last == total == 5 + 3 * (1 if method == "windows" else 2) and shown is not None
     assert [i for i, _, _ in seen] == sorted(i for i, _, _ in seen)
 
 

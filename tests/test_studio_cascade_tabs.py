@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.registry import STAGE_STEPS
+
 from test_studio import CHROMIUM, _free_port, _plays, _shots
 
 PROMPT = "a red circle moving left on a black background"
@@ -221,7 +223,7 @@ def test_generate_down_the_cascade_to_translate_and_restore_it(client):
     keyframes = _generate(client, "keyframes", frames=3, top=512)  # the default depth: keyframes alone, as before
     assert keyframes[2]["kind"] == "generate" and read_video(keyframes[1][0])[0].shape == (3, 3, 32, 32)
     restored = client.predict(handle_file(keyframes[1][1]), api_name="/restore")
-    assert restored[17:19] == ("keyframes", 20) and restored[-2:] == (0, 0)
+    assert restored[17:19] == ("keyframes", STAGE_STEPS) and restored[-2:] == (0, 0)  # the cascade's back to defaults
 
 
 def test_the_cascade_reports_its_stages_and_joins_history(models, tmp_path):
@@ -235,6 +237,7 @@ def test_the_cascade_reports_its_stages_and_joins_history(models, tmp_path):
                         progress=lambda value, desc: seen.append((value, desc)), depth="upscale", stage_steps=1)
     video, files, record, preview, history = last
     assert seen[-1] == (1.0, "upscale (stage 3 of 3): step 1 of 1")  # the progress bar names the stage
+    assert "keyframes (stage 1 of 3): step 2 of 2" in [d for _, d in seen]  # the plan's frame-0 step, the clip's
     assert [v for v, _ in seen] == sorted(v for v, _ in seen)
     assert {d.split(" (")[0] for _, d in seen} <= {"keyframes", "interpolate", "upscale"}
     assert [s["stage"] for s in record["stages"]] == ["keyframes", "interpolate", "upscale"]
@@ -290,7 +293,7 @@ def test_stop_ends_the_cascade_in_a_later_stage(models, tmp_path):
     while not seen or not seen[-1].startswith("upscale (stage 3 of 3): step"):  # (tweening takes no steps)
         next(run)
     studio.stop("local")
-    with pytest.raises(gr.Error, match=r"Stopped at step \d+ of 101; nothing was saved"):
+    with pytest.raises(gr.Error, match=r"Stopped at step \d+ of 102; nothing was saved"):  # 2 keyframe steps, 100
         list(run)
     assert not list(tmp_path.glob("cascade-*.mp4")) and not list(tmp_path.glob("cascade-*.json"))
 

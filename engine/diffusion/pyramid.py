@@ -278,6 +278,15 @@ def begin_part_way(form: NoiseForm, plan: list[Stage], steps: list[int], strengt
     return i, t, max(1, round(steps[i] * share))
 
 
+def pyramid_steps(form: NoiseForm, count: int, steps: int, renoising: bool = True,
+                  strength: float | None = None) -> int:
+    """The solver steps `pyramid_sample` takes (what progress counts): all `steps`, or from a clip carried along a
+    motion plan to `strength`, the full-rate stage's share from where it begins (`begin_part_way`)."""
+    if strength is None:
+        return steps
+    return begin_part_way(form, stages(form, count, corrected=renoising), split_steps(steps, count), strength)[2]
+
+
 def pyramid_sample(model, form: NoiseForm, shape: tuple, count: int = 3, steps: int = 24, renoising: bool = True,
                    generator: torch.Generator | None = None, callback=None, stop=None, device=None,
                    dtype=None, begin: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> torch.Tensor:

@@ -178,16 +178,18 @@ class TextToVideoPipeline(StoppablePipeline, DiffusionPipeline):
         return self.run_steps(latents, predict, first=start, on_step=callback, generator=generator)
 
     def planned_clip(self, shape: tuple, predict: Callable, plans: list, num_inference_steps: int,
-                     generator: torch.Generator | None, first: torch.Tensor | None = None):
+                     generator: torch.Generator | None, first: torch.Tensor | None = None,
+                     callback: Callable | None = None):
         """Frame 0 denoised alone (or `first`, a given frame 0 in the model's space, (B, C, h, w), kept where it
         is), its object found and carried along the motion plans (engine.motion): the clip and the noise warped
-        along the plans, (B, C, F, h, w) each, on the execution device."""
+        along the plans, (B, C, F, h, w) each, on the execution device. Frame 0's steps call `callback` too (with
+        its latents, (B, C, 1, h, w)), so progress counts them and Stop ends them."""
         fine, first_noise = first_frame_noise(shape, generator)
         if first is not None:
             return self.carry_first(first.to(self._execution_device), plans, shape[2], fine, generator, False)
         first_noise = first_noise.to(self._execution_device, self.unet.dtype)
         sigma = getattr(self.scheduler, "init_noise_sigma", 1.0)
-        first = self.denoise(first_noise * sigma, predict, num_inference_steps)[:, :, 0]
+        first = self.denoise(first_noise * sigma, predict, num_inference_steps, callback=callback)[:, :, 0]
         return self.carry_first(first, plans, shape[2], fine, generator)
 
     def carry_first(self, first: torch.Tensor, plans: list, frames: int, fine: torch.Tensor | None = None,
@@ -270,13 +272,13 @@ class TextToVideoPipeline(StoppablePipeline, DiffusionPipeline):
 
     def starts(self, shape: tuple, predict: Callable, plans: list | None, first: torch.Tensor | None, method: str,
                strength: float, num_inference_steps: int, generator: torch.Generator | None,
-               window: int | None = None, overlap: int = DEFAULT_OVERLAP) -> Callable:
+               window: int | None = None, overlap: int = DEFAULT_OVERLAP, callback: Callable | None = None) -> Callable:
         """`start(frames)`: the starting latents, timestep index and noise of a slice of the clip's frames. Along
         the motion plans or from a given frame 0 (engine.motion; the plan runs across the whole clip), else from
         noise (FreeNoise's rescheduled noise, windows sharing it, when `window` is given)."""
         if plans is not None or first is not None:
             plans = plans or [None] * shape[0]
-            clean, noise = self.planned_clip(shape, predict, plans, num_inference_steps, generator, first)
+            clean, noise = self.planned_clip(shape, predict, plans, num_inference_steps, generator, first, callback)
             return lambda f: (*self.started(clean[:, :, f], noise[:, :, f], method, strength, num_inference_steps),
                               noise[:, :, f])
         noise = frame_noise(shape, generator, getattr(self.unet, "noise_share", 0.0), self._execution_device,
@@ -292,7 +294,7 @@ class TextToVideoPipeline(StoppablePipeline, DiffusionPipeline):
         along the motion plans."""
         begin = None
         if plans is not None:
-            clean, noise = self.planned_clip(shape, predict, plans, num_inference_steps, generator)
+            clean, noise = self.planned_clip(shape, predict, plans, num_inference_steps, generator, callback=callback)
             begin = (clean, noise, strength)
         form = noise_form(self.scheduler)
         if form.name == "ddim" and self.scheduler.config.prediction_type == "v_prediction":
@@ -383,7 +385,7 @@ class TextToVideoPipeline(StoppablePipeline, DiffusionPipeline):
                     long = (context_window if context_window and num_frames > context_window
                             and long_method == "windows" else None)
                     start = self.starts(shape, predict, plans, first, motion_method, motion_strength,
-                                        num_inference_steps, generator, long, context_overlap)
+                                        num_inference_steps, generator, long, context_overlap, callback)
                 # 5. denoise: in one pass, or a long clip in windows
                 latents = self.sample_long(shape, predict, start, first, context_window, context_overlap,
                                            long_method, num_inference_steps, generator, callback)

@@ -175,7 +175,7 @@ def _train_pyramid_parser(sub):
 def generate(args) -> int:
     use_threads()
     # heavy: diffusers and the engine's models load only when the command runs, not for --help
-    from engine.generate import generate_video, keyframe_steps
+    from engine.generate import generate_video, generation_steps
 
     replays_cascade = args.from_json and (read_sidecar(args.from_json) or {}).get("kind") == "cascade"
     if args.cascade or replays_cascade:
@@ -194,8 +194,7 @@ def generate(args) -> int:
             params["scheduler"] = None
     if not params["prompt"]:
         raise ValueError("give --prompt (or --from a sidecar)")
-    progress = StageProgress({"keyframes": keyframe_steps(params["frames"], params["steps"], params["context_window"],
-                                                          params["context_overlap"], params["long_method"])})
+    progress = StageProgress({"keyframes": generation_steps(**params)})
     path, _ = generate_video(out=args.out, callback=progress.step, **params)
     progress.close()
     print(path)
@@ -219,6 +218,7 @@ def generate_cascade(args) -> int:
     """`generate --cascade` (or `generate --from` a cascade sidecar)."""
     # heavy: diffusers and the engine's models load only when the command runs, not for --help
     from engine.cascade import run_cascade, steps_by_stage
+    from engine.generate import generation_steps
 
     if args.from_json:
         record = read_sidecar(args.from_json) if Path(args.from_json).is_file() else None
@@ -240,7 +240,8 @@ def generate_cascade(args) -> int:
         settings.update(measured_defaults(args))
         settings["sr_mode"] = args.sr_mode or default_upscale_mode(args.sr)
     progress = StageProgress(steps_by_stage(settings["depth"], settings["frames"], settings["steps"],
-                                            settings["stage_steps"], settings["strength"], settings["interp_method"]))
+                                            settings["stage_steps"], settings["strength"], settings["interp_method"],
+                                            generation_steps(**settings)))
     path, _, record = run_cascade(args.out, on_stage=progress.stage, callback_on_step_end=progress.step, **settings)
     progress.close()
     for stage in record["stages"]:

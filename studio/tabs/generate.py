@@ -6,7 +6,6 @@ import random
 
 import gradio as gr
 
-from engine.generate import keyframe_steps
 from engine.io.image import READABLE as IMAGE_FILES
 from engine.pipelines.load import SCHEDULERS
 from engine.pipelines.translate import DETAIL_SIGMA
@@ -19,8 +18,8 @@ from ..context import Studio, session_of
 from ..examples import EXAMPLES, words_markdown
 from ..fields import Number, Slider, open_choices, run_buttons
 from ..work import (LIMITS, MOTION_FROM_PROMPT, MOTION_OFF, OWN_FPS, check_prompt, check_scheduler, check_seed,
-                    check_settings, display_copy, generate_one, history_entry, long_settings, motion_settings,
-                    user_errors, with_progress)
+                    check_settings, display_copy, generate_one, history_entry, keyframe_total, long_settings,
+                    motion_settings, user_errors, with_progress)
 
 
 
@@ -95,8 +94,9 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
             return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop, moves,
                                translation)
 
-        total = (keyframe_steps(frames, steps, None, longer["context_overlap"], longer["long_method"])
-                 if depth == "keyframes" else sum(cascade.stage_plan(studio, depth, frames, steps, stage_steps).values()))
+        keys = keyframe_total(variant, prompt, seed, frames, steps, moves, longer if depth == "keyframes" else None)
+        total = keys if depth == "keyframes" else sum(cascade.stage_plan(studio, depth, frames, steps, stage_steps,
+                                                                         keys).values())
         (native, video, record), image = yield from with_progress(work, total, progress, outputs=5, preview=3)
 
     # 3. the clip for the page, its files, and History

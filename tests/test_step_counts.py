@@ -1,0 +1,37 @@
+"""Progress counts every denoising step a generation runs, known before it starts: a motion plan's own pass of
+frame 0, the frame method's part-way start, windows made one after another, a given first frame, the temporal
+pyramid entered part-way (engine.generate.generation_steps against the callbacks of a real run)."""
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from engine.generate import generate_video, generation_steps
+
+MOVING = "a red circle moving right on a black background"
+CASES = {
+    "no plan": {"motion_plan": False},
+    "plan, frame method": {},
+    "plan, noise method": {"motion_method": "noise"},
+    "no motion words": {"prompt": "a red circle on a black background"},
+    "a camera move": {"prompt": "a red circle on a black background", "motion": "zoom-in"},
+    "autoregressive windows along a plan": {"frames": 12, "long_method": "autoregressive", "context_overlap": 2},
+    "independent chunks": {"frames": 12, "long_method": "chunks", "motion_plan": False},
+    "fused windows along a plan": {"frames": 12, "long_method": "windows"},
+    "pyramid along a plan": {"pyramid": 0, "steps": 8},
+    "pyramid": {"pyramid": 0, "steps": 8, "motion_plan": False},
+    "a given first frame": {"image": "first.png"},
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_steps_counted_ahead_are_the_steps_run(case, tmp_path):
+    settings = {"prompt": MOVING, "frames": 8, "steps": 5, "seed": 0, **CASES[case]}
+    if "image" in settings:
+        settings["image"] = str(tmp_path / settings["image"])
+        iio.imwrite(settings["image"], np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    ran = []
+    generate_video(tmp_path / "clip.mp4", callback=lambda pipe, i, t, kw: ran.append(kw["latents"].shape[2]),
+                   **settings)
+    assert len(ran) == generation_steps(**settings)
+    planned_pass = settings.get("motion_plan", True) and "image" not in settings and case != "no motion words"
+    assert (ran[0] == 1) == planned_pass  # frame 0 alone first, reported with its own latents
