@@ -124,7 +124,7 @@ def run(studio: Studio, variant: Variant, prompt: str, negative: str | None, see
     encoding and decoding and SR's back-projection cannot be interrupted, so Stop pressed then takes effect at the
     next step or at the start of the next stage."""
     plan = stage_plan(studio, depth, frames, steps, stage_steps,
-                      keyframe_total(variant, prompt, seed, frames, steps, motion))
+                      keyframe_total(studio, variant, prompt, seed, frames, steps, motion))
     total, names = sum(plan.values()), list(plan)
     done, current = [0, 0], ["keyframes"]  # steps done in all, steps done before this stage
     preview = Previews(studio.outputs.new("cascade-preview", ".png"))

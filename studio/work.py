@@ -133,7 +133,7 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
     scheduler = check_scheduler(variant, scheduler)
     long = dict(long or {})
     fps = long.pop("fps", None) or variant.fps
-    total = keyframe_total(variant, prompt, seed, frames, steps, motion, {**long, "fps": fps})
+    total = keyframe_total(studio, variant, prompt, seed, frames, steps, motion, {**long, "fps": fps})
     preview = Previews(studio.outputs.new(f"{kind}-preview", ".png"))  # one file a run, rewritten whole
     done = [0]
 
@@ -156,13 +156,15 @@ def generate_one(studio: Studio, variant: Variant, prompt: str, negative: str | 
     return native, video, read_sidecar(native)
 
 
-def keyframe_total(variant: Variant, prompt: str, seed: int, frames: int, steps: int, motion: dict | None = None,
-                   long: dict | None = None) -> int:
-    """The denoising steps a generation with `variant` runs (its progress total; engine.generate.generation_steps):
-    `motion` and `long` as motion_settings and long_settings give them."""
+def keyframe_total(studio: Studio, variant: Variant, prompt: str, seed: int, frames: int, steps: int,
+                   motion: dict | None = None, long: dict | None = None) -> int:
+    """The denoising steps a generation with `variant` runs, through the pyramid when it asks for it (its progress
+    total; engine.generate.generation_steps): `motion` and `long` as motion_settings and long_settings give them."""
     long = dict(long or {})
     fps = long.pop("fps", None) or variant.fps
-    return generation_steps(prompt, frames, steps, fps, seed, **(motion or {}), **long)
+    return generation_steps(prompt, frames, steps, fps, seed, **(motion or {}), **long, mode=variant.mode,
+                            tuned=variant.tuned, model=studio.model.get("model"),
+                            pyramid=variant.stages if variant.pyramid else None)
 
 
 def warm(studio: Studio):

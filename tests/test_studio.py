@@ -286,6 +286,20 @@ def test_generate_counts_its_steps_to_the_last_and_shows_the_last(tmp_path, fram
     assert [i for i, _, _ in seen] == sorted(i for i, _, _ in seen)
 
 
+def test_a_pyramid_generation_counts_its_steps_to_the_last(tmp_path):
+    """Through the temporal pyramid along the prompt's plan: frame 0's pass, then the pyramid from where the plan
+    enters it, counted ahead to the step."""
+    from studio.context import Outputs, Studio
+    from studio.work import generate_one
+
+    studio = Studio(Outputs(tmp_path))
+    seen, pyramid = [], next(v for v in studio.variants() if v.stages)  # the embedded pyramid-trained folder
+    generate_one(studio, studio.resolve(pyramid.key, True), PROMPT, None, 0, 8, 6, 4.0, "ddim",
+                 emit=lambda kind, i, n, shown: seen.append((i, n)))
+    last, total = seen[-1]
+    assert last == total > 6 and [i for i, _ in seen] == list(range(1, total + 1))
+
+
 def test_step_previews_are_throttled_and_the_first_is_always_shown(tmp_path):
     import torch
 

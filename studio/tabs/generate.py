@@ -94,7 +94,8 @@ def generate(studio: Studio, prompt, negative_prompt, seed, frames, steps, guida
             return cascade.run(*args, check_scheduler(variant, scheduler), depth, stage_steps, emit, stop, moves,
                                translation)
 
-        keys = keyframe_total(variant, prompt, seed, frames, steps, moves, longer if depth == "keyframes" else None)
+        keys = keyframe_total(studio, variant, prompt, seed, frames, steps, moves,
+                              longer if depth == "keyframes" else None)
         total = keys if depth == "keyframes" else sum(cascade.stage_plan(studio, depth, frames, steps, stage_steps,
                                                                          keys).values())
         (native, video, record), image = yield from with_progress(work, total, progress, outputs=5, preview=3)
