@@ -13,12 +13,13 @@ from pathlib import Path
 
 import torch
 
-from .edit_settings import MODE, MOTION_PLAN, TUNE_STEPS
+from .diffusion.inversion import inversion_steps
+from .edit_settings import MODE, MOTION_PLAN, MOTION_STRENGTH, TUNE_STEPS
 from .io import read_video, write_video
 from .models.base import load_base
 from .tuning import read_tuned
 from .sidecar import model_hash
-from .motion import motion_plan_for
+from .motion import motion_plan_for, resume_index
 from .pipelines.edit import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH, EditPipeline, InversionCache, tensor_hash
 from .pipelines.load import keyframe_pipeline, prompt_for
 from .registry import is_tuned_folder
@@ -74,6 +75,17 @@ def edit_pipeline(mode: str, tuned: str | Path | None = None, model: str | Path 
     edit = EditPipeline(**pipe.components)
     edit.set_progress_bar_config(disable=True)
     return edit, hashes
+
+
+def edit_steps(steps: int, strength: float, tune_steps: int = 0, planned: bool = False,
+               motion_strength: float | None = None) -> dict[str, int]:
+    """The steps an edit runs, part by part (what progress bars count): one-shot tuning's `tune_steps` (0 when it
+    does not tune), the inversion's and the edited sampling's k each (inversion_steps: `strength` of `steps`), and
+    along a motion plan the second sampling, from where `motion_strength` (default edit_settings.MOTION_STRENGTH)
+    starts it (engine.motion.resume_index)."""
+    k = inversion_steps(steps, strength)
+    again = steps - resume_index(steps, motion_strength or MOTION_STRENGTH) if planned else 0
+    return {"tune": tune_steps, "invert": k, "sample": k, "plan": again}
 
 
 def edit_clip(clip: torch.Tensor, source_prompt: str, prompt: str, mode: str = DEFAULT_MODE,

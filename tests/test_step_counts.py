@@ -5,7 +5,10 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from engine.edit import edit_clip, edit_steps
 from engine.generate import generate_video, generation_steps
+from engine.motion import motion_plan_for
+from engine.world import prompt_to_spec, render
 
 MOVING = "a red circle moving right on a black background"
 CASES = {
@@ -39,3 +42,17 @@ def test_the_steps_counted_ahead_are_the_steps_run(case, tmp_path):
     if settings.get("motion_plan", True) and "image" not in settings and case != "no motion words":
         steps = settings["steps"]  # frame 0 alone first, reported with its own latents, then the clip's frames
         assert ran[:steps] == [1] * steps and ran[steps] > 1
+
+
+@pytest.mark.parametrize("planned", [False, True])
+def test_an_edits_steps_counted_ahead_are_the_steps_run(planned, tmp_path):
+    """engine.edit.edit_steps (the Edit tab's progress total) against the callbacks of a real zero-shot edit."""
+    clip = render(prompt_to_spec(MOVING, 0), 32, 2.0, 4).permute(1, 0, 2, 3)  # (3, F, S, S) in [0, 1]
+    plan = motion_plan_for("a blue circle moving right on a black background", 4, 2.0, 0) if planned else None
+    inverted, sampled = [], []
+    edit_clip(clip, MOVING, "a blue circle moving right on a black background", "zero-shot", steps=6, strength=0.5,
+              guidance=1.0, cache_dir=tmp_path, plan=plan, on_invert_step=lambda *a: inverted.append(a[1]),
+              callback=lambda *a: sampled.append(a[1]) or {})
+    parts = edit_steps(6, 0.5, planned=planned)
+    assert parts["tune"] == 0 and len(inverted) == parts["invert"] == 3
+    assert len(sampled) == parts["sample"] + parts["plan"] and (parts["plan"] > 0) == planned

@@ -13,11 +13,10 @@ import time
 import gradio as gr
 import torch
 
-from engine.diffusion.inversion import inversion_steps
-from engine.edit import edit_clip
-from engine.edit_settings import GUIDANCE, MODE, MOTION_PLAN, MOTION_STRENGTH, STEPS, STRENGTH, TUNE_STEPS
+from engine.edit import edit_clip, edit_steps
+from engine.edit_settings import GUIDANCE, MODE, MOTION_PLAN, STEPS, STRENGTH, TUNE_STEPS
 from engine.metrics import tcc
-from engine.motion import motion_plan_for, resume_index
+from engine.motion import motion_plan_for
 from engine.pipelines.edit import tensor_hash
 from engine.training.clips import LR, fit_clip
 from engine.tuning import MODES
@@ -118,10 +117,8 @@ def check_request(studio: Studio, source_prompt, prompt, mode, tune_steps, stren
 def edit_work(studio: Studio, asked: EditRequest, clip: torch.Tensor, plan, stop, previews: Previews):
     """The edit as `with_progress` runs it, and its steps in all: work(emit) returns edit_clip's (edited, done),
     emitting each tuning, inversion and sampling step with its preview, and stops (Stopped) once `stop` is set."""
-    k = inversion_steps(asked.steps, asked.strength)  # inverting and sampling back each take k of the steps
-    again = asked.steps - resume_index(asked.steps, MOTION_STRENGTH) if plan else 0  # the plan's second sampling
-    first = asked.tune_steps if asked.tuning else 0  # steps before the inversion: tuning's
-    total = first + 2 * k + again
+    parts = edit_steps(asked.steps, asked.strength, asked.tune_steps if asked.tuning else 0, plan is not None)
+    first, k, again, total = parts["tune"], parts["invert"], parts["plan"], sum(parts.values())
     m = studio.model
 
     def work(emit):
