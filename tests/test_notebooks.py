@@ -163,9 +163,9 @@ def execute(name: str, out: Path, tries: int = 3) -> float:
     pytest.fail(f"{name}: the notebook did not finish in {tries} tries")
 
 
-# The longest first (tests --durations: 01 about 170 s at one thread, 03 130, 04 85, 02 20, 00 7), so that two at a
+# The longest first (tests --durations: 03 about 130 s at one thread, 01 110, 04 85, 02 20, 00 7), so that two at a
 # time finish together
-RUN_ORDER = ["01_inflation", "03_temporal_pyramid", "04_long_clips", "02_latent_shift_attention", "00_index"]
+RUN_ORDER = ["03_temporal_pyramid", "01_inflation", "04_long_clips", "02_latent_shift_attention", "00_index"]
 
 
 @pytest.fixture(scope="module")

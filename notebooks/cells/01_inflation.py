@@ -26,7 +26,7 @@ as it is). Raise `TUNE_STEPS` and `STEPS` to see more.
 FRAMES = 8          # frames per clip: keyframes at 2 fps, as the tuned modes use
 STEPS = 10          # DPM-Solver++ steps per generation (the studio uses 25)
 GUIDANCE = 4.0      # classifier-free guidance
-TUNE_STEPS = 40     # temporal-adapter tuning steps in this notebook (a real tuning run takes thousands)
+TUNE_STEPS = 20     # temporal-adapter tuning steps in this notebook (a real tuning run takes thousands)
 TUNE_LR = 2e-3
 SEED = 0
 THREADS = 1         # torch CPU threads
@@ -273,9 +273,9 @@ strip(clips, title="zero-shot: independent samples (flicker) or one sample (a st
 The `temporal` mode trains only its adapters with the ordinary diffusion loss on videos, whose target is what
 the base predicts (the shipped base predicts $v = a\,\varepsilon - b\,x_0$). The real recipe is `flipbook train-mode --mode temporal`
 (`engine/training/modes.py`: thousands of clips). Here, to stay within a minute, we do what *Tune-A-Video*-style
-one-shot tuning does: **a few dozen steps on one clip**, the ground-truth clip above.
+one-shot tuning does: **a few steps on one clip** (`TUNE_STEPS`, 20 here), the ground-truth clip above.
 
-Be clear about what this can show. A few dozen steps cannot teach general motion. They *can* show the mechanism:
+Be clear about what this can show. A few steps cannot teach general motion. They *can* show the mechanism:
 
 * at step 0 the adapters are the identity, so a frame's output does not depend on the other frames at all;
 * as `proj_out` leaves zero, the frames start to exchange information: the **cross-frame influence** (how much the
@@ -357,7 +357,7 @@ Now generate again with **the same seed and the same noise** as the zero-shot ro
 Two numbers per clip: the mean frame-to-frame change (the ground truth moves a little at 2 fps, so its change is
 small), and TCC (Inflation Eq. 2, `engine.metrics.quality.tcc`): the SSIM between the generated and the true
 frame *differences*. Read TCC with care here: a still has zero differences, which TCC scores as fairly similar to
-a slow clip's small ones; a flickering clip scores near zero. After a few dozen steps, look for frames that agree
+a slow clip's small ones; a flickering clip scores near zero. After these few steps, look for frames that agree
 more (background, colour, size) rather than for motion.
 '''),
 ("code", r'''
@@ -459,7 +459,7 @@ display(widgets.interactive(show_frame,
   learned from words needs trained temporal modules, and far more training than fits a CPU.
 * A motion plan gives the motion instead: frame 0 carried along the plan and denoised again moves the object the
   way the prompt says, zero-shot included (asserted on its centre); `flipbook generate` does it by default.
-* A few dozen tuning steps on one clip switch on communication between frames (influence from 0 upwards) and lower
+* A few tuning steps on one clip switch on communication between frames (influence from 0 upwards) and lower
   the loss; they are far from a motion model. `flipbook train-mode --mode temporal` trains one properly, and
   `bench/compare_modes.py` compares all modes.
 
