@@ -44,14 +44,9 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from IPython.display import display
 
-torch.set_num_threads(THREADS)
-import diffusers
-import transformers
+from setup_notebook import setup  # notebooks/setup_notebook.py
 
-diffusers.utils.logging.disable_progress_bar()      # no "Loading weights" bars in the outputs
-transformers.utils.logging.disable_progress_bar()
-torch.manual_seed(SEED)
-started = time.time()
+started = setup(THREADS, SEED)    # CPU threads, no "Loading weights" bars in the outputs, the seed, the clock
 
 from engine.metrics.quality import tcc
 from engine.models.base import load_base, train_scheduler

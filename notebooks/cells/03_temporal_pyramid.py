@@ -40,14 +40,9 @@ import torch
 from einops import rearrange, reduce, repeat
 from IPython.display import display
 
-torch.set_num_threads(THREADS)
-import diffusers
-import transformers
+from setup_notebook import setup  # notebooks/setup_notebook.py
 
-diffusers.utils.logging.disable_progress_bar()      # no "Loading weights" bars in the outputs
-transformers.utils.logging.disable_progress_bar()
-torch.manual_seed(SEED)
-started = time.time()
+started = setup(THREADS, SEED)    # CPU threads, no "Loading weights" bars in the outputs, the seed, the clock
 
 from engine.diffusion.pyramid import (DDIMForm, FlowForm, down, noise_form, pyramid_sample, renoise,
                                       renoise_coefficients, split_steps, stage_target, stages, up)

@@ -45,14 +45,9 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-torch.set_num_threads(THREADS)
-import diffusers
-import transformers
+from setup_notebook import setup  # notebooks/setup_notebook.py
 
-diffusers.utils.logging.disable_progress_bar()      # no "Loading weights" bars in the outputs
-transformers.utils.logging.disable_progress_bar()
-torch.manual_seed(SEED)
-started = time.time()
+started = setup(THREADS, SEED)    # CPU threads, no "Loading weights" bars in the outputs, the seed, the clock
 
 from engine.diffusion.windows import context_windows, fusion_weights, rescheduled_noise, windowed
 from engine.generate import default_mode, motion_plan_for
