@@ -12,7 +12,9 @@ from engine.motion import (CAMERA_MOVES, MOTION_CHOICES, MotionPlan, PlanError, 
                            object_plan, parse_path, path_plan, plan_from_controls, plan_from_prompt, plan_maps,
                            warp_image, warp_noise)
 from engine.motion.region import Region
-from engine.world import prompt_to_spec, render
+from engine.world import SpecError, prompt_to_spec, render
+from engine.world.render import render_background
+from engine.world.vocab import BACKGROUNDS
 from engine.world.vocab import MOTION_WORDS
 from studio.cli import main
 
@@ -77,10 +79,12 @@ def _mask_iou(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a & b).sum() / (a | b).sum().clamp(min=1))
 
 
-@pytest.mark.parametrize("motion", ["right", "up-left", "bounce", "rotate", "grow", "shrink"])
-def test_frame_zero_carried_along_the_prompts_plan_matches_the_world(motion):
+@pytest.mark.parametrize("motion,background", [("right", "gray"), ("up-left", "gray"), ("bounce", "gray"),
+                                               ("rotate", "gray"), ("grow", "gray"), ("shrink", "gray"),
+                                               ("right", "checkerboard"), ("grow", "checkerboard")])
+def test_frame_zero_carried_along_the_prompts_plan_matches_the_world(motion, background):
     """The plan made from a prompt's words moves a rendered frame 0 where the world's own clip goes."""
-    prompt = f"a large green star {MOTION_WORDS[motion][0]} on a gray background"
+    prompt = f"a large green star {MOTION_WORDS[motion][0]} on a {background} background"
     truth = render(prompt_to_spec(prompt, 0), 32, FPS, FRAMES)  # f 3 h w
     region = find_region(truth[:1])
     assert region.found.all()
@@ -90,6 +94,23 @@ def test_frame_zero_carried_along_the_prompts_plan_matches_the_world(motion):
         want = find_region(truth[k:k + 1]).mask[0, 0] > 0
         got = find_region(carried[k:k + 1]).mask[0, 0] > 0
         assert _mask_iou(want, got) > 0.7, (motion, k)
+
+
+@pytest.mark.parametrize("background", BACKGROUNDS)
+def test_the_region_is_the_object_and_not_the_background(background):
+    """On every world background, the checkerboard's two colours too, the region is the object grown by its edge."""
+    tried = 0
+    for colour, shape in [("red", "circle"), ("yellow", "star"), ("blue", "square"), ("white", "ring"), ("green", "diamond")]:
+        try:
+            spec = prompt_to_spec(f"a medium {colour} {shape} on a {background} background", 0)
+        except SpecError:  # a colour the world does not draw on this background
+            continue
+        tried += 1
+        frame = render(spec, 32, FPS, 1)
+        truth = (frame[0] - render_background(background, 32, 32)).norm(dim=0) > 0.1
+        got = find_region(frame).mask[0, 0] > 0
+        assert _mask_iou(truth, got) > 0.5 and (got & ~truth).float().mean() < 0.1, (colour, shape, background)
+    assert tried >= 3
 
 
 def test_regions_find_the_object_and_its_centre():

@@ -11,8 +11,8 @@ does not cover it (time-weighted where both show it), the background estimate wh
 
 It knows translation and growth; a rotation is blended, not turned, and a curved path (an orbit between keyframes
 half a turn apart) is cut straight. A gap is blended where the regions cannot be trusted: an object missing from
-either keyframe, a region over `MAX_SHARE` of the frame (a background that changes along a row, such as the
-world's checkerboard, is mistaken for objects), or two regions whose areas differ more than `MAX_GROWTH`×.
+either keyframe, a region over `MAX_SHARE` of the frame (a background the region finder mistakes for objects),
+or two regions whose areas differ more than `MAX_GROWTH`×.
 
     '(T, 3, H, W) keyframes -> (4T − 3, 3, H, W)': frame 4k is keyframe k; 4k + 1, 4k + 2, 4k + 3 are τ = ¼, ½, ¾.
 """
