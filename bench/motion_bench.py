@@ -9,13 +9,17 @@ Every clip is sampled as `flipbook generate` samples it (25 DPM-Solver++ steps, 
     python bench/motion_bench.py [--val 48] [--heldout 24] [--modes DEFAULT,zero-shot] [--methods off,frame,noise]
     python bench/motion_bench.py --methods frame+xf,off+xf   # with Text2Video-Zero's cross-frame attention
     python bench/motion_bench.py --modes "" --pyramid assets/modes/pyramid-ddim --methods off,frame --steps 24
+    python bench/motion_bench.py --background checkerboard --methods frame,frame+rows --modes DEFAULT
+        # prompts on one background; +rows: objects found by row medians alone (the region finder before stop 44)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,7 @@ import torch
 from engine.generate import default_mode, motion_plan_for
 from engine.metrics import attribute_accuracy, judder, judge_features, load_judge, tcc
 from engine.metrics.alignment import frechet_distance
+from engine.motion import region
 from engine.pipelines.load import keyframe_pipeline
 from engine.world import parse_prompt, prompt_to_spec, render, sample_split_spec
 from engine.world.vocab import ATTRIBUTES
@@ -34,8 +39,28 @@ FAMILIES = {"translate": ("left", "right", "up", "down", "up-left", "up-right", 
 FRAMES, FPS, BATCH = 8, 2.0, 8
 
 
-def prompts_of(split: str, n: int) -> list[str]:
-    return [sample_split_spec(split, i, 99)[1] for i in range(n)]
+def prompts_of(split: str, n: int, background: str | None = None) -> list[str]:
+    """The split's first `n` prompts (of those on `background`, where given)."""
+    found = []
+    for i in range(10**6):
+        if len(found) >= n:
+            break
+        spec, prompt = sample_split_spec(split, i, 99)
+        if background in (None, spec.background):
+            found.append(prompt)
+    return found
+
+
+@contextmanager
+def row_medians_only(on: bool):
+    """Objects found by row medians alone while `on` (no two-coloured backgrounds: the region finder before stop
+    44), for the ablation rows METHOD+rows."""
+    saved = region.PIECES
+    region.PIECES = math.inf if on else saved
+    try:
+        yield
+    finally:
+        region.PIECES = saved
 
 
 @torch.no_grad()
@@ -48,10 +73,11 @@ def sample(pipe, prompts: list[str], method: str, steps: int, guidance: float, p
         if not method.startswith("off"):
             plans = [motion_plan_for(p, FRAMES, FPS, start + i) for i, p in enumerate(batch)]
         plan_method, _, extra = method.partition("+")  # "frame+xf": with cross-frame attention
-        out = pipe(batch, num_frames=FRAMES, num_inference_steps=steps, guidance_scale=guidance,
-                   generator=torch.Generator().manual_seed(start), motion_plan=plans,
-                   motion_method="frame" if plan_method == "off" else plan_method, pyramid=pyramid,
-                   cross_frame=extra == "xf")
+        with row_medians_only(extra == "rows"):
+            out = pipe(batch, num_frames=FRAMES, num_inference_steps=steps, guidance_scale=guidance,
+                       generator=torch.Generator().manual_seed(start), motion_plan=plans,
+                       motion_method="frame" if plan_method == "off" else plan_method, pyramid=pyramid,
+                       cross_frame=extra == "xf")
         videos.append(out.frames.permute(0, 2, 1, 3, 4))  # b f c h w -> b c f h w
     return torch.cat(videos)
 
@@ -121,6 +147,7 @@ def main():
                    help="tuned folders (e.g. the same mode trained with plain and with warped noise), rows by name")
     p.add_argument("--pyramid", default=None, metavar="FOLDER",
                    help="a pyramid-trained folder (DDIM): its rows sampled vanilla and through its pyramid")
+    p.add_argument("--background", default=None, help="only prompts on this world background (e.g. checkerboard)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="bench/results/motion")
     p.add_argument("--merge", default="", metavar="JSON,...",
@@ -144,7 +171,7 @@ def main():
                 key = f"{name}/{method}/{split}"
                 if key in results or not n[split]:
                     continue
-                prompts = prompts_of(split, n[split])
+                prompts = prompts_of(split, n[split], a.background)
                 start = time.perf_counter()
                 videos = sample(pipe, prompts, method, a.steps, a.guidance, pyramid)
                 seconds = time.perf_counter() - start
@@ -180,8 +207,9 @@ def report(results: dict, a, n: dict, out: Path):
     """The table (.md, printed) and the figure (.png); tuned folders named MODE-plain-N / MODE-warped-N also side
     by side."""
     solver = "DPM-Solver++; the pyramid folder's rows DDIM" if a.pyramid else "DPM-Solver++"
+    on = f" on the {a.background} background" if a.background else ""
     lines = [f"## Motion with and without a plan ({a.steps} steps ({solver}), guidance {a.guidance}, "
-             f"{FRAMES} keyframes at {FPS:g} fps; {a.val} validation and {a.heldout} held-out prompts)", ""]
+             f"{FRAMES} keyframes at {FPS:g} fps; {a.val} validation and {a.heldout} held-out prompts{on})", ""]
     if any(re.search(r"-(plain|warped)-\d+/", k) for k in results):
         lines += ["### Plain against warped noise in tuning, side by side (motion accuracy val / held-out; all "
                   "attributes val / held-out)", "",
