@@ -1,7 +1,9 @@
 """Motion that follows the prompt, side by side in one run (engine/motion/README.md): for each keyframe mode, sampled
 without a plan (the words alone), with a plan from the prompt by the frame method (the default of
 `flipbook generate`) and by the noise method: the judge's accuracy per attribute, motion accuracy per motion
-family, Fréchet distance to ground truth, TCC and judder, on validation and held-out prompts.
+family, Fréchet distance to ground truth, TCC and judder, and how far the object follows the plan its prompt asks
+for (path px: its displacement's error in pixels; scale err: its size's; engine.metrics.track_error, without the
+judge), on validation and held-out prompts.
 
 Every clip is sampled as `flipbook generate` samples it (25 DPM-Solver++ steps, guidance 4, 8 keyframes at
 2 fps, the plan from `engine.generate.motion_plan_for`). Rows are saved as they finish and a rerun resumes.
@@ -26,12 +28,13 @@ import numpy as np
 import torch
 
 from engine.generate import default_mode, motion_plan_for
-from engine.metrics import attribute_accuracy, judder, judge_features, load_judge, tcc
+from engine.metrics import attribute_accuracy, judder, judge_features, load_judge, tcc, track_error
 from engine.metrics.alignment import frechet_distance
 from engine.motion import region
 from engine.pipelines.load import keyframe_pipeline
 from engine.world import parse_prompt, prompt_to_spec, render, sample_split_spec
-from engine.world.vocab import ATTRIBUTES
+from engine.world.render import render_background
+from engine.world.vocab import ATTRIBUTES, COLOURS
 
 FAMILIES = {"translate": ("left", "right", "up", "down", "up-left", "up-right", "down-left", "down-right"),
             "bounce/orbit": ("bounce", "orbit"), "rotate/grow/shrink": ("rotate", "grow", "shrink"),
@@ -90,6 +93,7 @@ def score(videos: torch.Tensor, prompts: list[str], judge) -> dict:
               "fd": frechet_distance(judge_features(judge, videos), judge_features(judge, truth)),
               "tcc": tcc(videos, truth).mean().item(), "judder": judder(videos).mean().item()}
     motions = [parse_prompt(p).objects[0].get("motion") for p in prompts]
+    result.update(tracks(videos, prompts))
     for family, members in FAMILIES.items():
         hits = [c["correct"]["motion"] for c, m in zip(acc["per_clip"], motions) if m in members]
         result[f"motion:{family}"] = float(np.mean(hits)) if hits else float("nan")
@@ -97,16 +101,31 @@ def score(videos: torch.Tensor, prompts: list[str], judge) -> dict:
     return result
 
 
+def tracks(videos: torch.Tensor, prompts: list[str]) -> dict:
+    """How far each clip's object follows the plan its prompt asks for (engine.metrics.track_error, seeds as in
+    `sample`), averaged over the clips whose object is found in frame 0: "path" px, "scale" error."""
+    errors = []
+    for i, (video, prompt) in enumerate(zip(videos, prompts)):
+        spec = prompt_to_spec(prompt, i)
+        plan = motion_plan_for(prompt, FRAMES, FPS, i)
+        shift = torch.tensor(plan.shift) if plan else torch.zeros(FRAMES, 2)
+        scale = torch.tensor(plan.scale) if plan else torch.ones(FRAMES)
+        errors.append(track_error(video.permute(1, 0, 2, 3), COLOURS[spec.objects[0].colour],
+                                  render_background(spec.background, *video.shape[-2:]), shift, scale))
+    return {k: float(np.nanmean([e[k] for e in errors])) for k in ("path", "scale")}
+
+
 def table(results: dict, n: dict) -> list[str]:
     fams = list(FAMILIES)
     lines = ["| mode | plan | split | " + " | ".join(ATTRIBUTES) + " | " + " | ".join(f"motion: {f}" for f in fams)
-             + " | all | Fréchet ↓ | TCC ↑ | judder ↓ | s / clip |",
-             "|---|---|---|" + "---|" * (len(ATTRIBUTES) + len(fams) + 5)]
+             + " | all | Fréchet ↓ | TCC ↑ | judder ↓ | path px ↓ | scale err ↓ | s / clip |",
+             "|---|---|---|" + "---|" * (len(ATTRIBUTES) + len(fams) + 7)]
     for key, q in results.items():
         mode, method, split = key.split("/")
         lines.append(f"| {mode} | {method} | {split} ({n[split]}) | " + " | ".join(f"{q[k]:.2f}" for k in ATTRIBUTES)
                      + " | " + " | ".join(f"{q['motion:' + f]:.2f} ({q['n:' + f]})" for f in fams)
-                     + f" | {q['all']:.3f} | {q['fd']:.1f} | {q['tcc']:.3f} | {q['judder']:.2f} | {q['s_clip']:.1f} |")
+                     + f" | {q['all']:.3f} | {q['fd']:.1f} | {q['tcc']:.3f} | {q['judder']:.2f} | "
+                     + f"{q.get('path', math.nan):.2f} | {q.get('scale', math.nan):.3f} | {q['s_clip']:.1f} |")
     return lines
 
 

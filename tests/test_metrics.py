@@ -152,3 +152,25 @@ def test_object_counts_split_two_far_copies():
     assert object_counts(two, background).tolist() == [2]
     with pytest.raises(ValueError, match="background"):
         object_counts(truth, background[:, :8])
+
+
+@pytest.mark.parametrize("motion", ["right", "down-left", "grow", "shrink", "still"])
+def test_track_error_is_small_for_the_world_and_the_size_of_the_motion_for_a_still(motion):
+    """A world clip moves exactly as its prompt's plan says; frame 0 held still is off by the whole motion."""
+    from engine.metrics import track_error
+    from engine.motion import plan_from_prompt
+    from engine.world import parse_prompt
+    from engine.world.render import render_background
+    from engine.world.vocab import COLOURS, MOTION_WORDS
+
+    prompt = f"a medium red square {MOTION_WORDS[motion][0]} on a sunset background"
+    truth = render(prompt_to_spec(prompt, 0), 32, 2.0, 8)
+    plan = plan_from_prompt(prompt, 8, 2.0)
+    shift, scale = torch.tensor(plan.shift), torch.tensor(plan.scale)
+    colour, background = COLOURS[parse_prompt(prompt).objects[0]["colour"]], render_background("sunset", 32, 32)
+    right = track_error(truth, colour, background, shift, scale)
+    assert right["path"] < 0.5 and right["scale"] < 0.08, right  # anti-aliased edges at sub-pixel places
+    held = track_error(truth[:1].expand_as(truth), colour, background, shift, scale)
+    asked = (shift[1:] * 32).norm(dim=1).mean().item()
+    assert held["path"] == pytest.approx(asked, abs=0.5)
+    assert held["scale"] == pytest.approx((scale[1:] - 1).abs().mean().item(), abs=0.05)
