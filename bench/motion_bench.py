@@ -244,7 +244,9 @@ def plot(results: dict, path: Path):
     """compare_modes' figure (motion, attribute accuracy, Fréchet per row and split)."""
     from compare_modes import plot as bars  # bench/ is the script's folder
 
-    bars({tuple(k.rsplit("/", 1)): v for k, v in results.items()}, path)
+    whole = {k: v for k, v in results.items()  # rows whose other split is done too (a run still going has halves)
+             if all(f"{k.rsplit('/', 1)[0]}/{split}" in results for split in ("val", "heldout"))}
+    bars({tuple(k.rsplit("/", 1)): v for k, v in whole.items()}, path)
 
 
 if __name__ == "__main__":
