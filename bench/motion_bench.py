@@ -241,12 +241,31 @@ def report(results: dict, a, n: dict, out: Path):
 
 
 def plot(results: dict, path: Path):
-    """compare_modes' figure (motion, attribute accuracy, Fréchet per row and split)."""
-    from compare_modes import plot as bars  # bench/ is the script's folder
+    """One row a mode (tuned folder), one column a plan method and split: motion accuracy, all attributes and Fréchet
+    distance as annotated heat maps, so that tens of rows stay readable; cells not measured yet are blank."""
+    import matplotlib
 
-    whole = {k: v for k, v in results.items()  # rows whose other split is done too (a run still going has halves)
-             if all(f"{k.rsplit('/', 1)[0]}/{split}" in results for split in ("val", "heldout"))}
-    bars({tuple(k.rsplit("/", 1)): v for k, v in whole.items()}, path)
+    matplotlib.use("Agg")  # imported here: matplotlib is only needed for the figure
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(k.split("/")[0] for k in results))
+    columns = [(m, s) for m in dict.fromkeys(k.split("/")[1] for k in results) for s in ("val", "heldout")]
+    panels = [("motion", "motion accuracy ↑", "viridis", (0, 1)), ("all", "all attributes ↑", "viridis", (0.7, 1)),
+              ("fd", "Fréchet distance ↓", "viridis_r", None)]
+    fig, axes = plt.subplots(1, 3, figsize=(4 + 1.1 * len(columns) * 3, 1.2 + 0.32 * len(names)))
+    for ax, (key, title, cmap, limits) in zip(axes, panels):
+        grid = np.array([[results.get(f"{n}/{m}/{s}", {}).get(key, np.nan) for m, s in columns] for n in names])
+        ax.imshow(grid, cmap=cmap, aspect="auto", **(dict(zip(("vmin", "vmax"), limits)) if limits else {}))
+        for (r, c), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                ax.text(c, r, f"{v:.2f}" if key != "fd" else f"{v:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if (v < 0.5 if key == "motion" else v < 0.85 if key == "all" else v > 60)
+                        else "black")
+        ax.set_xticks(range(len(columns)), [f"{m}\n{s}" for m, s in columns], fontsize=7)
+        ax.set_yticks(range(len(names)), names if ax is axes[0] else [""] * len(names), fontsize=7)
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
