@@ -53,8 +53,8 @@ STAGE_STEPS = 12  # the later stages' sampling steps (each segment's of pixel SR
 MEASURED_WHY = {
     "interpolate": "tweening (each keyframe's object moved to the in-between time) beats blending the keyframes "
                    "and the interpolation models do not (bench/results/interp.md, the cascade's keyframes: tween "
-                   "35.8 dB, blending 33.3, group 31.2, masked 33.3; interp_fast.md, keyframes 2 s apart: tween 26.1 "
-                   "dB and a translucent share of 0.10, blending 22.1 dB and 0.38, group 21.5 dB, masked 22.1 dB)",
+                   "35.8 dB, blending 33.3, group 31.2, masked 33.3; interp_fast.md, keyframes 2 s apart: tween 26.4 "
+                   "dB and a translucent share of 0.07, blending 22.1 dB and 0.38, group 21.5 dB, masked 22.1 dB)",
     "translate": "expert translation scores below its own input (bench/results/expert.md: 31.8 dB after it against "
                  "39.7 dB before, at 128²)",
     "stage_steps": "pixel SR scores the same at 12 steps as at 20 and takes 0.6 of the time (teacher-forced, 4 "
